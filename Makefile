@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+ARCHIVE_HOME ?= $(CURDIR)
+export ARCHIVE_HOME
+
+.PHONY: run test lint install browser index clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser test (PyPI's playwright drives it; `playwright install` cannot work here).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+index: $(STAMP)
+	@test -f index/CURRENT || $(BIN)/archive reindex
+	@$(BIN)/archive stats
+
+run: index
+	$(BIN)/archive serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check archive web tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf index/gen-* index/CURRENT index/write.lock

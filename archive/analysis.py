@@ -1,0 +1,220 @@
+"""French analysis: the only place where language rules live.
+
+Every word of a text becomes a *token* carrying its surface form, its offsets in the text, a position
+and a *key*: the form the index stores and queries look up. Keys ignore case, accents and elisions and
+conflate inflections, so that all of these meet:
+
+>>> key("Pédocriminalité") == key("pedocriminalite")
+True
+>>> key("condamnée") == key("condamnee") == key("condamnés") == key("condamnes") == key("condamné")
+True
+>>> key("opérations") == key("operation"), key("saisir") == key("saisie"), key("blanchiments") == key("blanchiment")
+(True, True, True)
+>>> [t.word for t in tokens("L’enquête d'Europol")]
+['enquête', 'Europol']
+>>> [t.key for t in tokens("L’enquête d'Europol") if not t.stop]
+['enquet', 'europol']
+
+Stop words keep their positions, so phrase queries can require the gap they leave:
+
+>>> [(t.word, t.position, t.stop) for t in tokens("garde à vue")]
+[('garde', 0, False), ('à', 1, True), ('vue', 2, False)]
+
+Hyphenated words give their parts and the joined word, the joined word at the position of the first part;
+acronyms with dots are read without them:
+
+>>> [(t.key, t.position) for t in tokens("anti-refoulement")]
+[('anti', 0), ('antirefoul', 0), ('refoul', 1)]
+>>> [t.key for t in tokens("l'O.N.U. et l'ONU")if not t.stop]
+['onu', 'onu']
+
+Why keys are computed the way they are (see README, "French analysis"): the Snowball French stemmer
+expects accented words, and folding accents after stemming splits `pédocriminalité` (stem
+`pédocriminal`) from `pedocriminalite` (stem `pedocriminalit`). Keys therefore depend on the folded word
+only, so accents can never matter; the stemmer is then applied until its output stops changing, which
+re-unites the forms whose accent it relied on (`condamnée` -> `condamnee` -> `condamne` -> `condamn`),
+and a final `s` after `u`/`o`, which Snowball keeps, is dropped (`détenus`, `numéros`).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+_STEMMER = Stemmer.Stemmer("french")
+
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a ai aie aient aies ait as au aura aurai auraient aurais aurait auras aurez auriez aurions aurons
+    auront aux avaient avais avait avec avez aviez avions avoir avons ayant ayez ayons c ce ceci cela
+    celle celles celui ces cet cette ceux d dans de des du elle elles en es est et etaient etais etait
+    etant ete etee etees etes etiez etions etre eu eue eues eumes eurent eus eusse eussent eusses
+    eussiez eussions eut eutes eux fumes furent fus fusse fussent fusses fussiez fussions fut futes
+    ici il ils j je l la le les leur leurs lui m ma mais me meme memes mes moi mon n ne ni nos notre
+    nous on ont ou par pas pour qu que quel quelle quelles quels qui s sa sans se sera serai seraient
+    serais serait seras serez seriez serions serons seront ses si soi soient sois soit sommes son sont
+    soyez soyons suis sur t ta te tes toi ton tu un une vos votre vous y
+    """.split()
+)
+"""French stop words, accent-folded (Snowball's list, with `les`, `ni`, `si`, `sans`, `cette`... added)."""
+
+ELISIONS: frozenset[str] = frozenset(
+    "l d j m n s t c qu jusqu lorsqu puisqu quoiqu presqu quelqu".split()
+)
+"""Prefixes that an apostrophe elides onto the next word (compared accent-folded, lowercase)."""
+
+_APOSTROPHES = "'’ʼ‘`´"
+_HYPHENS = "-‐‑‒–"
+_WORD = r"[^\W_]+"
+_TOKEN = re.compile(
+    rf"(?P<acronym>(?:{_WORD}[{_APOSTROPHES}])?(?:[^\W\d_]\.){{2,}})"  # O.N.U., l'O.N.U.
+    rf"|(?P<number>\d+(?:[.,]\d+)+)"  # 1,2  10.000
+    rf"|(?P<word>{_WORD}(?:[{_APOSTROPHES}]{_WORD})*(?:[{_HYPHENS}]{_WORD}(?:[{_APOSTROPHES}]{_WORD})*)*)"
+)
+_SPLIT_APOSTROPHE = re.compile(f"[{_APOSTROPHES}]")
+_SPLIT_HYPHEN = re.compile(f"[{_HYPHENS}]")
+_NUMERIC = re.compile(r"^[\d.,]+$")
+_JOINERS = re.compile(f"[{_APOSTROPHES}{_HYPHENS}.]")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    word: str  # the surface form, as written
+    key: str
+    position: int
+    start: int  # offsets of `word` in the analysed text
+    end: int
+    stop: bool
+
+
+_FOLD_EXTRA = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
+
+
+@lru_cache(maxsize=262_144)
+def fold(word: str) -> str:
+    """Lowercase and strip accents and ligatures: `Œuvre` -> `oeuvre`, `Pédocriminalité` -> `pedocriminalite`."""
+    decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD_EXTRA).casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=262_144)
+def key(word: str) -> str:
+    """The index key of one word (no spaces, no apostrophes): folded, then stemmed to a fixed point."""
+    folded = _JOINERS.sub("", fold(word))
+    if _NUMERIC.match(folded):
+        return folded
+    if len(folded) > 3 and folded[-1] == "s" and folded[-2] in "uo":
+        folded = folded[:-1]
+    stem = folded
+    for _ in range(4):
+        nxt = _STEMMER.stemWord(stem)
+        if nxt == stem:
+            break
+        stem = nxt
+    return stem or folded
+
+
+def is_stop(word: str) -> bool:
+    return fold(word) in STOP_WORDS
+
+
+def tokens(text: str) -> Iterator[Token]:
+    """Every word of `text` in order, with stop words flagged rather than dropped."""
+    position = 0
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        surface, start = match.group(), match.start()
+        if kind == "acronym":
+            word, offset = next(_elide(surface, start))
+            yield Token(word, key(word.replace(".", "")), position, offset, match.end(), False)
+            position += 1
+            continue
+        if kind == "number":
+            yield Token(surface, surface.replace(".", ",") if "," in surface else surface, position, start,
+                        match.end(), False)
+            position += 1
+            continue
+        parts = list(_parts(surface, start))
+        if len(parts) > 1:
+            joined = "".join(fold(p[0]) for p in parts)
+            first = parts[0]
+            yield Token(first[0], key(first[0]), position, first[1], first[1] + len(first[0]),
+                        fold(first[0]) in STOP_WORDS)
+            yield Token(surface[first[1] - start:], key(joined), position, first[1], match.end(), False)
+            position += 1
+            for word, offset in parts[1:]:
+                yield Token(word, key(word), position, offset, offset + len(word), fold(word) in STOP_WORDS)
+                position += 1
+        else:
+            word, offset = parts[0]
+            yield Token(word, key(word), position, offset, offset + len(word), fold(word) in STOP_WORDS)
+            position += 1
+
+
+def _parts(surface: str, start: int) -> Iterator[tuple[str, int]]:
+    """Split a matched word at hyphens, strip elisions and join other apostrophes (aujourd'hui)."""
+    offset = start
+    for piece in _SPLIT_HYPHEN.split(surface):
+        if piece:
+            yield from _elide(piece, offset)
+        offset += len(piece) + 1
+
+
+def _elide(piece: str, offset: int) -> Iterator[tuple[str, int]]:
+    bits = _SPLIT_APOSTROPHE.split(piece)
+    skipped = 0
+    while len(bits) > 1 and fold(bits[0]) in ELISIONS:
+        skipped += len(bits[0]) + 1
+        bits = bits[1:]
+    if len(bits) == 1:
+        yield bits[0], offset + skipped
+    else:  # aujourd'hui, prud'hommes: one word, the apostrophe is part of it
+        yield piece[skipped:], offset + skipped
+
+
+def keys(text: str) -> list[str]:
+    """The keys of the words of `text` that are not stop words, in order (compound words included)."""
+    return [t.key for t in tokens(text) if not t.stop]
+
+
+def key_sequence(text: str) -> list[str]:
+    """One key per position, stop words left out and compound joins skipped: what taxonomy aliases match."""
+    out: list[str] = []
+    last = -1
+    for t in tokens(text):
+        if t.position == last:
+            continue
+        last = t.position
+        if not t.stop:
+            out.append(t.key)
+    return out
+
+
+def highlight(text: str, marked: Iterable[str]) -> str:
+    """`text` as escaped HTML with every word whose key is in `marked` wrapped in `<mark>`.
+
+    >>> highlight("La Pédocriminalité <b>", {key("pedocriminalite")})
+    'La <mark>Pédocriminalité</mark> &lt;b&gt;'
+    """
+    wanted = set(marked)
+    spans: list[tuple[int, int]] = []
+    for t in tokens(text):
+        if t.key in wanted and not t.stop:
+            if spans and t.start < spans[-1][1]:  # a compound and its parts overlap: keep the widest
+                spans[-1] = (spans[-1][0], max(spans[-1][1], t.end))
+            else:
+                spans.append((t.start, t.end))
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        out.append(html.escape(text[last:start], quote=False))
+        out.append(f"<mark>{html.escape(text[start:end], quote=False)}</mark>")
+        last = end
+    out.append(html.escape(text[last:], quote=False))
+    return "".join(out)

@@ -1,0 +1,281 @@
+"""The `archive` command: thin over `archive.home.Archive`.
+
+Exit codes: 0 all good, 1 some input rejected or a check failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import ArchiveBusy, ArchiveError, DocumentNotFound, UsageError
+from .home import Archive
+from .models import Report, SearchRequest
+from .settings import ENVIRONMENT, Settings
+
+EXAMPLES = """\
+examples:
+  archive add ~/inbox/communique.pdf ~/inbox/article.html --to 2024
+  archive reindex                 # index new, changed and removed files of documents/
+  archive reindex --full          # rebuild everything beside the live index, then swap
+  archive search 'blanchiment aggravé' --agency eurojust
+  archive search '"garde à vue" mineurs' --year 2023 --json
+  archive search ''               # browse everything, newest first
+  archive check                   # fixity of the originals and consistency of the index
+"""
+
+Extension = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
+    env_help = "\n".join(f"  {name:<26} {text}" for name, text in ENVIRONMENT.items())
+    parser = argparse.ArgumentParser(
+        prog="archive",
+        description="A searchable full-text archive of French documents.",
+        epilog=f"{EXAMPLES}\nenvironment:\n{env_help}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--home", type=Path, help="archive home (default: $ARCHIVE_HOME or the current directory)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("add", help="copy files into documents/ and index them",
+                       description=_doc(cmd_add), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders to add")
+    p.add_argument("--to", dest="folder", metavar="FOLDER", help="folder inside documents/ (e.g. 2024)")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("reindex", help="bring the index in line with documents/",
+                       description=_doc(cmd_reindex), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--full", action="store_true", help="rebuild a complete new index and swap it in")
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("search", help="search passages", description=_doc(cmd_search),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("query", metavar="QUERY", help="words, \"phrases\", OR, NOT, prefix*, field:value ('' browses)")
+    p.add_argument("--agency", action="append", default=[], metavar="ID", help="filter by agency (repeatable)")
+    p.add_argument("--offence", action="append", default=[], metavar="ID", help="filter by offence (repeatable)")
+    p.add_argument("--year", action="append", default=[], metavar="Y", help="filter by year (repeatable)")
+    p.add_argument("--source", action="append", default=[], metavar="S", help="filter by source (repeatable)")
+    p.add_argument("--type", action="append", default=[], metavar="T", help="filter by type (repeatable)")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="only documents dated on or after (ISO)")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="only documents dated on or before (ISO)")
+    p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
+    p.add_argument("--limit", type=int, default=10, metavar="N", help="hits per page (1-100, default 10)")
+    p.add_argument("--page", type=int, default=1, metavar="P", help="page of hits (default 1)")
+    p.add_argument("--json", action="store_true", help="print the JSON of the HTTP API's /search")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("remove", help="remove a document from documents/ and the index",
+                       description=_doc(cmd_remove), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("document_id", metavar="DOC_ID", help="path relative to documents/, e.g. 2024/note.md")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("check", help="verify fixity and index consistency (exit 1 on any problem)",
+                       description=_doc(cmd_check), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("stats", help="documents, passages and facet counts", description=_doc(cmd_stats),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    if extend:
+        extend(sub)
+    return parser
+
+
+def _doc(func: Callable[..., Any]) -> str:
+    return (func.__doc__ or "").strip()
+
+
+def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> int:
+    parser = build_parser(extend)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(home=args.home)
+    except ValueError as e:
+        print(f"archive: {e}", file=sys.stderr)
+        return 2
+    try:
+        result: int = args.func(args, settings)
+        return result
+    except UsageError as e:
+        print(f"archive: {e}", file=sys.stderr)
+        return 2
+    except DocumentNotFound as e:
+        print(f"archive: {e}", file=sys.stderr)
+        return 1
+    except ArchiveBusy as e:
+        print(f"archive: {e}", file=sys.stderr)
+        return 1
+    except ArchiveError as e:
+        print(f"archive: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("archive: interrupted; the live index is unchanged or fully updated", file=sys.stderr)
+        return 130
+
+
+def _progress(label: str) -> Callable[[int, int], None] | None:
+    """A progress bar on stderr when it is a terminal, nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=label, unit="doc", leave=False)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+def _report(report: Report) -> int:
+    for outcome in report.outcomes:
+        print(outcome.describe())
+    counts = ", ".join(f"{report.count(s)} {s}" for s in ("added", "updated", "unchanged", "removed", "duplicate",
+                                                          "rejected") if report.count(s))
+    print(counts or "nothing to do")
+    return 1 if report.rejected else 0
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy files into documents/ (never over a different file of the same name) and index them.
+
+    Rejected files (empty, binary, unknown format, PDF without text layer...) are reported and not copied.
+
+      archive add rapport.pdf communique.md --to 2024
+    """
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    archive = Archive(settings)
+    try:
+        return _report(archive.add(args.paths, args.folder, progress=_progress("add")))
+    finally:
+        archive.close()
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    """Index new and changed files of documents/ and drop removed ones; --full rebuilds beside and swaps.
+
+      archive reindex
+      archive reindex --full     # after editing taxonomy.toml
+    """
+    archive = Archive(settings)
+    try:
+        return _report(archive.reindex(full=args.full, progress=_progress("reindex")))
+    finally:
+        archive.close()
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Search passages: AND by default, "phrases", OR, NOT, prefix*, title:, agency:, offence:, year:.
+
+      archive search 'blanchiment aggravé' --agency eurojust
+      archive search '' --offence proxenetisme --sort newest --json
+    """
+    filters = {name: tuple(getattr(args, name)) for name in ("agency", "offence", "year", "source", "type")
+               if getattr(args, name)}
+    request = SearchRequest(query=args.query, filters=filters, date_from=args.date_from, date_to=args.date_to,
+                            sort=args.sort, page=args.page, per_page=args.limit)
+    archive = Archive(settings)
+    try:
+        results = archive.search(request)
+    finally:
+        archive.close()
+    if args.json:
+        json.dump(results.to_json(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(f"{results.total} passages in {results.documents} documents ({results.took_ms:.0f} ms)"
+          f" — understood as: {results.interpreted_as or '(everything)'}")
+    for note in results.notes:
+        print(f"  note: {note}")
+    if results.suggestion:
+        print(f"  did you mean: {results.suggestion}")
+    for hit in results.hits:
+        print()
+        print(f"{hit.id}  [{hit.score:g}]  {hit.title} ({hit.date or 'undated'}, {hit.source or 'unknown source'})")
+        if hit.section:
+            print(f"  § {hit.section}")
+        print("  " + _terminal(hit.highlight))
+    return 0
+
+
+def _terminal(highlight: str) -> str:
+    import html
+
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = highlight.replace("<mark>", "\x1b[1;33m" if bold else "[").replace("</mark>", "\x1b[0m" if bold else "]")
+    return html.unescape(" ".join(text.split()))
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    """Remove a document: its file, sidecar, manifest line and passages.
+
+      archive remove 2024/communique.md
+    """
+    archive = Archive(settings)
+    try:
+        print(archive.remove(args.document_id).describe())
+    finally:
+        archive.close()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Verify every original against the fixity manifest and the index against documents/.
+
+    Errors (altered, missing, unrecorded or unindexed files, orphaned index entries) exit 1;
+    warnings (unindexable files, duplicates) do not.
+
+      archive check
+    """
+    archive = Archive(settings)
+    try:
+        problems = archive.check()
+    finally:
+        archive.close()
+    for p in problems:
+        print(f"{p.severity:<7} {p.path}: {p.message}")
+    errors = sum(p.severity == "error" for p in problems)
+    print(f"{errors} error(s), {len(problems) - errors} warning(s)" if problems else "all good")
+    return 1 if errors else 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """Documents, passages, index size and facet counts.
+
+      archive stats --json
+    """
+    archive = Archive(settings)
+    try:
+        stats = archive.stats()
+    finally:
+        archive.close()
+    if args.json:
+        out = {"documents": stats.documents, "passages": stats.passages, "built_at": stats.built_at,
+               "schema_version": stats.schema_version, "index_bytes": stats.index_bytes,
+               "generation": stats.generation,
+               "facets": {k: [{"value": f.value, "label": f.label, "count": f.count} for f in v]
+                          for k, v in stats.facets.items()}}
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(f"{stats.documents} documents, {stats.passages} passages, index {stats.index_bytes / 1e6:.1f} MB "
+          f"(schema {stats.schema_version}, built {stats.built_at or 'never'})")
+    for name, values in stats.facets.items():
+        top = ", ".join(f"{f.label} ({f.count})" for f in values[:8])
+        print(f"  {name}: {top or '-'}")
+    return 0

@@ -1,0 +1,161 @@
+"""The `documents/` folder: the archive's source of truth, its file names and its fixity manifest.
+
+The manifest is BagIt's `manifest-sha256.txt` (`<sha256>  <path>` per line, paths relative to
+`documents/`). Files are written to a hidden temporary name and renamed into place, so a reader never
+sees half a file, and nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from pathlib import Path, PurePosixPath
+
+from .errors import DocumentNotFound, RejectedInput
+from .metadata import SIDECAR_SUFFIX
+
+MANIFEST = "manifest-sha256.txt"
+_RESERVED = {"manifest-sha256.txt", "tagmanifest-sha256.txt", "bagit.txt", "bag-info.txt"}
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+_UNSAFE = re.compile(r"[^\w.\-()' ,+&@€’]")
+MAX_NAME = 150
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_document(relative: PurePosixPath) -> bool:
+    """Whether a path under documents/ is a document (not the manifest, a sidecar or a hidden file)."""
+    if any(part.startswith(".") for part in relative.parts):
+        return False
+    return relative.as_posix() not in _RESERVED and not relative.name.endswith(SIDECAR_SUFFIX)
+
+
+def safe_name(name: str) -> str:
+    """A file name reduced to one safe path component, or RejectedInput when nothing sensible is left.
+
+    >>> safe_name("../../etc/passwd"), safe_name("C:\\\\temp\\\\Rapport final.pdf"), safe_name("CON.txt")
+    ('passwd', 'Rapport final.pdf', '_CON.txt')
+    """
+    base = re.split(r"[/\\\\]", name)[-1]
+    base = unicodedata.normalize("NFC", "".join(c for c in base if c.isprintable()))
+    base = _UNSAFE.sub("_", base).strip(" .")
+    base = base.lstrip("-_ ") or base
+    if not base or set(base) <= {"_", "."}:
+        raise RejectedInput(name[:80] or "(no name)", "bad_name", "no usable file name")
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    if len(base) > MAX_NAME:
+        keep = MAX_NAME - len(suffix) - 1
+        base = f"{stem[:keep]}.{suffix}" if suffix and keep > 0 else base[:MAX_NAME]
+    if (stem if dot else base).lower() in _WINDOWS_RESERVED:
+        base = "_" + base
+    return base
+
+
+def safe_folder(folder: str | None) -> str:
+    """A relative folder inside documents/ made of safe components ('' for the top level)."""
+    if not folder:
+        return ""
+    parts = [p for p in re.split(r"[/\\\\]+", folder) if p and p not in (".", "..")]
+    return "/".join(safe_name(p) for p in parts)
+
+
+class Store:
+    """The files of `documents/` and their manifest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def scan(self) -> list[str]:
+        """Every document id under the root, sorted."""
+        if not self.root.is_dir():
+            return []
+        out: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for filename in filenames:
+                rel = PurePosixPath(Path(dirpath, filename).relative_to(self.root).as_posix())
+                if is_document(rel) and Path(dirpath, filename).is_file():
+                    out.append(rel.as_posix())
+        return sorted(out)
+
+    def path_of(self, document_id: str) -> Path:
+        """The file of a document id; DocumentNotFound for ids that are unsafe or name no document."""
+        rel = PurePosixPath(document_id)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts or not is_document(rel):
+            raise DocumentNotFound(document_id)
+        path = self.root / rel
+        if not path.is_file() or not path.resolve().is_relative_to(self.root.resolve()):
+            raise DocumentNotFound(document_id)
+        return path
+
+    def sidecar_of(self, document_id: str) -> Path | None:
+        path = self.root / document_id
+        for candidate in (path.with_name(path.name + SIDECAR_SUFFIX), path.with_name(path.stem + SIDECAR_SUFFIX)):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def read_manifest(self) -> dict[str, str]:
+        entries: dict[str, str] = {}
+        try:
+            text = self.manifest_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return entries
+        for line in text.splitlines():
+            digest, sep, path = line.partition("  ")
+            if sep and len(digest) == 64:
+                entries[path.strip()] = digest.lower()
+        return entries
+
+    def write_manifest(self, entries: dict[str, str]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        text = "".join(f"{digest}  {path}\n" for path, digest in sorted(entries.items()))
+        _atomic_write(self.manifest_path, text.encode("utf-8"))
+
+    def put(self, document_id: str, data: bytes) -> None:
+        """Store new bytes under a new id; never replaces an existing file."""
+        path = self.root / document_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # fails if the name was taken meanwhile: nothing is overwritten
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def delete(self, document_id: str) -> None:
+        path = self.path_of(document_id)
+        sidecar = self.sidecar_of(document_id)
+        path.unlink()
+        if sidecar is not None:
+            sidecar.unlink(missing_ok=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

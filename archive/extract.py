@@ -1,0 +1,344 @@
+"""From a file's bytes to clean blocks of text and the metadata the file carries, one reader per format.
+
+Each reader either returns an `Extracted` or raises `RejectedInput` with a reason a person understands.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from pathlib import PurePosixPath
+from typing import Any
+
+from .errors import RejectedInput
+from .models import Block, Extracted
+
+FORMATS: dict[str, str] = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+}
+"""File extensions the archive reads, and the format each one means."""
+
+MEDIA_TYPES: dict[str, str] = {
+    "txt": "text/plain; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html",
+    "pdf": "application/pdf",
+}
+
+_WESTERN = {"cp1252", "windows-1252", "latin_1", "iso8859_1", "iso8859_15", "cp1250", "iso8859_2", "mac_roman",
+            "cp850", "cp437", "iso8859_9", "cp1254"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+
+
+def format_of(name: str) -> str | None:
+    """The format of a file name by its extension, or None when the archive cannot read it."""
+    return FORMATS.get(PurePosixPath(name).suffix.lower())
+
+
+def extract(name: str, data: bytes, max_bytes: int) -> Extracted:
+    """Read one file. `name` only decides the format; `data` is its whole content."""
+    fmt = format_of(name)
+    if fmt is None:
+        suffix = PurePosixPath(name).suffix or "(none)"
+        raise RejectedInput(name, "unsupported_format",
+                            f"unsupported format {suffix}: the archive reads {', '.join(sorted(FORMATS))}")
+    if not data.strip():
+        raise RejectedInput(name, "empty", "empty file")
+    if len(data) > max_bytes:
+        raise RejectedInput(name, "too_large",
+                            f"file too large ({len(data) / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB)")
+    reader: Callable[[str, bytes], Extracted] = _READERS[fmt]
+    extracted = reader(name, data)
+    if not any(b.text.strip() for b in extracted.blocks):
+        raise RejectedInput(name, "empty", "no text to index in this file")
+    return extracted
+
+
+# ---------------------------------------------------------------- text
+
+
+def decode(name: str, data: bytes) -> tuple[str, str]:
+    """Decode text of unknown encoding: UTF-8 (with or without BOM), UTF-16/32 with BOM, or a detected one.
+
+    French single-byte text is told apart by the bytes that differ: 0x80-0x9F are printable only in
+    cp1252 (’ œ € …); without them, ¤/½/¼ bytes mean ISO-8859-15 (€ œ Œ); otherwise Latin-1.
+    """
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return _clean_text(name, data.decode(encoding)), encoding
+            except UnicodeDecodeError:
+                raise RejectedInput(name, "undecodable", f"not valid {encoding} despite its byte-order mark") from None
+    if b"\x00" in data:
+        raise RejectedInput(name, "binary", "binary content, not text")
+    try:
+        return _clean_text(name, data.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    import charset_normalizer
+
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise RejectedInput(name, "undecodable", "text in an unknown encoding: could not decode it")
+    encoding = best.encoding
+    if encoding in _WESTERN:
+        if any(0x80 <= b <= 0x9F for b in data) and _decodes(data, "cp1252"):
+            encoding = "cp1252"
+        elif any(b in (0xA4, 0xBC, 0xBD, 0xBE, 0xA6, 0xA8, 0xB4, 0xB8) for b in data):
+            encoding = "iso8859_15"
+        else:
+            encoding = "latin_1"
+    return _clean_text(name, data.decode(encoding)), encoding
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _clean_text(name: str, text: str) -> str:
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    controls = len(_CONTROL.findall(text))
+    if controls and controls > max(3, len(text) // 200):
+        raise RejectedInput(name, "binary", "binary content, not text")
+    return _CONTROL.sub("", text)
+
+
+def _paragraphs(text: str) -> Iterator[str]:
+    """Blank-line separated paragraphs, hard-wrapped lines joined, spaces squeezed."""
+    for chunk in _BLANK_LINES.split(text):
+        para = _SPACES.sub(" ", " ".join(line.strip() for line in chunk.split("\n"))).strip()
+        if para:
+            yield para
+
+
+def _read_txt(name: str, data: bytes) -> Extracted:
+    text, encoding = decode(name, data)
+    paras = list(_paragraphs(text))
+    blocks = [Block(p) for p in paras]
+    metadata: dict[str, Any] = {}
+    first = text.strip().split("\n", 1)[0].strip()
+    if paras and len(paras) > 1 and first == paras[0] and len(first) <= 150 and not first.endswith((".", ":")):
+        blocks[0] = Block(first, heading=True)
+        metadata["title"] = first
+    return Extracted(tuple(blocks), metadata, "txt", encoding)
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _read_md(name: str, data: bytes) -> Extracted:
+    import frontmatter
+    import yaml
+
+    text, encoding = decode(name, data)
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as e:
+        raise RejectedInput(name, "bad_metadata", f"front matter is not valid YAML: {_first_line(e)}") from None
+    metadata = dict(post.metadata) if isinstance(post.metadata, dict) else {}
+    blocks = markdown_blocks(post.content)
+    if "title" not in metadata:
+        heading = next((b.text for b in blocks if b.heading), None)
+        if heading:
+            metadata["title"] = heading
+    return Extracted(tuple(blocks), metadata, "md", encoding)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().split("\n", 1)[0]
+
+
+def markdown_blocks(source: str) -> list[Block]:
+    """Headings and paragraphs of a Markdown text, markup removed (links keep their text, HTML tags go)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    blocks: list[Block] = []
+    heading = False
+    row: list[str] = []
+    for tok in md.parse(source):
+        if tok.type == "heading_open":
+            heading = True
+        elif tok.type == "heading_close":
+            heading = False
+        elif tok.type == "inline":
+            text = _SPACES.sub(" ", _inline_text(tok.children or [])).strip()
+            if tok.map is None and row is not None and text:
+                row.append(text)
+            elif text:
+                blocks.append(Block(text, heading))
+        elif tok.type in ("fence", "code_block"):
+            text = _SPACES.sub(" ", " ".join(tok.content.split())).strip()
+            if text:
+                blocks.append(Block(text))
+        elif tok.type == "tr_close" and row:
+            blocks.append(Block(" | ".join(row)))
+            row = []
+    return blocks
+
+
+def _inline_text(children: list[Any]) -> str:
+    out: list[str] = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            out.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        elif child.type == "image":
+            out.append(_inline_text(child.children or []))
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- html
+
+
+def _read_html(name: str, data: bytes) -> Extracted:
+    import trafilatura
+
+    try:
+        body = trafilatura.extract(data, favor_precision=True, include_comments=False, include_tables=True,
+                                   output_format="markdown", include_formatting=True, deduplicate=False)
+        meta = trafilatura.extract_metadata(data)
+    except Exception as e:  # trafilatura raises a variety of parser errors on broken pages
+        raise RejectedInput(name, "unreadable", f"could not parse this HTML page ({type(e).__name__})") from None
+    if not body:
+        raise RejectedInput(name, "empty", "no readable main text in this HTML page")
+    metadata: dict[str, Any] = {}
+    if meta is not None:
+        for field, attr in (("title", "title"), ("date", "date"), ("description", "description"),
+                            ("source", "sitename"), ("url", "url")):
+            value = getattr(meta, attr, None)
+            if value:
+                metadata[field] = value
+    lang = re.search(rb"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2})", data[:4096], re.IGNORECASE)
+    if lang:
+        metadata["language"] = lang.group(1).decode("ascii").lower()
+    return Extracted(tuple(markdown_blocks(body)), metadata, "html")
+
+
+# ---------------------------------------------------------------- pdf
+
+_PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|sur)\s*\d{1,4})?$", re.IGNORECASE)
+
+
+def _read_pdf(name: str, data: bytes) -> Extracted:
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    if not data.lstrip()[:5].startswith(b"%PDF"):
+        raise RejectedInput(name, "unreadable", "not a PDF file (no %PDF header)")
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise RejectedInput(name, "encrypted", "encrypted PDF: cannot read its text without the password")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+    except RejectedInput:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as e:
+        raise RejectedInput(name, "unreadable", f"damaged PDF: {type(e).__name__}") from None
+    except Exception as e:  # pypdf's decoders raise more than its documented errors on hostile files
+        if "password" in str(e).lower() or "crypt" in type(e).__name__.lower():
+            raise RejectedInput(name, "encrypted",
+                                "encrypted PDF: cannot read its text without the password") from None
+        raise RejectedInput(name, "unreadable", f"damaged PDF: {type(e).__name__}") from None
+    if not "".join(pages).strip():
+        raise RejectedInput(name, "no_text_layer", "PDF with no text layer (scanned? no text layer)")
+    metadata: dict[str, Any] = {}
+    if info:
+        if info.title and str(info.title).strip():
+            metadata["title"] = str(info.title).strip()
+        if info.subject and str(info.subject).strip():
+            metadata["description"] = str(info.subject).strip()
+        if info.author and str(info.author).strip():
+            metadata["source"] = str(info.author).strip()
+        try:
+            created = info.creation_date
+        except Exception:  # a malformed date string in the info dictionary
+            created = None
+        if created:
+            metadata["date"] = created.date().isoformat()
+    return Extracted(tuple(_pdf_blocks(pages)), metadata, "pdf")
+
+
+def _pdf_blocks(pages: list[str]) -> list[Block]:
+    """Rebuild paragraphs from PDF lines: join wrapped lines, undo end-of-line hyphenation, find headings."""
+    split_pages = [[_SPACES.sub(" ", ln).strip() for ln in unicodedata.normalize("NFC", page).split("\n")]
+                   for page in pages]
+    running = _running_lines(split_pages)
+    lines: list[str] = []
+    for page_lines in split_pages:
+        lines.extend(ln for ln in page_lines if not _PAGE_NUMBER.match(ln) and ln not in running)
+    width = max((len(ln) for ln in lines), default=0)
+    paragraphs: list[tuple[str, bool]] = []
+    current = ""
+    for i, line in enumerate(lines):
+        if not line:
+            if current:
+                paragraphs.append((current, False))
+                current = ""
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if not current and _looks_like_heading(line, nxt, width):
+            paragraphs.append((line, True))
+            continue
+        if current.endswith("-") and line[:1].islower():
+            current = current[:-1] + line
+        else:
+            current = f"{current} {line}" if current else line
+        if line.endswith((".", "!", "?", "»", ":")) and len(line) < 0.8 * width:
+            paragraphs.append((current, False))
+            current = ""
+    if current:
+        paragraphs.append((current, False))
+    return [Block(text, heading) for text, heading in paragraphs]
+
+
+def _running_lines(pages: list[list[str]]) -> set[str]:
+    """Running headers and footers: the same line near the top or bottom of most pages."""
+    if len(pages) < 2:
+        return set()
+    seen: dict[str, int] = {}
+    for page in pages:
+        content = [ln for ln in page if ln]
+        for line in set(content[:2] + content[-2:]):
+            seen[line] = seen.get(line, 0) + 1
+    return {line for line, n in seen.items() if n >= max(2, (len(pages) + 1) // 2)}
+
+
+def _looks_like_heading(line: str, nxt: str, width: int) -> bool:
+    words = line.split()
+    return (
+        0 < len(words) <= 12
+        and len(line) < 0.7 * max(width, 1)
+        and not line.endswith((".", ",", ";", ":", "-"))
+        and (line[0].isupper() or line[0].isdigit())
+        and bool(nxt)
+    )
+
+
+_READERS: dict[str, Callable[[str, bytes], Extracted]] = {
+    "txt": _read_txt,
+    "md": _read_md,
+    "html": _read_html,
+    "pdf": _read_pdf,
+}

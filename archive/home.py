@@ -1,0 +1,328 @@
+"""An archive home: documents/, index/ and taxonomy.toml, and everything done to them.
+
+`Archive` is the core's public face, shared by the CLI and the web layer: add, remove, reindex, search,
+document, check, stats. Writers take the archive's write lock; readers never wait for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+from . import extract, indexer, metadata, passages
+from .documents import Store, safe_folder, safe_name, sha256_bytes, sha256_file
+from .errors import DocumentNotFound, RejectedInput, UsageError
+from .lock import WriteLock
+from .models import (
+    FACETS,
+    SORTS,
+    Document,
+    DocumentView,
+    Outcome,
+    Problem,
+    Rejection,
+    Report,
+    SearchRequest,
+    SearchResults,
+    Stats,
+)
+from .schema import SCHEMA_VERSION
+from .searcher import Searcher
+from .settings import Settings
+from .taxonomy import Taxonomy
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) as a long write advances."""
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Archive:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.documents_dir)
+        self.taxonomy = Taxonomy.load(settings.taxonomy_path)
+        self.searcher = Searcher(settings.index_dir, self.taxonomy)
+
+    def close(self) -> None:
+        self.searcher.close()
+
+    # ------------------------------------------------------------------ reading
+
+    def search(self, request: SearchRequest) -> SearchResults:
+        """Search passages; raises UsageError for out-of-range parameters, never for query text."""
+        return self.searcher.search(validate(request))
+
+    def document(self, document_id: str, query: str = "") -> DocumentView:
+        view = self.searcher.document(document_id, query)
+        if view is None:
+            raise DocumentNotFound(document_id)
+        return view
+
+    def original(self, document_id: str) -> tuple[Path, str]:
+        """The stored file of a document and its media type."""
+        path = self.store.path_of(document_id)
+        fmt = extract.format_of(path.name) or ""
+        return path, extract.MEDIA_TYPES.get(fmt, "application/octet-stream")
+
+    def stats(self) -> Stats:
+        return self.searcher.stats()
+
+    # ------------------------------------------------------------------ preparing
+
+    def prepare(self, document_id: str, data: bytes, sidecar: bytes | None = None) -> Document:
+        """Extract, split and tag one document; raises RejectedInput."""
+        found = extract.extract(document_id, data, self.settings.max_file_bytes)
+        extra: dict[str, object] = {}
+        if sidecar is not None:
+            import tomllib
+
+            try:
+                extra = tomllib.loads(sidecar.decode("utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                raise RejectedInput(document_id, "bad_metadata", f"sidecar is not valid TOML: {e}") from None
+        meta = metadata.build(document_id, found.metadata, extra, self.taxonomy)
+        pieces = passages.split(found.blocks, document_id, self.settings.passage_min_words,
+                                self.settings.passage_max_words)
+        tagged = []
+        for p in pieces:
+            tags = self.taxonomy.detect(p.text)
+            tagged.append(replace(p, agency=tags["agency"], offence=tags["offence"]))
+        sha = sha256_bytes(data)
+        return Document(document_id, sha, self._fingerprint(sha, sidecar), found.format, meta, tuple(tagged),
+                        len(data))
+
+    def _fingerprint(self, sha: str, sidecar: bytes | None) -> str:
+        parts = [sha, sha256_bytes(sidecar) if sidecar is not None else "-", self.taxonomy.fingerprint,
+                 str(SCHEMA_VERSION), str(self.settings.passage_min_words), str(self.settings.passage_max_words)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+    def _read(self, document_id: str) -> tuple[bytes, bytes | None]:
+        path = self.store.root / document_id
+        size = path.stat().st_size
+        if size > self.settings.max_file_bytes:
+            raise RejectedInput(document_id, "too_large", f"file too large ({size / 1e6:.1f} MB, the limit is "
+                                                          f"{self.settings.max_file_bytes / 1e6:.0f} MB)")
+        sidecar = self.store.sidecar_of(document_id)
+        return path.read_bytes(), sidecar.read_bytes() if sidecar else None
+
+    # ------------------------------------------------------------------ writing
+
+    def reindex(self, full: bool = False, progress: Progress | None = None, wait: float = 0.0) -> Report:
+        """Bring the index in line with documents/: incrementally, or as a complete new generation."""
+        with WriteLock(self.settings.index_dir, "reindex --full" if full else "reindex", wait):
+            return self._reindex(full, progress)
+
+    def _reindex(self, full: bool, progress: Progress | None) -> Report:
+        index_dir = self.settings.index_dir
+        indexer.clean_stale(index_dir)
+        full = full or indexer.needs_full_rebuild(index_dir, self.taxonomy.fingerprint) is not None
+        records = {} if full else self.searcher.records()
+        ids = self.store.scan()
+        manifest = self.store.read_manifest()
+        outcomes: list[Outcome] = []
+        changed: list[Document] = []
+        seen: dict[str, str] = {}  # sha256 -> first document id with that content
+        keep: set[str] = set()
+        unchanged: set[str] = set()
+        for i, document_id in enumerate(ids, start=1):
+            if progress:
+                progress(i - 1, len(ids))
+            path = self.store.root / document_id
+            try:
+                sha = sha256_file(path)
+            except OSError as e:
+                outcomes.append(Outcome(document_id, "rejected", Rejection("unreadable", f"cannot read: {e.strerror}")))
+                continue
+            manifest[document_id] = sha
+            if sha in seen:
+                outcomes.append(Outcome(document_id, "duplicate", duplicate_of=seen[sha]))
+                continue
+            seen[sha] = document_id
+            sidecar = self.store.sidecar_of(document_id)
+            sidecar_bytes = sidecar.read_bytes() if sidecar else None
+            record = records.get(document_id)
+            if record and record.get("fingerprint") == self._fingerprint(sha, sidecar_bytes):
+                keep.add(document_id)
+                unchanged.add(document_id)
+                outcomes.append(Outcome(document_id, "unchanged", passages=record.get("passages", 0)))
+                continue
+            try:
+                document = self.prepare(document_id, *self._read(document_id))
+            except RejectedInput as e:
+                outcomes.append(Outcome(document_id, "rejected", Rejection(e.reason_code, e.reason)))
+                continue
+            keep.add(document_id)
+            changed.append(document)
+            status = "updated" if document_id in records else "added"
+            outcomes.append(Outcome(document_id, status, passages=len(document.passages)))
+        removed = sorted(set(records) - keep)
+        outcomes.extend(Outcome(r, "removed") for r in removed if r not in ids)
+        manifest = {k: v for k, v in manifest.items() if k in set(ids)}
+        if full:
+            indexer.build(index_dir, changed, self.taxonomy.fingerprint)
+        elif changed or removed:
+            indexer.update(index_dir, changed, removed, self.taxonomy.fingerprint)
+        self.store.write_manifest(manifest)
+        if progress:
+            progress(len(ids), len(ids))
+        return Report(tuple(outcomes))
+
+    def add(self, paths: Sequence[Path], folder: str | None = None, wait: float = 0.0,
+            progress: Progress | None = None) -> Report:
+        """Copy files (or the files under folders) into documents/ and index them; rejected files stay out."""
+        items: list[tuple[str, Path]] = []
+        for path in paths:
+            if path.is_dir():
+                for f in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                    sub = f.parent.relative_to(path).as_posix()
+                    items.append((f"{folder or ''}/{path.name}/{sub}".strip("/"), f))
+            else:
+                items.append((folder or "", path))
+        with WriteLock(self.settings.index_dir, "add", wait):
+            return self._store_and_index(self._from_paths(items), len(items), progress)
+
+    def add_upload(self, files: Sequence[tuple[str, bytes]], folder: str | None = None,
+                   wait: float = 0.0) -> Report:
+        """Store uploaded files (name, bytes) and index them, like `add`."""
+        with WriteLock(self.settings.index_dir, "upload", wait):
+            return self._store_and_index(((folder or "", name, lambda d=data: d, None) for name, data in files),
+                                         len(files), None)
+
+    def _from_paths(self, items: list[tuple[str, Path]]) -> Iterator[tuple[str, str, Callable[[], bytes], bytes | None]]:
+        for target_folder, path in items:
+            if path.name.endswith(metadata.SIDECAR_SUFFIX):
+                continue  # sidecars travel with their document
+            sidecar = metadata.sidecar_for(path)
+            yield target_folder, str(path), path.read_bytes, sidecar.read_bytes() if sidecar else None
+
+    def _store_and_index(self, items: Iterator[tuple[str, str, Callable[[], bytes], bytes | None]], total: int,
+                         progress: Progress | None) -> Report:
+        manifest = self.store.read_manifest()
+        by_sha = {sha: path for path, sha in manifest.items()}
+        outcomes: list[Outcome] = []
+        stored: list[Document] = []
+        for i, (target_folder, given, read, sidecar) in enumerate(items):
+            if progress:
+                progress(i, total)
+            try:
+                document_id = PurePosixPath(safe_folder(target_folder), safe_name(given)).as_posix()
+                try:
+                    data = read()
+                except OSError as e:
+                    raise RejectedInput(given, "unreadable", f"cannot read: {e.strerror}") from None
+                sha = sha256_bytes(data)
+                target = self.store.root / document_id
+                if target.exists():
+                    if sha256_file(target) == sha:
+                        outcomes.append(Outcome(document_id, "unchanged"))
+                        continue
+                    raise RejectedInput(given, "name_taken", f"a different file is already stored as {document_id}: "
+                                                             "rename it, or remove the stored one first")
+                if sha in by_sha:
+                    outcomes.append(Outcome(given, "duplicate", duplicate_of=by_sha[sha]))
+                    continue
+                document = self.prepare(document_id, data, sidecar)
+            except RejectedInput as e:
+                outcomes.append(Outcome(given, "rejected", Rejection(e.reason_code, e.reason)))
+                continue
+            self.store.put(document_id, data)
+            if sidecar is not None:
+                self.store.put(document_id + metadata.SIDECAR_SUFFIX, sidecar)
+            manifest[document_id] = sha
+            by_sha[sha] = document_id
+            stored.append(document)
+            outcomes.append(Outcome(document_id, "added", passages=len(document.passages)))
+        self.store.write_manifest(manifest)
+        if stored:
+            if indexer.needs_full_rebuild(self.settings.index_dir, self.taxonomy.fingerprint):
+                self._reindex(True, None)
+            else:
+                indexer.update(self.settings.index_dir, stored, (), self.taxonomy.fingerprint)
+        return Report(tuple(outcomes))
+
+    def remove(self, document_id: str, wait: float = 0.0) -> Outcome:
+        """Delete a document's file, sidecar, manifest line and passages."""
+        with WriteLock(self.settings.index_dir, "remove", wait):
+            self.store.delete(document_id)
+            manifest = self.store.read_manifest()
+            manifest.pop(document_id, None)
+            self.store.write_manifest(manifest)
+            if indexer.live_generation(self.settings.index_dir) is not None:
+                indexer.update(self.settings.index_dir, (), [document_id], self.taxonomy.fingerprint)
+            return Outcome(document_id, "removed")
+
+    # ------------------------------------------------------------------ checking
+
+    def check(self) -> list[Problem]:
+        """Fixity of every original against the manifest, and the index against the documents."""
+        problems: list[Problem] = []
+        ids = self.store.scan()
+        manifest = self.store.read_manifest()
+        shas: dict[str, str] = {}
+        for document_id in ids:
+            sha = sha256_file(self.store.root / document_id)
+            shas[document_id] = sha
+            if document_id not in manifest:
+                problems.append(Problem("error", document_id, "not in the fixity manifest (new file? run `archive reindex`)"))
+            elif manifest[document_id] != sha:
+                problems.append(Problem("error", document_id, "altered: its SHA-256 differs from the manifest"))
+        for document_id in sorted(set(manifest) - set(ids)):
+            problems.append(Problem("error", document_id, "missing: listed in the manifest but not in documents/"))
+        stale = [p.name for p in self.settings.index_dir.glob("*.tmp")] if self.settings.index_dir.is_dir() else []
+        for name in stale:
+            problems.append(Problem("warning", f"index/{name}", "left over by an interrupted write; the next reindex removes it"))
+        why = indexer.needs_full_rebuild(self.settings.index_dir, self.taxonomy.fingerprint)
+        if why:
+            problems.append(Problem("error", "index/", f"index must be rebuilt ({why}): run `archive reindex`"))
+            return problems
+        records = self.searcher.records()
+        counts = self.searcher.passage_counts()
+        first: dict[str, str] = {}
+        for document_id in ids:
+            sha = shas[document_id]
+            if sha in first:
+                problems.append(Problem("warning", document_id, f"same content as {first[sha]}: indexed once"))
+                continue
+            first[sha] = document_id
+            record = records.get(document_id)
+            if record is None:
+                try:
+                    self.prepare(document_id, *self._read(document_id))
+                except RejectedInput as e:
+                    problems.append(Problem("warning", document_id, f"cannot be indexed: {e.reason} [{e.reason_code}]"))
+                    continue
+                problems.append(Problem("error", document_id, "not indexed: run `archive reindex`"))
+                continue
+            if record.get("sha256") != sha:
+                problems.append(Problem("error", document_id, "index out of date for this file: run `archive reindex`"))
+            if counts.get(document_id, 0) != record.get("passages"):
+                problems.append(Problem("error", document_id, f"index holds {counts.get(document_id, 0)} passages, "
+                                                              f"expected {record.get('passages')}"))
+        for document_id in sorted(set(records) - set(ids)):
+            problems.append(Problem("error", document_id, "orphaned: indexed but no longer in documents/"))
+        return problems
+
+
+def validate(request: SearchRequest) -> SearchRequest:
+    """Check a request's parameters; UsageError names the parameter at fault."""
+    if request.page < 1:
+        raise UsageError("page must be 1 or more", "page")
+    if request.page > 10_000:
+        raise UsageError("page must be at most 10000", "page")
+    if not 1 <= request.per_page <= 100:
+        raise UsageError("per_page must be between 1 and 100", "per_page")
+    if request.sort not in SORTS:
+        raise UsageError(f"sort must be one of {', '.join(SORTS)}", "sort")
+    for name, value in (("from", request.date_from), ("to", request.date_to)):
+        if value is not None and (not _ISO_DAY.match(value) or metadata.parse_date(value) != value):
+            raise UsageError(f"{name} must be an ISO date like 2024-06-27", name)
+    if request.date_from and request.date_to and request.date_from > request.date_to:
+        raise UsageError("from must not be after to", "from")
+    for name in request.filters:
+        if name not in FACETS:
+            raise UsageError(f"unknown facet {name!r}: use {', '.join(FACETS)}", name)
+    return request

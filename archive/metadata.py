@@ -1,0 +1,134 @@
+"""A document's metadata: read from the file (front matter, HTML meta, PDF info) and its sidecar, normalised.
+
+The sidecar `NAME.meta.toml` (or `STEM.meta.toml`) next to a document wins over what the file says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .analysis import fold
+from .errors import RejectedInput
+from .models import Metadata
+from .taxonomy import Taxonomy
+
+SIDECAR_SUFFIX = ".meta.toml"
+
+TYPE_LABELS: dict[str, str] = {
+    "article": "Article",
+    "communique": "Communiqué",
+    "decision": "Décision",
+    "rapport": "Rapport",
+    "jugement": "Jugement",
+    "arret": "Arrêt",
+    "circulaire": "Circulaire",
+    "note": "Note",
+    "document": "Document",
+}
+"""Known document types (slug -> French label); other types are kept as their slug."""
+
+_TYPE_SYNONYMS = {"communique-de-presse": "communique", "press-release": "communique", "report": "rapport",
+                  "decision-de-justice": "decision", "news": "article", "depeche": "article"}
+_DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_MONTHS = {m: i for i, m in enumerate(
+    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre".split(), start=1)}
+_FRENCH_DATE = re.compile(r"^(\d{1,2})(?:er)?\s+([a-z]+)\s+(\d{4})")
+
+
+def sidecar_for(path: Path) -> Path | None:
+    """The sidecar of a document file, if it has one."""
+    for candidate in (path.with_name(path.name + SIDECAR_SUFFIX), path.with_name(path.stem + SIDECAR_SUFFIX)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise RejectedInput(path.name, "bad_metadata", f"sidecar {path.name} is not valid TOML: {e}") from None
+    return data
+
+
+def parse_date(value: object) -> str | None:
+    """An ISO day from a date, a datetime, an ISO string, `27/06/2024` or `27 juin 2024`; None if unreadable."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    try:
+        if re.match(r"^\d{4}$", text):
+            return f"{text}-01-01"
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        pass
+    try:
+        m = _DAY_FIRST.match(text)
+        if m:
+            return dt.date(int(m[3]), int(m[2]), int(m[1])).isoformat()
+        m = _FRENCH_DATE.match(fold(text))
+        if m and m[2] in _MONTHS:
+            return dt.date(int(m[3]), _MONTHS[m[2]], int(m[1])).isoformat()
+    except ValueError:
+        return None
+    return None
+
+
+def type_slug(value: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(value)).strip("-")
+    return _TYPE_SYNONYMS.get(slug, slug)
+
+
+def type_label(slug: str) -> str:
+    return TYPE_LABELS.get(slug, slug.replace("-", " ").capitalize())
+
+
+def build(document_id: str, found: dict[str, Any], sidecar: dict[str, Any], taxonomy: Taxonomy) -> Metadata:
+    """Merge the file's own metadata with its sidecar's (which wins) into a normalised `Metadata`."""
+    merged = {**{k.lower(): v for k, v in found.items()}, **{k.lower(): v for k, v in sidecar.items()}}
+    title = _text(merged.get("title")) or PurePosixPath(document_id).stem.replace("-", " ").replace("_", " ")
+    kind = _text(merged.get("type"))
+    return Metadata(
+        title=title,
+        date=parse_date(merged.get("date")),
+        source=_text(merged.get("source")),
+        type=type_slug(kind) if kind else None,
+        language=(_text(merged.get("language") or merged.get("lang")) or "fr").lower()[:8],
+        description=_text(merged.get("description")),
+        agency=_ids(taxonomy, "agency", merged.get("agency")),
+        offence=_ids(taxonomy, "offence", merged.get("offence")),
+        url=_text(merged.get("url")),
+    )
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _ids(taxonomy: Taxonomy, kind: str, value: object) -> tuple[str, ...]:
+    """Taxonomy ids named by a metadata value (a list or a comma-separated string); unknown names are slugged."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    out: dict[str, None] = {}
+    for item in items:
+        text = _text(item)
+        if not text:
+            continue
+        entry_id = taxonomy.resolve(kind, text)
+        if entry_id:
+            out.update(dict.fromkeys(taxonomy.lineage(kind, entry_id)))
+        else:
+            out[re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")] = None
+    return tuple(out)

@@ -1,0 +1,276 @@
+"""The core's own value types: what goes in (documents, passages) and what comes out (hits, facets, results).
+
+Whoosh objects never leave the indexing and searching modules; everything else speaks these dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+FACETS: tuple[str, ...] = ("agency", "offence", "year", "source", "type")
+"""The facet names, in the order front ends show them."""
+
+Sort = Literal["relevance", "newest", "oldest"]
+SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
+
+Status = Literal["added", "updated", "unchanged", "removed", "rejected", "duplicate"]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a file cannot be indexed: a stable code for programs and a sentence for people."""
+
+    code: str  # empty, too_large, binary, unsupported_format, undecodable, no_text_layer, unreadable, encrypted
+    message: str
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """A document's descriptive metadata, merged from the file itself and its sidecar."""
+
+    title: str
+    date: str | None = None  # ISO 8601 day, "YYYY-MM-DD"
+    source: str | None = None
+    type: str | None = None  # slug: article, communique, decision, rapport, ...
+    language: str = "fr"
+    description: str | None = None
+    agency: tuple[str, ...] = ()  # explicit taxonomy ids
+    offence: tuple[str, ...] = ()
+    url: str | None = None
+
+    @property
+    def year(self) -> int | None:
+        return int(self.date[:4]) if self.date else None
+
+
+@dataclass(frozen=True)
+class Block:
+    """One paragraph or heading of a document's clean text."""
+
+    text: str
+    heading: bool = False
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What an extractor gets out of a file: clean blocks of text and the metadata the file carries."""
+
+    blocks: tuple[Block, ...]
+    metadata: dict[str, object]
+    format: str  # txt, md, html, pdf
+    encoding: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(b.text for b in self.blocks)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A readable piece of a document; `start`/`end` are offsets in the document's clean text."""
+
+    document: str
+    position: int  # 1-based
+    section: str
+    start: int
+    end: int
+    text: str
+    agency: tuple[str, ...] = ()
+    offence: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.document}#p{self.position}"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document ready for the index: identity, fixity, metadata and passages."""
+
+    id: str  # path relative to documents/, POSIX, with extension
+    sha256: str
+    fingerprint: str  # changes when the file, its sidecar, the taxonomy or the schema change
+    format: str
+    metadata: Metadata
+    passages: tuple[Passage, ...]
+    size: int = 0
+
+    @property
+    def agency(self) -> tuple[str, ...]:
+        return _union(self.metadata.agency, *(p.agency for p in self.passages))
+
+    @property
+    def offence(self) -> tuple[str, ...]:
+        return _union(self.metadata.offence, *(p.offence for p in self.passages))
+
+
+def _union(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        seen.update(dict.fromkeys(group))
+    return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one file in `add`, `reindex` or `remove`."""
+
+    path: str  # document id, or the given path for files that never entered documents/
+    status: Status
+    reason: Rejection | None = None
+    duplicate_of: str | None = None
+    passages: int = 0
+
+    def describe(self) -> str:
+        if self.reason:
+            return f"{self.status:<9} {self.path}: {self.reason.message} [{self.reason.code}]"
+        if self.duplicate_of:
+            return f"{self.status:<9} {self.path}: same content as {self.duplicate_of}"
+        suffix = f" ({self.passages} passages)" if self.passages else ""
+        return f"{self.status:<9} {self.path}{suffix}"
+
+
+@dataclass(frozen=True)
+class Report:
+    outcomes: tuple[Outcome, ...]
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def rejected(self) -> bool:
+        return any(o.status == "rejected" for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Everything a front end can ask of a search. Validation of ranges happens in `__post_init__`."""
+
+    query: str = ""
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet name -> OR'ed values
+    date_from: str | None = None  # ISO day, inclusive
+    date_to: str | None = None
+    sort: Sort = "relevance"
+    page: int = 1
+    per_page: int = 10
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    document: str
+    position: int
+    section: str
+    title: str
+    date: str | None
+    source: str | None
+    type: str | None
+    text: str
+    highlight: str  # escaped HTML; only <mark> is markup
+    agency: tuple[str, ...]
+    offence: tuple[str, ...]
+    score: float
+    url: str
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    interpreted_as: str
+    total: int
+    documents: int  # distinct documents among all matching passages
+    page: int
+    per_page: int
+    hits: tuple[Hit, ...]
+    facets: dict[str, tuple[FacetValue, ...]]
+    suggestion: str | None
+    relaxed: bool
+    took_ms: float
+    notes: tuple[str, ...] = ()  # what was done to the query: relaxed, truncated, wildcard bounded...
+
+    def to_json(self) -> dict[str, object]:
+        """The `/search` JSON body, shared by the CLI's `--json` and the HTTP API."""
+        return {
+            "query": self.query,
+            "interpreted_as": self.interpreted_as,
+            "total": self.total,
+            "documents": self.documents,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": max(1, -(-self.total // self.per_page)),
+            "took_ms": round(self.took_ms, 2),
+            "relaxed": self.relaxed,
+            "notes": list(self.notes),
+            "hits": [
+                {
+                    "id": h.id,
+                    "document": h.document,
+                    "position": h.position,
+                    "section": h.section,
+                    "title": h.title,
+                    "date": h.date,
+                    "source": h.source,
+                    "type": h.type,
+                    "text": h.text,
+                    "highlight": h.highlight,
+                    "agency": list(h.agency),
+                    "offence": list(h.offence),
+                    "score": h.score,
+                    "url": h.url,
+                }
+                for h in self.hits
+            ],
+            "facets": {
+                name: [
+                    {"value": f.value, "label": f.label, "count": f.count, "selected": f.selected}
+                    for f in values
+                ]
+                for name, values in self.facets.items()
+            },
+            "suggestion": self.suggestion,
+        }
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A stored document as the document page shows it."""
+
+    id: str
+    sha256: str
+    format: str
+    metadata: Metadata
+    agency: tuple[str, ...]
+    offence: tuple[str, ...]
+    passages: tuple[Passage, ...]
+    size: int
+    highlights: tuple[str, ...] = ()  # each passage as escaped HTML, query words in <mark>
+    matches: tuple[int, ...] = ()  # positions of the passages that match the query
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of `archive check`: `error` fails the check, `warning` does not."""
+
+    severity: Literal["error", "warning"]
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    documents: int
+    passages: int
+    built_at: str | None
+    schema_version: int
+    index_bytes: int
+    generation: str | None
+    facets: dict[str, tuple[FacetValue, ...]]

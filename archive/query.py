@@ -1,0 +1,236 @@
+"""Reading a researcher's query with Whoosh's parser, made French-aware and safe for any input.
+
+Separate from `searcher.py` so that parsing can be tested on its own; like it, it may import Whoosh.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+from whoosh.qparser import FieldAliasPlugin, QueryParser, syntax
+from whoosh.qparser.plugins import PhrasePlugin
+from whoosh.query.spans import SpanNear
+
+from . import analysis
+from .schema import QUERY_FIELDS, build_schema
+
+MAX_QUERY_CHARS = 1000
+MAX_TERMS = 64
+MAX_EXPANSION = 200
+"""A prefix or wildcard stands for at most this many of the archive's words (the most frequent)."""
+
+FIELD_ALIASES = {
+    "title": ["titre"],
+    "agency": ["agence", "service"],
+    "offence": ["infraction", "offense"],
+    "year": ["annee", "année"],
+    "section": ["rubrique"],
+    "doc": ["document"],
+}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass
+class Parsed:
+    """A query ready to run: the Whoosh query and what a person should be told about it."""
+
+    text: str  # the query as it was searched (cleaned)
+    query: wq.Query | None  # None: browse everything
+    interpretation: str
+    notes: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # plain unfielded words, for spelling suggestions
+    relaxable: list[wq.Query] = field(default_factory=list)  # the AND'ed parts of a plain query (>= 2)
+
+
+class _GapPhraseNode(PhrasePlugin.PhraseNode):  # type: ignore[misc]
+    """A quoted phrase whose words must stand at the same distances as in the query, stop words included."""
+
+    def query(self, parser: QueryParser) -> wq.Query:
+        fieldname = self.fieldname or parser.fieldname
+        seen: set[int] = set()
+        parts: list[tuple[str, int]] = []
+        for t in analysis.tokens(self.text):
+            if t.position in seen:  # the joined form of a hyphenated word: its parts are enough
+                continue
+            seen.add(t.position)
+            if not t.stop:
+                parts.append((t.key, t.position))
+        if not parts:
+            return wq.NullQuery
+        q: wq.Query = wq.Term(fieldname, parts[0][0])
+        previous = parts[0][1]
+        for key, position in parts[1:MAX_TERMS]:
+            gap = position - previous
+            q = SpanNear(q, wq.Term(fieldname, key), slop=gap, mindist=gap)
+            previous = position
+        if self.boost != 1:
+            q.boost = self.boost
+        return syntax.attach(q, self)
+
+
+class _GapPhraseTagger(PhrasePlugin.PhraseTagger):  # type: ignore[misc]
+    def create(self, parser: QueryParser, match: re.Match[str]) -> _GapPhraseNode:
+        return _GapPhraseNode(match.group("text"), match.start("text"), 1)
+
+
+class _GapPhrasePlugin(PhrasePlugin):  # type: ignore[misc]
+    PhraseTagger = _GapPhraseTagger
+
+
+def make_parser() -> QueryParser:
+    """The archive's parser: AND by default, French phrases, only the public fields, French field aliases."""
+    full = build_schema()
+    public = type(full)()
+    for name in QUERY_FIELDS:
+        public.add(name, full[name])
+    parser = QueryParser("content", public)
+    parser.remove_plugin_class(PhrasePlugin)
+    parser.add_plugin(_GapPhrasePlugin())
+    parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
+    return parser
+
+
+def clean(text: str) -> tuple[str, list[str]]:
+    """Query text without control characters, lone surrogates or excess length; notes say what was cut."""
+    notes: list[str] = []
+    text = _LONE_SURROGATE.sub("", text)
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
+    text = " ".join(text.split())
+    if len(text) > MAX_QUERY_CHARS:
+        text = text[:MAX_QUERY_CHARS].rsplit(" ", 1)[0]
+        notes.append(f"requête tronquée à {MAX_QUERY_CHARS} caractères")
+    return text, notes
+
+
+def parse(parser: QueryParser, raw: str) -> Parsed:
+    """Parse any text into a runnable query; never raises: unreadable syntax is searched as plain words."""
+    text, notes = clean(raw)
+    if not text:
+        return Parsed(text, None, "", notes)
+    try:
+        tree = parser.process(text)
+        q = parser.parse(text)
+    except Exception:  # the parser fails on some pathological inputs (deep nesting, stray operators)
+        plain = " ".join(re.findall(r"[^\W_]+", text))
+        notes.append("syntaxe non reconnue : recherche des mots seuls")
+        tree = parser.process(plain)
+        q = parser.parse(plain)
+    words = [n.text for n in _word_nodes(tree) if n.fieldname is None]
+    stops = [w for w in words if not analysis.keys(w)]
+    if stops:
+        notes.append("mots ignorés (trop courants) : " + ", ".join(dict.fromkeys(stops)))
+    q = _bounded_terms(q, notes)
+    interpretation = _render(tree)
+    if q is wq.NullQuery or q is None:
+        return Parsed(text, wq.NullQuery, interpretation, notes, words)
+    relaxable: list[wq.Query] = []
+    if _is_plain(tree) and isinstance(q, wq.And) and len(q.subqueries) >= 2:
+        relaxable = list(q.subqueries)
+    return Parsed(text, q, interpretation, notes, words, relaxable)
+
+
+def _word_nodes(node: syntax.SyntaxNode) -> list[syntax.WordNode]:
+    if isinstance(node, syntax.WordNode):
+        return [node]
+    out: list[syntax.WordNode] = []
+    for child in getattr(node, "nodes", []) or []:
+        out.extend(_word_nodes(child))
+    return out
+
+
+def _is_plain(tree: syntax.SyntaxNode) -> bool:
+    """An implicit AND of bare words: the only kind of query that relaxation may loosen."""
+    return isinstance(tree, syntax.AndGroup) and all(
+        isinstance(n, syntax.WordNode) and n.fieldname is None and n.boost == 1 for n in tree.nodes
+    )
+
+
+def _render(node: syntax.SyntaxNode, depth: int = 0) -> str:
+    """The query as the archive understood it, in its own syntax, stop words left out."""
+    if isinstance(node, syntax.NotGroup):
+        inner = _render(node.nodes[0], depth + 1) if node.nodes else ""
+        return f"NOT {inner}" if inner else ""
+    if isinstance(node, syntax.GroupNode):
+        parts = [p for p in (_render(n, depth + 1) for n in node.nodes) if p]
+        if isinstance(node, syntax.OrGroup):
+            joined = " OR ".join(parts)
+        elif isinstance(node, syntax.AndNotGroup):
+            joined = " ANDNOT ".join(parts)
+        elif isinstance(node, syntax.AndMaybeGroup):
+            joined = " ANDMAYBE ".join(parts)
+        else:
+            joined = " AND ".join(parts)
+        return f"({joined})" if len(parts) > 1 and depth > 0 else joined
+    prefix = f"{node.fieldname}:" if getattr(node, "fieldname", None) else ""
+    if isinstance(node, PhrasePlugin.PhraseNode):
+        return f'{prefix}"{node.text}"'
+    if isinstance(node, syntax.WordNode):
+        if node.fieldname is None and not analysis.keys(node.text):
+            return ""
+        return prefix + node.text
+    if hasattr(node, "start") and hasattr(node, "end"):
+        return f"{prefix}[{node.start or ''} TO {node.end or ''}]"
+    text = getattr(node, "text", None)
+    if text is not None:
+        return prefix + str(text) + ("*" if type(node).__name__ == "PrefixNode" else "")
+    return prefix + str(node.r() if hasattr(node, "r") else node)
+
+
+def _bounded_terms(q: wq.Query, notes: list[str]) -> wq.Query:
+    """Cap the number of terms of a query (10,000 words must not become 10,000 posting lists)."""
+    if isinstance(q, wq.And | wq.Or) and len(q.subqueries) > MAX_TERMS:
+        notes.append(f"seuls les {MAX_TERMS} premiers termes de la requête sont pris en compte")
+        return type(q)(q.subqueries[:MAX_TERMS])
+    return q
+
+
+def expand(q: wq.Query, reader: object, notes: list[str]) -> wq.Query:
+    """Point prefixes, wildcards and fuzzy terms at the unstemmed `words` field and bound their expansion."""
+    if isinstance(q, wq.Wildcard) and set(q.text) <= {"*"}:
+        return wq.Every()
+    if isinstance(q, wq.Prefix | wq.Wildcard | wq.FuzzyTerm) and q.fieldname in ("content", "words"):
+        pattern = type(q)("words", q.text)
+        terms: list[tuple[int, str]] = []
+        for btext in pattern._btexts(reader):
+            word = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+            terms.append((reader.doc_frequency("words", word), word))  # type: ignore[attr-defined]
+        if not terms:
+            return wq.NullQuery
+        if len(terms) > MAX_EXPANSION:
+            notes.append(f"« {q.text}* » : limité aux {MAX_EXPANSION} mots les plus fréquents sur {len(terms)}")
+            terms = sorted(terms, reverse=True)[:MAX_EXPANSION]
+        return wq.Or([wq.Term("words", w) for _, w in sorted(terms, key=lambda t: t[1])], boost=q.boost)
+    if isinstance(q, wq.Every):
+        return q
+    if hasattr(q, "subqueries"):
+        return q.apply(lambda sub: expand(sub, reader, notes))
+    if hasattr(q, "child") and isinstance(q, wq.Not | wq.WrappingQuery):
+        return q.apply(lambda sub: expand(sub, reader, notes))
+    return q
+
+
+def highlight_keys(q: wq.Query | None) -> set[str]:
+    """The analysis keys a hit's text should mark for this query (not the negated ones)."""
+    found: set[str] = set()
+
+    def walk(node: wq.Query) -> None:
+        if isinstance(node, wq.Not):
+            return
+        if isinstance(node, wq.Term):
+            text = node.text.decode("utf-8") if isinstance(node.text, bytes) else str(node.text)
+            if node.fieldname in ("content", "title", "section"):
+                found.add(text)
+            elif node.fieldname == "words":
+                found.add(analysis.key(text))
+            return
+        for child in node.children():
+            walk(child)
+
+    if q is not None:
+        walk(q)
+    return found

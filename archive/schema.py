@@ -1,0 +1,104 @@
+"""The Whoosh schema of the passage index, and the Whoosh face of the French analysis.
+
+The schema (analyzers included) is pickled into the index, so the tokenizer lives here, in a stable
+importable module, and `SCHEMA_VERSION` changes whenever the schema or the analysis changes: an index
+built with another version is rebuilt by `archive reindex`, never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from whoosh import fields
+from whoosh.analysis import Token as WhooshToken
+from whoosh.analysis import Tokenizer
+
+from . import analysis
+
+SCHEMA_VERSION = 1
+
+PASSAGE = "p"
+DOCUMENT = "d"
+
+SEARCHABLE = ("content", "title", "section")
+"""Fields with analysed French text; `content` is the default."""
+
+QUERY_FIELDS = ("content", "title", "section", "agency", "offence", "year", "source", "type", "doc")
+"""Fields a query may name (`title:europol`); the others are internal."""
+
+FACET_FIELDS = ("agency", "offence", "year", "source", "type")
+
+
+class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
+    """Whoosh tokenizer over `archive.analysis`: keys (stemmed) or folded words (for prefixes and spelling)."""
+
+    def __init__(self, stem: bool = True) -> None:
+        self.stem = stem
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.stem == self.stem  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.stem))
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[WhooshToken]:
+        token = WhooshToken(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:  # wildcard, prefix and range texts: folded, never stemmed
+            token.original = token.text = analysis.fold(value)
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        for t in analysis.tokens(value):
+            if t.stop and removestops:
+                continue
+            token.text = t.key if self.stem else analysis.fold(t.word)
+            if keeporiginal:
+                token.original = t.word
+            token.stopped = t.stop
+            token.boost = 1.0
+            if positions:
+                token.pos = start_pos + t.position
+            if chars:
+                token.startchar, token.endchar = start_char + t.start, start_char + t.end
+            yield token
+
+
+def build_schema() -> fields.Schema:
+    french = FrenchTokenizer(stem=True)
+    return fields.Schema(
+        kind=fields.ID(),
+        id=fields.ID(unique=True, stored=True),
+        doc=fields.ID(stored=True),
+        content=fields.TEXT(analyzer=french, phrase=True),
+        words=fields.TEXT(analyzer=FrenchTokenizer(stem=False), phrase=False, spelling=True),
+        title=fields.TEXT(analyzer=french, phrase=True, field_boost=1.5),
+        section=fields.TEXT(analyzer=french, phrase=True, field_boost=1.2),
+        agency=fields.KEYWORD(commas=True, lowercase=True),
+        offence=fields.KEYWORD(commas=True, lowercase=True),
+        year=fields.ID(),
+        source=fields.ID(),
+        type=fields.ID(),
+        date=fields.ID(),
+        date_asc=fields.ID(sortable=True),
+        date_desc=fields.ID(sortable=True),
+        position=fields.NUMERIC(sortable=True),
+        data=fields.STORED(),
+    )

@@ -1,0 +1,415 @@
+"""Searching the Whoosh index: one searcher per index generation, facet counts from cached docnum sets.
+
+Everything returned is the core's own dataclasses; Whoosh objects stay here. A lock serialises access to
+the Whoosh searcher (its file reads are not thread-safe); the searcher is reopened only when the live
+generation or its Whoosh commit changes, so readers never see a half-written index.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.searching import Searcher as WhooshSearcher
+from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
+
+from . import analysis, query
+from .indexer import live_generation, read_meta
+from .metadata import type_label
+from .models import (
+    FACETS,
+    DocumentView,
+    FacetValue,
+    Hit,
+    Metadata,
+    Passage,
+    SearchRequest,
+    SearchResults,
+    Stats,
+)
+from .schema import DOCUMENT, PASSAGE, SCHEMA_VERSION
+from .taxonomy import Taxonomy
+
+MAX_FACET_VALUES = 50
+"""Facet values returned per facet (the most frequent), besides the selected ones."""
+
+
+@dataclass
+class _Generation:
+    """An open Whoosh searcher over one committed state of the index, with caches that live as long."""
+
+    path: Path
+    ix: Any
+    searcher: WhooshSearcher
+    _passages: frozenset[int] | None = None
+    _values: dict[str, dict[str, frozenset[int]]] = field(default_factory=dict)
+    _docnum_doc: dict[int, str] | None = None
+    _records: dict[str, dict[str, Any]] | None = None
+
+    def close(self) -> None:
+        self.searcher.close()
+        self.ix.close()
+
+    def docs(self, q: wq.Query) -> set[int]:
+        return set(self.searcher.docs_for_query(q))
+
+    @property
+    def passages(self) -> frozenset[int]:
+        if self._passages is None:
+            self._passages = frozenset(self.docs(wq.Term("kind", PASSAGE)))
+        return self._passages
+
+    def values(self, facet: str) -> dict[str, frozenset[int]]:
+        """Each value of a facet with the passages that carry it."""
+        if facet not in self._values:
+            reader = self.searcher.reader()
+            table: dict[str, frozenset[int]] = {}
+            for btext in reader.lexicon(facet):
+                value = btext.decode("utf-8")
+                docs = frozenset(self.docs(wq.Term(facet, value)))
+                if docs:
+                    table[value] = docs
+            self._values[facet] = table
+        return self._values[facet]
+
+    def document_of(self, docnum: int) -> str:
+        if self._docnum_doc is None:
+            mapping: dict[int, str] = {}
+            reader = self.searcher.reader()
+            for btext in reader.lexicon("doc"):
+                value = btext.decode("utf-8")
+                for docnum_ in self.searcher.docs_for_query(wq.Term("doc", value)):
+                    mapping[docnum_] = value
+            self._docnum_doc = mapping
+        return self._docnum_doc.get(docnum, "")
+
+    @property
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every indexed document's record (metadata, fingerprint, passage count), by document id."""
+        if self._records is None:
+            records: dict[str, dict[str, Any]] = {}
+            for docnum in sorted(self.docs(wq.Term("kind", DOCUMENT))):
+                stored = self.searcher.stored_fields(docnum)
+                records[stored["doc"]] = stored["data"]
+            self._records = records
+        return self._records
+
+
+class Searcher:
+    """The read side of an archive's index. Thread-safe; cheap to keep open for the life of a process."""
+
+    def __init__(self, index_dir: Path, taxonomy: Taxonomy) -> None:
+        self.index_dir = index_dir
+        self.taxonomy = taxonomy
+        self._lock = threading.RLock()
+        self._gen: _Generation | None = None
+        self._parser = query.make_parser()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._gen:
+                self._gen.close()
+                self._gen = None
+
+    def _generation(self) -> _Generation | None:
+        path = live_generation(self.index_dir)
+        gen = self._gen
+        if gen is not None and (gen.path != path or not _up_to_date(gen)):
+            gen.close()
+            gen = self._gen = None
+        if gen is None and path is not None:
+            if read_meta(path).get("schema_version") != SCHEMA_VERSION:
+                return None  # never misread an index of another schema: `reindex` rebuilds it
+            ix = whoosh_index.open_dir(str(path))
+            gen = self._gen = _Generation(path, ix, ix.searcher())
+        return gen
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, request: SearchRequest) -> SearchResults:
+        started = time.perf_counter()
+        with self._lock:
+            gen = self._generation()
+            parsed = query.parse(self._parser, request.query)
+            if gen is None:
+                parsed.notes.append("l'index n'est pas encore construit : lancez `archive reindex`")
+                return _empty(request, parsed, started)
+            q = parsed.query
+            if q is not None:
+                q = query.expand(q, gen.searcher.reader(), parsed.notes)
+            matched = gen.passages if q is None else frozenset(gen.docs(q)) & gen.passages
+            selections = self._selections(gen, request)
+            final = _intersect(matched, selections.values())
+            relaxed = False
+            scoring = q
+            interpretation = parsed.interpretation
+            groups: list[frozenset[int]] = [final]
+            if not final and parsed.relaxable:
+                relaxed_groups, best = self._relax(gen, parsed.relaxable, selections.values())
+                if relaxed_groups:
+                    relaxed = True
+                    groups = relaxed_groups
+                    matched = frozenset().union(*relaxed_groups)
+                    final = matched
+                    scoring = wq.Or(parsed.relaxable)
+                    n = len(parsed.relaxable)
+                    interpretation = f"{parsed.interpretation.replace(' AND ', ' OR ')} (au moins {best} mots sur {n})"
+                    parsed.notes.insert(0, f"aucun passage ne contient tous les mots : passages qui en contiennent "
+                                           f"{best} sur {n}, les plus complets d'abord")
+            hits = self._page(gen, request, scoring, groups)
+            facets = self._facets(gen, request, matched if not relaxed else final, selections, relaxed)
+            suggestion = self._suggest(gen, parsed.text, parsed.words)
+            documents = len({gen.document_of(d) for d in final})
+            return SearchResults(
+                query=request.query,
+                interpreted_as=interpretation,
+                total=len(final),
+                documents=documents,
+                page=request.page,
+                per_page=request.per_page,
+                hits=tuple(self._hit(gen, docnum, score, query.highlight_keys(scoring)) for docnum, score in hits),
+                facets=facets,
+                suggestion=suggestion,
+                relaxed=relaxed,
+                took_ms=(time.perf_counter() - started) * 1000,
+                notes=tuple(parsed.notes),
+            )
+
+    def _selections(self, gen: _Generation, request: SearchRequest) -> dict[str, frozenset[int]]:
+        """For each active filter, the passages it lets through (values of one facet are OR'ed)."""
+        out: dict[str, frozenset[int]] = {}
+        for facet, values in request.filters.items():
+            if values:
+                table = gen.values(facet)
+                out[facet] = frozenset().union(*(table.get(v, frozenset()) for v in values))
+        if request.date_from or request.date_to:
+            out["date"] = frozenset(gen.docs(wq.TermRange("date", request.date_from, request.date_to)))
+        return out
+
+    def _relax(self, gen: _Generation, parts: list[wq.Query], selections: Iterable[frozenset[int]]
+               ) -> tuple[list[frozenset[int]], int]:
+        """Passages grouped by how many of the parts they contain, most first, keeping the best two levels."""
+        allowed = _intersect(gen.passages, selections)
+        counts: dict[int, int] = {}
+        for part in parts:
+            for docnum in gen.docs(part) & allowed:
+                counts[docnum] = counts.get(docnum, 0) + 1
+        if not counts:
+            return [], 0
+        best = max(counts.values())
+        floor = max(1, best - 1) if len(parts) >= 3 else best
+        groups = [frozenset(d for d, c in counts.items() if c == level) for level in range(best, floor - 1, -1)]
+        return [g for g in groups if g], best
+
+    def _page(self, gen: _Generation, request: SearchRequest, scoring: wq.Query | None,
+              groups: list[frozenset[int]]) -> list[tuple[int, float]]:
+        """The (docnum, score) pairs of the requested page, groups ranked one after another."""
+        start = (request.page - 1) * request.per_page
+        needed = start + request.per_page
+        out: list[tuple[int, float]] = []
+        for group in groups:
+            if len(out) >= needed or not group:
+                if len(out) >= needed:
+                    break
+                continue
+            limit = needed - len(out)
+            if request.sort == "relevance" and scoring is not None:
+                results = gen.searcher.search(scoring, filter=set(group), limit=limit)
+            else:
+                newest = request.sort != "oldest"
+                sortedby = MultiFacet([FieldFacet("date_desc", reverse=True) if newest else FieldFacet("date_asc"),
+                                       FieldFacet("position")])
+                if scoring is not None and request.sort == "relevance":
+                    sortedby = MultiFacet([ScoreFacet()])
+                results = gen.searcher.search(scoring or wq.Every(), filter=set(group), limit=limit,
+                                              sortedby=sortedby)
+            out.extend((hit.docnum, round(float(hit.score or 0.0), 4)) for hit in results)
+        return out[start:needed]
+
+    def _facets(self, gen: _Generation, request: SearchRequest, matched: frozenset[int],
+                selections: dict[str, frozenset[int]], relaxed: bool) -> dict[str, tuple[FacetValue, ...]]:
+        """Counts with multi-select semantics: each facet ignores its own filter, not the others'."""
+        out: dict[str, tuple[FacetValue, ...]] = {}
+        for facet in FACETS:
+            others = [s for name, s in selections.items() if name != facet]
+            scope = _intersect(matched, others)
+            chosen = set(request.filters.get(facet, ()))
+            counted: list[FacetValue] = []
+            for value, docs in gen.values(facet).items():
+                count = len(scope & docs) if len(scope) < len(docs) else len(docs & scope)
+                if count or value in chosen:
+                    counted.append(FacetValue(value, self._label(facet, value), count, value in chosen))
+            counted.sort(key=lambda f: (-f.count, f.label.casefold()) if facet != "year" else (f.value,))
+            if facet == "year":
+                counted.reverse()
+            kept = counted[:MAX_FACET_VALUES] + [f for f in counted[MAX_FACET_VALUES:] if f.selected]
+            known = {f.value for f in kept}
+            kept += [FacetValue(v, self._label(facet, v), 0, True) for v in request.filters.get(facet, ())
+                     if v not in known]
+            out[facet] = tuple(kept)
+        return out
+
+    def _label(self, facet: str, value: str) -> str:
+        if facet in ("agency", "offence"):
+            return self.taxonomy.label(facet, value)
+        if facet == "type":
+            return type_label(value)
+        return value
+
+    def _suggest(self, gen: _Generation, text: str, words: list[str]) -> str | None:
+        """A corrected query when some word of it is unknown to the archive (and a close word is known)."""
+        reader = gen.searcher.reader()
+        replacements: dict[str, str] = {}
+        for word in words:
+            keys = analysis.keys(word)
+            if not keys or any(reader.doc_frequency("content", k) for k in keys):
+                continue
+            if not word.isalpha() or len(word) < 4:
+                continue
+            candidates = gen.searcher.corrector("words").suggest(analysis.fold(word), limit=8, maxdist=2,
+                                                                 prefix=1)
+            scored = [(reader.doc_frequency("content", analysis.key(c)), c) for c in candidates]
+            scored = [s for s in scored if s[0] > 0]
+            if scored:
+                replacements[word] = max(scored)[1]
+        if not replacements:
+            return None
+        out = text
+        for word, better in replacements.items():
+            out = out.replace(word, better)
+        return out if out != text else None
+
+    def _hit(self, gen: _Generation, docnum: int, score: float, keys: set[str]) -> Hit:
+        stored = gen.searcher.stored_fields(docnum)
+        data = stored["data"]
+        record = gen.records.get(stored["doc"], {})
+        return Hit(
+            id=stored["id"],
+            document=stored["doc"],
+            position=data["position"],
+            section=data["section"],
+            title=record.get("title") or stored["doc"],
+            date=record.get("date"),
+            source=record.get("source"),
+            type=record.get("type"),
+            text=data["text"],
+            highlight=analysis.highlight(data["text"], keys),
+            agency=tuple(data["agency"]),
+            offence=tuple(data["offence"]),
+            score=score,
+            url=document_url(stored["doc"], data["position"]),
+        )
+
+    # ------------------------------------------------------------------ documents
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every indexed document's record: what `reindex` compares with the files and `check` verifies."""
+        with self._lock:
+            gen = self._generation()
+            return dict(gen.records) if gen else {}
+
+    def passage_counts(self) -> dict[str, int]:
+        """How many passages the index really holds for each document."""
+        with self._lock:
+            gen = self._generation()
+            if gen is None:
+                return {}
+            counts: dict[str, int] = {}
+            for docnum in gen.passages:
+                doc = gen.document_of(docnum)
+                counts[doc] = counts.get(doc, 0) + 1
+            return counts
+
+    def document(self, document_id: str, text: str = "") -> DocumentView | None:
+        """A document with all its passages in order, and the passages matching `text` marked."""
+        with self._lock:
+            gen = self._generation()
+            if gen is None or document_id not in gen.records:
+                return None
+            record = gen.records[document_id]
+            docnums = sorted(gen.docs(wq.Term("doc", document_id)) & gen.passages)
+            passages: list[Passage] = []
+            for docnum in docnums:
+                data = gen.searcher.stored_fields(docnum)["data"]
+                passages.append(Passage(document_id, data["position"], data["section"], data["start"], data["end"],
+                                        data["text"], tuple(data["agency"]), tuple(data["offence"])))
+            passages.sort(key=lambda p: p.position)
+            keys: set[str] = set()
+            matches: tuple[int, ...] = ()
+            parsed = query.parse(self._parser, text)
+            if parsed.query is not None and parsed.query is not wq.NullQuery:
+                q = query.expand(parsed.query, gen.searcher.reader(), parsed.notes)
+                scoring = wq.Or(parsed.relaxable) if parsed.relaxable else q
+                keys = query.highlight_keys(scoring)
+                hit_docnums = gen.docs(scoring) & set(docnums)
+                matches = tuple(sorted(gen.searcher.stored_fields(d)["data"]["position"] for d in hit_docnums))
+            return DocumentView(
+                id=document_id,
+                sha256=record["sha256"],
+                format=record["format"],
+                metadata=_metadata(record),
+                agency=tuple(record.get("agency", ())),
+                offence=tuple(record.get("offence", ())),
+                passages=tuple(passages),
+                size=record.get("size", 0),
+                highlights=tuple(analysis.highlight(p.text, keys) for p in passages),
+                matches=matches,
+            )
+
+    def stats(self) -> Stats:
+        with self._lock:
+            gen = self._generation()
+            if gen is None:
+                return Stats(0, 0, None, SCHEMA_VERSION, 0, None, {})
+            size = sum(f.stat().st_size for f in gen.path.iterdir() if f.is_file())
+            facets = self._facets(gen, SearchRequest(), gen.passages, {}, False)
+            return Stats(len(gen.records), len(gen.passages), read_meta(gen.path).get("built_at"), SCHEMA_VERSION,
+                         size, gen.path.name, facets)
+
+
+def _up_to_date(gen: _Generation) -> bool:
+    try:
+        return bool(gen.searcher.up_to_date())
+    except OSError:
+        return False
+
+
+def _intersect(base: frozenset[int], sets: Iterable[frozenset[int]]) -> frozenset[int]:
+    out = base
+    for s in sorted(sets, key=len):
+        out = out & s
+    return out
+
+
+def _metadata(record: dict[str, Any]) -> Metadata:
+    return Metadata(
+        title=record.get("title") or "",
+        date=record.get("date"),
+        source=record.get("source"),
+        type=record.get("type"),
+        language=record.get("language") or "fr",
+        description=record.get("description"),
+        agency=tuple(record.get("explicit_agency", ())),
+        offence=tuple(record.get("explicit_offence", ())),
+        url=record.get("url"),
+    )
+
+
+def document_url(document_id: str, position: int | None = None) -> str:
+    url = "/documents/" + quote(document_id, safe="/")
+    return f"{url}#p{position}" if position else url
+
+
+def _empty(request: SearchRequest, parsed: query.Parsed, started: float) -> SearchResults:
+    return SearchResults(
+        query=request.query, interpreted_as=parsed.interpretation, total=0, documents=0, page=request.page,
+        per_page=request.per_page, hits=(), facets={f: () for f in FACETS}, suggestion=None, relaxed=False,
+        took_ms=(time.perf_counter() - started) * 1000, notes=tuple(parsed.notes),
+    )
