@@ -1,7 +1,7 @@
-"""`python -m archive`: the same command as the `archive` console script."""
+"""`python -m archive`: the core's commands (the `archive` console script adds `serve` from the web layer)."""
 
 import sys
 
-from web.cli import main
+from .cli import main
 
 sys.exit(main())

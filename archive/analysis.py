@@ -69,8 +69,8 @@ ELISIONS: frozenset[str] = frozenset(
 )
 """Prefixes that an apostrophe elides onto the next word (compared accent-folded, lowercase)."""
 
-_APOSTROPHES = "'’ʼ‘`´"
-_HYPHENS = "-‐‑‒–"
+_APOSTROPHES = re.escape("'’ʼ‘`´")
+_HYPHENS = re.escape("-‐‑‒–")  # escaped: a bare "-" inside a character class would make a range
 _WORD = r"[^\W_]+"
 _TOKEN = re.compile(
     rf"(?P<acronym>(?:{_WORD}[{_APOSTROPHES}])?(?:[^\W\d_]\.){{2,}})"  # O.N.U., l'O.N.U.

@@ -50,8 +50,9 @@ def split(
         offset += len(block.text) + 2
         if start == end:
             continue
-        if block.heading:
-            sections.append((" ".join(text[start:end].split()), [_Unit(start, end, _count(text, start, end), True)]))
+        words = _count(text, start, end)
+        if block.heading and words <= max_words and end - start <= max_chars:
+            sections.append((" ".join(text[start:end].split()), [_Unit(start, end, words, True)]))
         else:
             sections[-1][1].extend(_paragraph_units(text, start, end, max_words, max_chars))
     spans: list[tuple[str, int, int]] = []

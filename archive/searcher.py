@@ -160,8 +160,8 @@ class Searcher:
                     final = matched
                     scoring = wq.Or(parsed.relaxable)
                     n = len(parsed.relaxable)
-                    interpretation = f"{parsed.interpretation.replace(' AND ', ' OR ')} (au moins {best} mots sur {n})"
-                    parsed.notes.insert(0, f"aucun passage ne contient tous les mots : passages qui en contiennent "
+                    interpretation = f"{parsed.interpretation.replace(' AND ', ' OR ')} (au moins {best} sur {n})"
+                    parsed.notes.insert(0, f"aucun passage ne contient tous les mots : voici ceux qui en contiennent "
                                            f"{best} sur {n}, les plus complets d'abord")
             hits = self._page(gen, request, scoring, groups)
             facets = self._facets(gen, request, matched if not relaxed else final, selections, relaxed)
@@ -230,7 +230,7 @@ class Searcher:
                     sortedby = MultiFacet([ScoreFacet()])
                 results = gen.searcher.search(scoring or wq.Every(), filter=set(group), limit=limit,
                                               sortedby=sortedby)
-            out.extend((hit.docnum, round(float(hit.score or 0.0), 4)) for hit in results)
+            out.extend((hit.docnum, _score(hit.score)) for hit in results)
         return out[start:needed]
 
     def _facets(self, gen: _Generation, request: SearchRequest, matched: frozenset[int],
@@ -372,6 +372,11 @@ class Searcher:
             facets = self._facets(gen, SearchRequest(), gen.passages, {}, False)
             return Stats(len(gen.records), len(gen.passages), read_meta(gen.path).get("built_at"), SCHEMA_VERSION,
                          size, gen.path.name, facets)
+
+
+def _score(value: object) -> float:
+    """A hit's relevance score; sorted searches carry sort keys instead, and score 0."""
+    return round(float(value), 4) if isinstance(value, int | float) else 0.0
 
 
 def _up_to_date(gen: _Generation) -> bool:

@@ -68,7 +68,13 @@ class Taxonomy:
                 data = tomllib.loads(override.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
                 raise TaxonomyError(str(override), f"not valid TOML: {e}") from None
+            disabled = {(k, i) for k, t in data.items() if isinstance(t, dict)
+                        for i, raw in t.items() if isinstance(raw, dict) and raw.get("disabled")}
             entries = _parse(data, str(override), entries)
+            for kind, table in entries.items():  # children of a disabled entry stand on their own
+                for entry_id, entry in list(table.items()):
+                    if entry.parent and (kind, entry.parent) in disabled:
+                        table[entry_id] = Entry(entry.id, entry.label, entry.aliases, None)
         for kind, table in entries.items():
             for entry in table.values():
                 if entry.parent and entry.parent not in table:

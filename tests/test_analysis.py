@@ -1,0 +1,123 @@
+"""The French analyzer's specification, as a table of cases."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archive import analysis
+from archive.analysis import highlight, key, keys, tokens
+
+
+def test_doctests() -> None:
+    result = doctest.testmod(analysis)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "query, document",
+    [
+        ("pedocriminalite", "Pédocriminalité"),
+        ("DOUANES", "douanes"),
+        ("douane", "DOUANES"),
+        ("enquête", "l’enquête"),
+        ("enquete", "L'ENQUÊTE"),
+        ("europol", "d’Europol"),
+        ("opérations", "opération"),
+        ("operations", "opération"),
+        ("condamnés", "condamnée"),
+        ("condamnee", "condamné"),
+        ("condamnes", "condamnées"),
+        ("condamné", "condamnes"),
+        ("saisir", "saisis"),
+        ("saisie", "saisir"),
+        ("saisis", "saisies"),
+        ("blanchiment", "blanchiments"),
+        ("aggravé", "aggravée"),
+        ("organisee", "organisé"),
+        ("interpellés", "interpellées"),
+        ("délit", "délits"),
+        ("détenus", "détenu"),
+        ("oeuvre", "œuvre"),
+        ("ONU", "O.N.U."),
+        ("onu", "l'O.N.U."),
+        ("refoulement", "anti-refoulement"),
+        ("stupefiants", "stupéfiants"),
+    ],
+)
+def test_query_finds_document_word(query: str, document: str) -> None:
+    doc_keys = set(keys(document))
+    assert set(keys(query)) & doc_keys, (keys(query), doc_keys)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("l’enquête", ["enquet"]),
+        ("l'enquête", ["enquet"]),
+        ("d'argent", ["argent"]),
+        ("j'ai", []),
+        ("m'a", []),
+        ("n'est", []),
+        ("s'est", []),
+        ("t'as", []),
+        ("c'est", []),
+        ("qu'il", []),
+        ("jusqu'au", []),
+        ("lorsqu’il", []),
+        ("puisqu'elle", []),
+        ("quoiqu'on", []),
+        ("les des la le de du et à en", []),
+        ("aujourd’hui", ["aujourdhui"]),
+        ("1,2 million", ["1,2", "million"]),
+        ("35 kg", ["35", "kg"]),
+        ("2024", ["2024"]),
+    ],
+)
+def test_elisions_stop_words_and_numbers(text: str, expected: list[str]) -> None:
+    assert keys(text) == expected
+
+
+def test_les_and_des_are_stop_words_but_keep_positions() -> None:
+    toks = list(tokens("saisie des avoirs"))
+    assert [(t.word, t.position, t.stop) for t in toks] == [
+        ("saisie", 0, False), ("des", 1, True), ("avoirs", 2, False)]
+
+
+def test_hyphenated_word_gives_parts_and_whole() -> None:
+    found = {t.key: t.position for t in tokens("un anti-refoulement")}
+    assert found[key("anti")] == found[key("antirefoulement")] == 1
+    assert found[key("refoulement")] == 2
+
+
+def test_accent_and_stem_traps_do_not_merge_different_words() -> None:
+    assert key("blanchiment") != key("trafic")
+    assert key("gendarmerie") != key("douane")
+    assert key("saisie") != key("saint")
+
+
+@pytest.mark.parametrize(
+    "text, query, expected",
+    [
+        ("La Pédocriminalité en ligne", "pedocriminalite", "La <mark>Pédocriminalité</mark> en ligne"),
+        ("L’enquête avance", "enquete", "L’<mark>enquête</mark> avance"),
+        ("Ils ont été condamnés.", "condamnee", "Ils ont été <mark>condamnés</mark>."),
+        ("<script>alert(1)</script> saisie", "saisir", "&lt;script&gt;alert(1)&lt;/script&gt; <mark>saisie</mark>"),
+        ("un anti-refoulement", "refoulement", "un anti-<mark>refoulement</mark>"),
+        ("un anti-refoulement", "anti-refoulement", "un <mark>anti-refoulement</mark>"),
+    ],
+)
+def test_highlight_marks_original_words_and_escapes(text: str, query: str, expected: str) -> None:
+    assert highlight(text, set(keys(query))) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_text_tokenizes_with_offsets_inside_the_text(text: str) -> None:
+    for t in tokens(text):
+        assert 0 <= t.start < t.end <= len(text)
+        assert t.key
+        assert "<" not in highlight(text, {t.key}).replace("<mark>", "").replace("</mark>", "")
