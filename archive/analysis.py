@@ -64,9 +64,7 @@ STOP_WORDS: frozenset[str] = frozenset(
 )
 """French stop words, accent-folded (Snowball's list, with `les`, `ni`, `si`, `sans`, `cette`... added)."""
 
-ELISIONS: frozenset[str] = frozenset(
-    "l d j m n s t c qu jusqu lorsqu puisqu quoiqu presqu quelqu".split()
-)
+ELISIONS: frozenset[str] = frozenset("l d j m n s t c qu jusqu lorsqu puisqu quoiqu presqu quelqu".split())
 """Prefixes that an apostrophe elides onto the next word (compared accent-folded, lowercase)."""
 
 _APOSTROPHES = re.escape("'’ʼ‘`´")
@@ -93,7 +91,9 @@ class Token:
     stop: bool
 
 
-_FOLD_EXTRA = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
+_FOLD_EXTRA = str.maketrans(
+    {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"}
+)
 
 
 @lru_cache(maxsize=262_144)
@@ -136,17 +136,29 @@ def tokens(text: str) -> Iterator[Token]:
             position += 1
             continue
         if kind == "number":
-            yield Token(surface, surface.replace(".", ",") if "," in surface else surface, position, start,
-                        match.end(), False)
+            yield Token(
+                surface,
+                surface.replace(".", ",") if "," in surface else surface,
+                position,
+                start,
+                match.end(),
+                False,
+            )
             position += 1
             continue
         parts = list(_parts(surface, start))
         if len(parts) > 1:
             joined = "".join(fold(p[0]) for p in parts)
             first = parts[0]
-            yield Token(first[0], key(first[0]), position, first[1], first[1] + len(first[0]),
-                        fold(first[0]) in STOP_WORDS)
-            yield Token(surface[first[1] - start:], key(joined), position, first[1], match.end(), False)
+            yield Token(
+                first[0],
+                key(first[0]),
+                position,
+                first[1],
+                first[1] + len(first[0]),
+                fold(first[0]) in STOP_WORDS,
+            )
+            yield Token(surface[first[1] - start :], key(joined), position, first[1], match.end(), False)
             position += 1
             for word, offset in parts[1:]:
                 yield Token(word, key(word), position, offset, offset + len(word), fold(word) in STOP_WORDS)

@@ -40,25 +40,45 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         epilog=f"{EXAMPLES}\nenvironment:\n{env_help}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--home", type=Path, help="archive home (default: $ARCHIVE_HOME or the current directory)")
+    parser.add_argument(
+        "--home", type=Path, help="archive home (default: $ARCHIVE_HOME or the current directory)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("add", help="copy files into documents/ and index them",
-                       description=_doc(cmd_add), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "add",
+        help="copy files into documents/ and index them",
+        description=_doc(cmd_add),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders to add")
     p.add_argument("--to", dest="folder", metavar="FOLDER", help="folder inside documents/ (e.g. 2024)")
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("reindex", help="bring the index in line with documents/",
-                       description=_doc(cmd_reindex), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "reindex",
+        help="bring the index in line with documents/",
+        description=_doc(cmd_reindex),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--full", action="store_true", help="rebuild a complete new index and swap it in")
     p.set_defaults(func=cmd_reindex)
 
-    p = sub.add_parser("search", help="search passages", description=_doc(cmd_search),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("query", metavar="QUERY", help="words, \"phrases\", OR, NOT, prefix*, field:value ('' browses)")
-    p.add_argument("--agency", action="append", default=[], metavar="ID", help="filter by agency (repeatable)")
-    p.add_argument("--offence", action="append", default=[], metavar="ID", help="filter by offence (repeatable)")
+    p = sub.add_parser(
+        "search",
+        help="search passages",
+        description=_doc(cmd_search),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "query", metavar="QUERY", help="words, \"phrases\", OR, NOT, prefix*, field:value ('' browses)"
+    )
+    p.add_argument(
+        "--agency", action="append", default=[], metavar="ID", help="filter by agency (repeatable)"
+    )
+    p.add_argument(
+        "--offence", action="append", default=[], metavar="ID", help="filter by offence (repeatable)"
+    )
     p.add_argument("--year", action="append", default=[], metavar="Y", help="filter by year (repeatable)")
     p.add_argument("--source", action="append", default=[], metavar="S", help="filter by source (repeatable)")
     p.add_argument("--type", action="append", default=[], metavar="T", help="filter by type (repeatable)")
@@ -70,17 +90,29 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the JSON of the HTTP API's /search")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("remove", help="remove a document from documents/ and the index",
-                       description=_doc(cmd_remove), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "remove",
+        help="remove a document from documents/ and the index",
+        description=_doc(cmd_remove),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("document_id", metavar="DOC_ID", help="path relative to documents/, e.g. 2024/note.md")
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("check", help="verify fixity and index consistency (exit 1 on any problem)",
-                       description=_doc(cmd_check), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "check",
+        help="verify fixity and index consistency (exit 1 on any problem)",
+        description=_doc(cmd_check),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("stats", help="documents, passages and facet counts", description=_doc(cmd_stats),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "stats",
+        help="documents, passages and facet counts",
+        description=_doc(cmd_stats),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
@@ -143,8 +175,11 @@ def _progress(label: str) -> Callable[[int, int], None] | None:
 def _report(report: Report) -> int:
     for outcome in report.outcomes:
         print(outcome.describe())
-    counts = ", ".join(f"{report.count(s)} {s}" for s in ("added", "updated", "unchanged", "removed", "duplicate",
-                                                          "rejected") if report.count(s))
+    counts = ", ".join(
+        f"{report.count(s)} {s}"
+        for s in ("added", "updated", "unchanged", "removed", "duplicate", "rejected")
+        if report.count(s)
+    )
     print(counts or "nothing to do")
     return 1 if report.rejected else 0
 
@@ -169,8 +204,8 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     """Index new and changed files of documents/ and drop removed ones; --full rebuilds beside and swaps.
 
-      archive reindex
-      archive reindex --full     # after editing taxonomy.toml
+    archive reindex
+    archive reindex --full     # after editing taxonomy.toml
     """
     archive = Archive(settings)
     try:
@@ -182,13 +217,23 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """Search passages: AND by default, "phrases", OR, NOT, prefix*, title:, agency:, offence:, year:.
 
-      archive search 'blanchiment aggravé' --agency eurojust
-      archive search '' --offence proxenetisme --sort newest --json
+    archive search 'blanchiment aggravé' --agency eurojust
+    archive search '' --offence proxenetisme --sort newest --json
     """
-    filters = {name: tuple(getattr(args, name)) for name in ("agency", "offence", "year", "source", "type")
-               if getattr(args, name)}
-    request = SearchRequest(query=args.query, filters=filters, date_from=args.date_from, date_to=args.date_to,
-                            sort=args.sort, page=args.page, per_page=args.limit)
+    filters = {
+        name: tuple(getattr(args, name))
+        for name in ("agency", "offence", "year", "source", "type")
+        if getattr(args, name)
+    }
+    request = SearchRequest(
+        query=args.query,
+        filters=filters,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        sort=args.sort,
+        page=args.page,
+        per_page=args.limit,
+    )
     archive = Archive(settings)
     try:
         results = archive.search(request)
@@ -198,15 +243,19 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         json.dump(results.to_json(), sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
-    print(f"{results.total} passages in {results.documents} documents ({results.took_ms:.0f} ms)"
-          f" — understood as: {results.interpreted_as or '(everything)'}")
+    print(
+        f"{results.total} passages in {results.documents} documents ({results.took_ms:.0f} ms)"
+        f" — understood as: {results.interpreted_as or '(everything)'}"
+    )
     for note in results.notes:
         print(f"  note: {note}")
     if results.suggestion:
         print(f"  did you mean: {results.suggestion}")
     for hit in results.hits:
         print()
-        print(f"{hit.id}  [{hit.score:g}]  {hit.title} ({hit.date or 'undated'}, {hit.source or 'unknown source'})")
+        print(
+            f"{hit.id}  [{hit.score:g}]  {hit.title} ({hit.date or 'undated'}, {hit.source or 'unknown source'})"
+        )
         if hit.section:
             print(f"  § {hit.section}")
         print("  " + _terminal(hit.highlight))
@@ -217,14 +266,16 @@ def _terminal(highlight: str) -> str:
     import html
 
     bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    text = highlight.replace("<mark>", "\x1b[1;33m" if bold else "[").replace("</mark>", "\x1b[0m" if bold else "]")
+    text = highlight.replace("<mark>", "\x1b[1;33m" if bold else "[").replace(
+        "</mark>", "\x1b[0m" if bold else "]"
+    )
     return html.unescape(" ".join(text.split()))
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     """Remove a document: its file, sidecar, manifest line and passages.
 
-      archive remove 2024/communique.md
+    archive remove 2024/communique.md
     """
     archive = Archive(settings)
     try:
@@ -257,7 +308,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     """Documents, passages, index size and facet counts.
 
-      archive stats --json
+    archive stats --json
     """
     archive = Archive(settings)
     try:
@@ -265,16 +316,25 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         archive.close()
     if args.json:
-        out = {"documents": stats.documents, "passages": stats.passages, "built_at": stats.built_at,
-               "schema_version": stats.schema_version, "index_bytes": stats.index_bytes,
-               "generation": stats.generation,
-               "facets": {k: [{"value": f.value, "label": f.label, "count": f.count} for f in v]
-                          for k, v in stats.facets.items()}}
+        out = {
+            "documents": stats.documents,
+            "passages": stats.passages,
+            "built_at": stats.built_at,
+            "schema_version": stats.schema_version,
+            "index_bytes": stats.index_bytes,
+            "generation": stats.generation,
+            "facets": {
+                k: [{"value": f.value, "label": f.label, "count": f.count} for f in v]
+                for k, v in stats.facets.items()
+            },
+        }
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
-    print(f"{stats.documents} documents, {stats.passages} passages, index {stats.index_bytes / 1e6:.1f} MB "
-          f"(schema {stats.schema_version}, built {stats.built_at or 'never'})")
+    print(
+        f"{stats.documents} documents, {stats.passages} passages, index {stats.index_bytes / 1e6:.1f} MB "
+        f"(schema {stats.schema_version}, built {stats.built_at or 'never'})"
+    )
     for name, values in stats.facets.items():
         top = ", ".join(f"{f.label} ({f.count})" for f in values[:8])
         print(f"  {name}: {top or '-'}")

@@ -18,7 +18,14 @@ from .metadata import SIDECAR_SUFFIX
 
 MANIFEST = "manifest-sha256.txt"
 _RESERVED = {"manifest-sha256.txt", "tagmanifest-sha256.txt", "bagit.txt", "bag-info.txt"}
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+_WINDOWS_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(1, 10)),
+    *(f"lpt{i}" for i in range(1, 10)),
+}
 _UNSAFE = re.compile(r"[^\w.\-()' ,+&@€’]")
 MAX_NAME = 150
 
@@ -108,7 +115,10 @@ class Store:
 
     def sidecar_of(self, document_id: str) -> Path | None:
         path = self.root / document_id
-        for candidate in (path.with_name(path.name + SIDECAR_SUFFIX), path.with_name(path.stem + SIDECAR_SUFFIX)):
+        for candidate in (
+            path.with_name(path.name + SIDECAR_SUFFIX),
+            path.with_name(path.stem + SIDECAR_SUFFIX),
+        ):
             if candidate.is_file():
                 return candidate
         return None

@@ -34,7 +34,9 @@ class ArchiveBusy(ArchiveError):
 
     def __init__(self, holder: str = "") -> None:
         detail = f" ({holder})" if holder else ""
-        super().__init__(f"reindex already running: another writer holds the archive{detail}; try again later")
+        super().__init__(
+            f"reindex already running: another writer holds the archive{detail}; try again later"
+        )
         self.holder = holder
 
 

@@ -34,8 +34,20 @@ MEDIA_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
 }
 
-_WESTERN = {"cp1252", "windows-1252", "latin_1", "iso8859_1", "iso8859_15", "cp1250", "iso8859_2", "mac_roman",
-            "cp850", "cp437", "iso8859_9", "cp1254"}
+_WESTERN = {
+    "cp1252",
+    "windows-1252",
+    "latin_1",
+    "iso8859_1",
+    "iso8859_15",
+    "cp1250",
+    "iso8859_2",
+    "mac_roman",
+    "cp850",
+    "cp437",
+    "iso8859_9",
+    "cp1254",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
@@ -51,13 +63,19 @@ def extract(name: str, data: bytes, max_bytes: int) -> Extracted:
     fmt = format_of(name)
     if fmt is None:
         suffix = PurePosixPath(name).suffix or "(none)"
-        raise RejectedInput(name, "unsupported_format",
-                            f"unsupported format {suffix}: the archive reads {', '.join(sorted(FORMATS))}")
+        raise RejectedInput(
+            name,
+            "unsupported_format",
+            f"unsupported format {suffix}: the archive reads {', '.join(sorted(FORMATS))}",
+        )
     if not data.strip():
         raise RejectedInput(name, "empty", "empty file")
     if len(data) > max_bytes:
-        raise RejectedInput(name, "too_large",
-                            f"file too large ({len(data) / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB)")
+        raise RejectedInput(
+            name,
+            "too_large",
+            f"file too large ({len(data) / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB)",
+        )
     reader: Callable[[str, bytes], Extracted] = _READERS[fmt]
     extracted = reader(name, data)
     if not any(b.text.strip() for b in extracted.blocks):
@@ -74,14 +92,20 @@ def decode(name: str, data: bytes) -> tuple[str, str]:
     French single-byte text is told apart by the bytes that differ: 0x80-0x9F are printable only in
     cp1252 (’ œ € …); without them, ¤/½/¼ bytes mean ISO-8859-15 (€ œ Œ); otherwise Latin-1.
     """
-    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             try:
                 return _clean_text(name, data.decode(encoding)), encoding
             except UnicodeDecodeError:
-                raise RejectedInput(name, "undecodable", f"not valid {encoding} despite its byte-order mark") from None
+                raise RejectedInput(
+                    name, "undecodable", f"not valid {encoding} despite its byte-order mark"
+                ) from None
     if b"\x00" in data:
         raise RejectedInput(name, "binary", "binary content, not text")
     try:
@@ -136,7 +160,13 @@ def _read_txt(name: str, data: bytes) -> Extracted:
     blocks = [Block(p) for p in paras]
     metadata: dict[str, Any] = {}
     first = text.strip().split("\n", 1)[0].strip()
-    if paras and len(paras) > 1 and first == paras[0] and len(first) <= 150 and not first.endswith((".", ":")):
+    if (
+        paras
+        and len(paras) > 1
+        and first == paras[0]
+        and len(first) <= 150
+        and not first.endswith((".", ":"))
+    ):
         blocks[0] = Block(first, heading=True)
         metadata["title"] = first
     return Extracted(tuple(blocks), metadata, "txt", encoding)
@@ -153,7 +183,9 @@ def _read_md(name: str, data: bytes) -> Extracted:
     try:
         post = frontmatter.loads(text)
     except yaml.YAMLError as e:
-        raise RejectedInput(name, "bad_metadata", f"front matter is not valid YAML: {_first_line(e)}") from None
+        raise RejectedInput(
+            name, "bad_metadata", f"front matter is not valid YAML: {_first_line(e)}"
+        ) from None
     metadata = dict(post.metadata) if isinstance(post.metadata, dict) else {}
     blocks = markdown_blocks(post.content)
     if "title" not in metadata:
@@ -215,17 +247,31 @@ def _read_html(name: str, data: bytes) -> Extracted:
     import trafilatura
 
     try:
-        body = trafilatura.extract(data, favor_precision=True, include_comments=False, include_tables=True,
-                                   output_format="markdown", include_formatting=True, deduplicate=False)
+        body = trafilatura.extract(
+            data,
+            favor_precision=True,
+            include_comments=False,
+            include_tables=True,
+            output_format="markdown",
+            include_formatting=True,
+            deduplicate=False,
+        )
         meta = trafilatura.extract_metadata(data)
     except Exception as e:  # trafilatura raises a variety of parser errors on broken pages
-        raise RejectedInput(name, "unreadable", f"could not parse this HTML page ({type(e).__name__})") from None
+        raise RejectedInput(
+            name, "unreadable", f"could not parse this HTML page ({type(e).__name__})"
+        ) from None
     if not body:
         raise RejectedInput(name, "empty", "no readable main text in this HTML page")
     metadata: dict[str, Any] = {}
     if meta is not None:
-        for field, attr in (("title", "title"), ("date", "date"), ("description", "description"),
-                            ("source", "sitename"), ("url", "url")):
+        for field, attr in (
+            ("title", "title"),
+            ("date", "date"),
+            ("description", "description"),
+            ("source", "sitename"),
+            ("url", "url"),
+        ):
             value = getattr(meta, attr, None)
             if value:
                 metadata[field] = value
@@ -258,8 +304,9 @@ def _read_pdf(name: str, data: bytes) -> Extracted:
         raise RejectedInput(name, "unreadable", f"damaged PDF: {type(e).__name__}") from None
     except Exception as e:  # pypdf's decoders raise more than its documented errors on hostile files
         if "password" in str(e).lower() or "crypt" in type(e).__name__.lower():
-            raise RejectedInput(name, "encrypted",
-                                "encrypted PDF: cannot read its text without the password") from None
+            raise RejectedInput(
+                name, "encrypted", "encrypted PDF: cannot read its text without the password"
+            ) from None
         raise RejectedInput(name, "unreadable", f"damaged PDF: {type(e).__name__}") from None
     if not "".join(pages).strip():
         raise RejectedInput(name, "no_text_layer", "PDF with no text layer (scanned? no text layer)")
@@ -282,8 +329,10 @@ def _read_pdf(name: str, data: bytes) -> Extracted:
 
 def _pdf_blocks(pages: list[str]) -> list[Block]:
     """Rebuild paragraphs from PDF lines: join wrapped lines, undo end-of-line hyphenation, find headings."""
-    split_pages = [[_SPACES.sub(" ", ln).strip() for ln in unicodedata.normalize("NFC", page).split("\n")]
-                   for page in pages]
+    split_pages = [
+        [_SPACES.sub(" ", ln).strip() for ln in unicodedata.normalize("NFC", page).split("\n")]
+        for page in pages
+    ]
     running = _running_lines(split_pages)
     lines: list[str] = []
     for page_lines in split_pages:

@@ -28,6 +28,7 @@ from .models import (
     SearchRequest,
     SearchResults,
     Stats,
+    Status,
 )
 from .schema import SCHEMA_VERSION
 from .searcher import Searcher
@@ -85,27 +86,39 @@ class Archive:
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
                 raise RejectedInput(document_id, "bad_metadata", f"sidecar is not valid TOML: {e}") from None
         meta = metadata.build(document_id, found.metadata, extra, self.taxonomy)
-        pieces = passages.split(found.blocks, document_id, self.settings.passage_min_words,
-                                self.settings.passage_max_words)
+        pieces = passages.split(
+            found.blocks, document_id, self.settings.passage_min_words, self.settings.passage_max_words
+        )
         tagged = []
         for p in pieces:
             tags = self.taxonomy.detect(p.text)
             tagged.append(replace(p, agency=tags["agency"], offence=tags["offence"]))
         sha = sha256_bytes(data)
-        return Document(document_id, sha, self._fingerprint(sha, sidecar), found.format, meta, tuple(tagged),
-                        len(data))
+        return Document(
+            document_id, sha, self._fingerprint(sha, sidecar), found.format, meta, tuple(tagged), len(data)
+        )
 
     def _fingerprint(self, sha: str, sidecar: bytes | None) -> str:
-        parts = [sha, sha256_bytes(sidecar) if sidecar is not None else "-", self.taxonomy.fingerprint,
-                 str(SCHEMA_VERSION), str(self.settings.passage_min_words), str(self.settings.passage_max_words)]
+        parts = [
+            sha,
+            sha256_bytes(sidecar) if sidecar is not None else "-",
+            self.taxonomy.fingerprint,
+            str(SCHEMA_VERSION),
+            str(self.settings.passage_min_words),
+            str(self.settings.passage_max_words),
+        ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
     def _read(self, document_id: str) -> tuple[bytes, bytes | None]:
         path = self.store.root / document_id
         size = path.stat().st_size
         if size > self.settings.max_file_bytes:
-            raise RejectedInput(document_id, "too_large", f"file too large ({size / 1e6:.1f} MB, the limit is "
-                                                          f"{self.settings.max_file_bytes / 1e6:.0f} MB)")
+            raise RejectedInput(
+                document_id,
+                "too_large",
+                f"file too large ({size / 1e6:.1f} MB, the limit is "
+                f"{self.settings.max_file_bytes / 1e6:.0f} MB)",
+            )
         sidecar = self.store.sidecar_of(document_id)
         return path.read_bytes(), sidecar.read_bytes() if sidecar else None
 
@@ -135,7 +148,9 @@ class Archive:
             try:
                 sha = sha256_file(path)
             except OSError as e:
-                outcomes.append(Outcome(document_id, "rejected", Rejection("unreadable", f"cannot read: {e.strerror}")))
+                outcomes.append(
+                    Outcome(document_id, "rejected", Rejection("unreadable", f"cannot read: {e.strerror}"))
+                )
                 continue
             manifest[document_id] = sha
             if sha in seen:
@@ -157,7 +172,7 @@ class Archive:
                 continue
             keep.add(document_id)
             changed.append(document)
-            status = "updated" if document_id in records else "added"
+            status: Status = "updated" if document_id in records else "added"
             outcomes.append(Outcome(document_id, status, passages=len(document.passages)))
         removed = sorted(set(records) - keep)
         outcomes.extend(Outcome(r, "removed") for r in removed if r not in ids)
@@ -171,8 +186,13 @@ class Archive:
             progress(len(ids), len(ids))
         return Report(tuple(outcomes))
 
-    def add(self, paths: Sequence[Path], folder: str | None = None, wait: float = 0.0,
-            progress: Progress | None = None) -> Report:
+    def add(
+        self,
+        paths: Sequence[Path],
+        folder: str | None = None,
+        wait: float = 0.0,
+        progress: Progress | None = None,
+    ) -> Report:
         """Copy files (or the files under folders) into documents/ and index them; rejected files stay out."""
         items: list[tuple[str, Path]] = []
         for path in paths:
@@ -185,22 +205,29 @@ class Archive:
         with WriteLock(self.settings.index_dir, "add", wait):
             return self._store_and_index(self._from_paths(items), len(items), progress)
 
-    def add_upload(self, files: Sequence[tuple[str, bytes]], folder: str | None = None,
-                   wait: float = 0.0) -> Report:
+    def add_upload(
+        self, files: Sequence[tuple[str, bytes]], folder: str | None = None, wait: float = 0.0
+    ) -> Report:
         """Store uploaded files (name, bytes) and index them, like `add`."""
         with WriteLock(self.settings.index_dir, "upload", wait):
-            return self._store_and_index(((folder or "", name, lambda d=data: d, None) for name, data in files),
-                                         len(files), None)
+            items = ((folder or "", name, _constant(data), None) for name, data in files)
+            return self._store_and_index(items, len(files), None)
 
-    def _from_paths(self, items: list[tuple[str, Path]]) -> Iterator[tuple[str, str, Callable[[], bytes], bytes | None]]:
+    def _from_paths(
+        self, items: list[tuple[str, Path]]
+    ) -> Iterator[tuple[str, str, Callable[[], bytes], bytes | None]]:
         for target_folder, path in items:
             if path.name.endswith(metadata.SIDECAR_SUFFIX):
                 continue  # sidecars travel with their document
             sidecar = metadata.sidecar_for(path)
             yield target_folder, str(path), path.read_bytes, sidecar.read_bytes() if sidecar else None
 
-    def _store_and_index(self, items: Iterator[tuple[str, str, Callable[[], bytes], bytes | None]], total: int,
-                         progress: Progress | None) -> Report:
+    def _store_and_index(
+        self,
+        items: Iterator[tuple[str, str, Callable[[], bytes], bytes | None]],
+        total: int,
+        progress: Progress | None,
+    ) -> Report:
         manifest = self.store.read_manifest()
         by_sha = {sha: path for path, sha in manifest.items()}
         outcomes: list[Outcome] = []
@@ -220,8 +247,12 @@ class Archive:
                     if sha256_file(target) == sha:
                         outcomes.append(Outcome(document_id, "unchanged"))
                         continue
-                    raise RejectedInput(given, "name_taken", f"a different file is already stored as {document_id}: "
-                                                             "rename it, or remove the stored one first")
+                    raise RejectedInput(
+                        given,
+                        "name_taken",
+                        f"a different file is already stored as {document_id}: "
+                        "rename it, or remove the stored one first",
+                    )
                 if sha in by_sha:
                     outcomes.append(Outcome(given, "duplicate", duplicate_of=by_sha[sha]))
                     continue
@@ -267,17 +298,37 @@ class Archive:
             sha = sha256_file(self.store.root / document_id)
             shas[document_id] = sha
             if document_id not in manifest:
-                problems.append(Problem("error", document_id, "not in the fixity manifest (new file? run `archive reindex`)"))
+                problems.append(
+                    Problem(
+                        "error", document_id, "not in the fixity manifest (new file? run `archive reindex`)"
+                    )
+                )
             elif manifest[document_id] != sha:
-                problems.append(Problem("error", document_id, "altered: its SHA-256 differs from the manifest"))
+                problems.append(
+                    Problem("error", document_id, "altered: its SHA-256 differs from the manifest")
+                )
         for document_id in sorted(set(manifest) - set(ids)):
-            problems.append(Problem("error", document_id, "missing: listed in the manifest but not in documents/"))
-        stale = [p.name for p in self.settings.index_dir.glob("*.tmp")] if self.settings.index_dir.is_dir() else []
+            problems.append(
+                Problem("error", document_id, "missing: listed in the manifest but not in documents/")
+            )
+        stale = (
+            [p.name for p in self.settings.index_dir.glob("*.tmp")]
+            if self.settings.index_dir.is_dir()
+            else []
+        )
         for name in stale:
-            problems.append(Problem("warning", f"index/{name}", "left over by an interrupted write; the next reindex removes it"))
+            problems.append(
+                Problem(
+                    "warning",
+                    f"index/{name}",
+                    "left over by an interrupted write; the next reindex removes it",
+                )
+            )
         why = indexer.needs_full_rebuild(self.settings.index_dir, self.taxonomy.fingerprint)
         if why:
-            problems.append(Problem("error", "index/", f"index must be rebuilt ({why}): run `archive reindex`"))
+            problems.append(
+                Problem("error", "index/", f"index must be rebuilt ({why}): run `archive reindex`")
+            )
             return problems
         records = self.searcher.records()
         counts = self.searcher.passage_counts()
@@ -285,7 +336,9 @@ class Archive:
         for document_id in ids:
             sha = shas[document_id]
             if sha in first:
-                problems.append(Problem("warning", document_id, f"same content as {first[sha]}: indexed once"))
+                problems.append(
+                    Problem("warning", document_id, f"same content as {first[sha]}: indexed once")
+                )
                 continue
             first[sha] = document_id
             record = records.get(document_id)
@@ -293,18 +346,32 @@ class Archive:
                 try:
                     self.prepare(document_id, *self._read(document_id))
                 except RejectedInput as e:
-                    problems.append(Problem("warning", document_id, f"cannot be indexed: {e.reason} [{e.reason_code}]"))
+                    problems.append(
+                        Problem("warning", document_id, f"cannot be indexed: {e.reason} [{e.reason_code}]")
+                    )
                     continue
                 problems.append(Problem("error", document_id, "not indexed: run `archive reindex`"))
                 continue
             if record.get("sha256") != sha:
-                problems.append(Problem("error", document_id, "index out of date for this file: run `archive reindex`"))
+                problems.append(
+                    Problem("error", document_id, "index out of date for this file: run `archive reindex`")
+                )
             if counts.get(document_id, 0) != record.get("passages"):
-                problems.append(Problem("error", document_id, f"index holds {counts.get(document_id, 0)} passages, "
-                                                              f"expected {record.get('passages')}"))
+                problems.append(
+                    Problem(
+                        "error",
+                        document_id,
+                        f"index holds {counts.get(document_id, 0)} passages, "
+                        f"expected {record.get('passages')}",
+                    )
+                )
         for document_id in sorted(set(records) - set(ids)):
             problems.append(Problem("error", document_id, "orphaned: indexed but no longer in documents/"))
         return problems
+
+
+def _constant(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
 
 
 def validate(request: SearchRequest) -> SearchRequest:

@@ -64,8 +64,12 @@ def needs_full_rebuild(index_dir: Path, taxonomy_fingerprint: str) -> str | None
     return None
 
 
-def build(index_dir: Path, documents: Iterable[Document], taxonomy_fingerprint: str,
-          progress: Progress | None = None) -> Path:
+def build(
+    index_dir: Path,
+    documents: Iterable[Document],
+    taxonomy_fingerprint: str,
+    progress: Progress | None = None,
+) -> Path:
     """Build a complete new generation beside the live one, then make it live in one rename."""
     index_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(index_dir)
@@ -95,8 +99,13 @@ def build(index_dir: Path, documents: Iterable[Document], taxonomy_fingerprint: 
     return final
 
 
-def update(index_dir: Path, changed: Iterable[Document], removed: Iterable[str], taxonomy_fingerprint: str,
-           progress: Progress | None = None) -> None:
+def update(
+    index_dir: Path,
+    changed: Iterable[Document],
+    removed: Iterable[str],
+    taxonomy_fingerprint: str,
+    progress: Progress | None = None,
+) -> None:
     """Replace changed documents and drop removed ones in the live generation, in one Whoosh commit."""
     generation = live_generation(index_dir)
     if generation is None:
@@ -157,8 +166,15 @@ def _add(writer: IndexWriter, document: Document) -> None:
             date_asc=meta.date or "9999-12-31",
             date_desc=meta.date or "0000-00-00",
             position=p.position,
-            data={"position": p.position, "section": p.section, "text": p.text, "start": p.start, "end": p.end,
-                  "agency": agency, "offence": offence},
+            data={
+                "position": p.position,
+                "section": p.section,
+                "text": p.text,
+                "start": p.start,
+                "end": p.end,
+                "agency": agency,
+                "offence": offence,
+            },
             **common,
         )
     writer.add_document(

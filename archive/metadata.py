@@ -31,11 +31,35 @@ TYPE_LABELS: dict[str, str] = {
 }
 """Known document types (slug -> French label); other types are kept as their slug."""
 
-_TYPE_SYNONYMS = {"communique-de-presse": "communique", "press-release": "communique", "report": "rapport",
-                  "decision-de-justice": "decision", "news": "article", "depeche": "article"}
+_TYPE_SYNONYMS = {
+    "communique-de-presse": "communique",
+    "press-release": "communique",
+    "report": "rapport",
+    "decision-de-justice": "decision",
+    "news": "article",
+    "depeche": "article",
+}
 _DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
-_MONTHS = {m: i for i, m in enumerate(
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre".split(), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "janvier",
+            "fevrier",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "aout",
+            "septembre",
+            "octobre",
+            "novembre",
+            "decembre",
+        ],
+        start=1,
+    )
+}
 _FRENCH_DATE = re.compile(r"^(\d{1,2})(?:er)?\s+([a-z]+)\s+(\d{4})")
 
 
@@ -51,7 +75,9 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise RejectedInput(path.name, "bad_metadata", f"sidecar {path.name} is not valid TOML: {e}") from None
+        raise RejectedInput(
+            path.name, "bad_metadata", f"sidecar {path.name} is not valid TOML: {e}"
+        ) from None
     return data
 
 

@@ -21,7 +21,9 @@ Status = Literal["added", "updated", "unchanged", "removed", "rejected", "duplic
 class Rejection:
     """Why a file cannot be indexed: a stable code for programs and a sentence for people."""
 
-    code: str  # empty, too_large, binary, unsupported_format, undecodable, no_text_layer, unreadable, encrypted
+    code: (
+        str  # empty, too_large, binary, unsupported_format, undecodable, no_text_layer, unreadable, encrypted
+    )
     message: str
 
 

@@ -35,9 +35,7 @@ class _Unit:
     heading: bool = False
 
 
-def split(
-    blocks: Sequence[Block], document: str, min_words: int = 40, max_words: int = 200
-) -> list[Passage]:
+def split(blocks: Sequence[Block], document: str, min_words: int = 40, max_words: int = 200) -> list[Passage]:
     """Passages of `document`, positions from 1, in text order."""
     if min_words < 1 or max_words < min_words:
         raise ValueError("passage sizes need 1 <= min_words <= max_words")
@@ -158,6 +156,10 @@ def _pack(units: list[_Unit], min_words: int, max_words: int, max_chars: int) ->
     if len(groups) > 1:  # a short tail joins its predecessor when both fit in one passage
         tail, before = groups[-1], groups[-2]
         words = sum(u.words for u in tail) + sum(u.words for u in before)
-        if sum(u.words for u in tail) < min_words and words <= max_words and tail[-1].end - before[0].start <= max_chars:
+        if (
+            sum(u.words for u in tail) < min_words
+            and words <= max_words
+            and tail[-1].end - before[0].start <= max_chars
+        ):
             groups[-2:] = [before + tail]
     return groups

@@ -172,7 +172,7 @@ def _render(node: syntax.SyntaxNode, depth: int = 0) -> str:
     if isinstance(node, syntax.WordNode):
         if node.fieldname is None and not analysis.keys(node.text):
             return ""
-        return prefix + node.text
+        return prefix + str(node.text)
     if hasattr(node, "start") and hasattr(node, "end"):
         return f"{prefix}[{node.start or ''} TO {node.end or ''}]"
     text = getattr(node, "text", None)
@@ -202,7 +202,9 @@ def expand(q: wq.Query, reader: object, notes: list[str]) -> wq.Query:
         if not terms:
             return wq.NullQuery
         if len(terms) > MAX_EXPANSION:
-            notes.append(f"« {q.text}* » : limité aux {MAX_EXPANSION} mots les plus fréquents sur {len(terms)}")
+            notes.append(
+                f"« {q.text}* » : limité aux {MAX_EXPANSION} mots les plus fréquents sur {len(terms)}"
+            )
             terms = sorted(terms, reverse=True)[:MAX_EXPANSION]
         return wq.Or([wq.Term("words", w) for _, w in sorted(terms, key=lambda t: t[1])], boost=q.boost)
     if isinstance(q, wq.Every):

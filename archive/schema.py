@@ -37,7 +37,7 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
         self.stem = stem
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.stem == self.stem  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.stem == self.stem
 
     def __hash__(self) -> int:
         return hash((type(self), self.stem))

@@ -160,9 +160,14 @@ class Searcher:
                     final = matched
                     scoring = wq.Or(parsed.relaxable)
                     n = len(parsed.relaxable)
-                    interpretation = f"{parsed.interpretation.replace(' AND ', ' OR ')} (au moins {best} sur {n})"
-                    parsed.notes.insert(0, f"aucun passage ne contient tous les mots : voici ceux qui en contiennent "
-                                           f"{best} sur {n}, les plus complets d'abord")
+                    interpretation = (
+                        f"{parsed.interpretation.replace(' AND ', ' OR ')} (au moins {best} sur {n})"
+                    )
+                    parsed.notes.insert(
+                        0,
+                        f"aucun passage ne contient tous les mots : voici ceux qui en contiennent "
+                        f"{best} sur {n}, les plus complets d'abord",
+                    )
             hits = self._page(gen, request, scoring, groups)
             facets = self._facets(gen, request, matched if not relaxed else final, selections, relaxed)
             suggestion = self._suggest(gen, parsed.text, parsed.words)
@@ -174,7 +179,9 @@ class Searcher:
                 documents=documents,
                 page=request.page,
                 per_page=request.per_page,
-                hits=tuple(self._hit(gen, docnum, score, query.highlight_keys(scoring)) for docnum, score in hits),
+                hits=tuple(
+                    self._hit(gen, docnum, score, query.highlight_keys(scoring)) for docnum, score in hits
+                ),
                 facets=facets,
                 suggestion=suggestion,
                 relaxed=relaxed,
@@ -193,8 +200,9 @@ class Searcher:
             out["date"] = frozenset(gen.docs(wq.TermRange("date", request.date_from, request.date_to)))
         return out
 
-    def _relax(self, gen: _Generation, parts: list[wq.Query], selections: Iterable[frozenset[int]]
-               ) -> tuple[list[frozenset[int]], int]:
+    def _relax(
+        self, gen: _Generation, parts: list[wq.Query], selections: Iterable[frozenset[int]]
+    ) -> tuple[list[frozenset[int]], int]:
         """Passages grouped by how many of the parts they contain, most first, keeping the best two levels."""
         allowed = _intersect(gen.passages, selections)
         counts: dict[int, int] = {}
@@ -205,11 +213,14 @@ class Searcher:
             return [], 0
         best = max(counts.values())
         floor = max(1, best - 1) if len(parts) >= 3 else best
-        groups = [frozenset(d for d, c in counts.items() if c == level) for level in range(best, floor - 1, -1)]
+        groups = [
+            frozenset(d for d, c in counts.items() if c == level) for level in range(best, floor - 1, -1)
+        ]
         return [g for g in groups if g], best
 
-    def _page(self, gen: _Generation, request: SearchRequest, scoring: wq.Query | None,
-              groups: list[frozenset[int]]) -> list[tuple[int, float]]:
+    def _page(
+        self, gen: _Generation, request: SearchRequest, scoring: wq.Query | None, groups: list[frozenset[int]]
+    ) -> list[tuple[int, float]]:
         """The (docnum, score) pairs of the requested page, groups ranked one after another."""
         start = (request.page - 1) * request.per_page
         needed = start + request.per_page
@@ -224,17 +235,28 @@ class Searcher:
                 results = gen.searcher.search(scoring, filter=set(group), limit=limit)
             else:
                 newest = request.sort != "oldest"
-                sortedby = MultiFacet([FieldFacet("date_desc", reverse=True) if newest else FieldFacet("date_asc"),
-                                       FieldFacet("position")])
+                sortedby = MultiFacet(
+                    [
+                        FieldFacet("date_desc", reverse=True) if newest else FieldFacet("date_asc"),
+                        FieldFacet("position"),
+                    ]
+                )
                 if scoring is not None and request.sort == "relevance":
                     sortedby = MultiFacet([ScoreFacet()])
-                results = gen.searcher.search(scoring or wq.Every(), filter=set(group), limit=limit,
-                                              sortedby=sortedby)
+                results = gen.searcher.search(
+                    scoring or wq.Every(), filter=set(group), limit=limit, sortedby=sortedby
+                )
             out.extend((hit.docnum, _score(hit.score)) for hit in results)
         return out[start:needed]
 
-    def _facets(self, gen: _Generation, request: SearchRequest, matched: frozenset[int],
-                selections: dict[str, frozenset[int]], relaxed: bool) -> dict[str, tuple[FacetValue, ...]]:
+    def _facets(
+        self,
+        gen: _Generation,
+        request: SearchRequest,
+        matched: frozenset[int],
+        selections: dict[str, frozenset[int]],
+        relaxed: bool,
+    ) -> dict[str, tuple[FacetValue, ...]]:
         """Counts with multi-select semantics: each facet ignores its own filter, not the others'."""
         out: dict[str, tuple[FacetValue, ...]] = {}
         for facet in FACETS:
@@ -251,8 +273,11 @@ class Searcher:
                 counted.reverse()
             kept = counted[:MAX_FACET_VALUES] + [f for f in counted[MAX_FACET_VALUES:] if f.selected]
             known = {f.value for f in kept}
-            kept += [FacetValue(v, self._label(facet, v), 0, True) for v in request.filters.get(facet, ())
-                     if v not in known]
+            kept += [
+                FacetValue(v, self._label(facet, v), 0, True)
+                for v in request.filters.get(facet, ())
+                if v not in known
+            ]
             out[facet] = tuple(kept)
         return out
 
@@ -273,8 +298,9 @@ class Searcher:
                 continue
             if not word.isalpha() or len(word) < 4:
                 continue
-            candidates = gen.searcher.corrector("words").suggest(analysis.fold(word), limit=8, maxdist=2,
-                                                                 prefix=1)
+            candidates = gen.searcher.corrector("words").suggest(
+                analysis.fold(word), limit=8, maxdist=2, prefix=1
+            )
             scored = [(reader.doc_frequency("content", analysis.key(c)), c) for c in candidates]
             scored = [s for s in scored if s[0] > 0]
             if scored:
@@ -338,8 +364,18 @@ class Searcher:
             passages: list[Passage] = []
             for docnum in docnums:
                 data = gen.searcher.stored_fields(docnum)["data"]
-                passages.append(Passage(document_id, data["position"], data["section"], data["start"], data["end"],
-                                        data["text"], tuple(data["agency"]), tuple(data["offence"])))
+                passages.append(
+                    Passage(
+                        document_id,
+                        data["position"],
+                        data["section"],
+                        data["start"],
+                        data["end"],
+                        data["text"],
+                        tuple(data["agency"]),
+                        tuple(data["offence"]),
+                    )
+                )
             passages.sort(key=lambda p: p.position)
             keys: set[str] = set()
             matches: tuple[int, ...] = ()
@@ -349,7 +385,9 @@ class Searcher:
                 scoring = wq.Or(parsed.relaxable) if parsed.relaxable else q
                 keys = query.highlight_keys(scoring)
                 hit_docnums = gen.docs(scoring) & set(docnums)
-                matches = tuple(sorted(gen.searcher.stored_fields(d)["data"]["position"] for d in hit_docnums))
+                matches = tuple(
+                    sorted(gen.searcher.stored_fields(d)["data"]["position"] for d in hit_docnums)
+                )
             return DocumentView(
                 id=document_id,
                 sha256=record["sha256"],
@@ -370,8 +408,15 @@ class Searcher:
                 return Stats(0, 0, None, SCHEMA_VERSION, 0, None, {})
             size = sum(f.stat().st_size for f in gen.path.iterdir() if f.is_file())
             facets = self._facets(gen, SearchRequest(), gen.passages, {}, False)
-            return Stats(len(gen.records), len(gen.passages), read_meta(gen.path).get("built_at"), SCHEMA_VERSION,
-                         size, gen.path.name, facets)
+            return Stats(
+                len(gen.records),
+                len(gen.passages),
+                read_meta(gen.path).get("built_at"),
+                SCHEMA_VERSION,
+                size,
+                gen.path.name,
+                facets,
+            )
 
 
 def _score(value: object) -> float:
@@ -414,7 +459,16 @@ def document_url(document_id: str, position: int | None = None) -> str:
 
 def _empty(request: SearchRequest, parsed: query.Parsed, started: float) -> SearchResults:
     return SearchResults(
-        query=request.query, interpreted_as=parsed.interpretation, total=0, documents=0, page=request.page,
-        per_page=request.per_page, hits=(), facets={f: () for f in FACETS}, suggestion=None, relaxed=False,
-        took_ms=(time.perf_counter() - started) * 1000, notes=tuple(parsed.notes),
+        query=request.query,
+        interpreted_as=parsed.interpretation,
+        total=0,
+        documents=0,
+        page=request.page,
+        per_page=request.per_page,
+        hits=(),
+        facets={f: () for f in FACETS},
+        suggestion=None,
+        relaxed=False,
+        took_ms=(time.perf_counter() - started) * 1000,
+        notes=tuple(parsed.notes),
     )

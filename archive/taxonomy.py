@@ -54,8 +54,10 @@ class Taxonomy:
             for candidates in matcher.values():
                 candidates.sort(key=lambda c: -len(c[0]))
             self._matchers[kind] = matcher
-        canonical = {k: {i: [e.label, list(e.aliases), e.parent] for i, e in sorted(t.items())}
-                     for k, t in sorted(entries.items())}
+        canonical = {
+            k: {i: [e.label, list(e.aliases), e.parent] for i, e in sorted(t.items())}
+            for k, t in sorted(entries.items())
+        }
         self.fingerprint = hashlib.sha256(json.dumps(canonical, ensure_ascii=False).encode()).hexdigest()[:16]
 
     @classmethod
@@ -68,8 +70,13 @@ class Taxonomy:
                 data = tomllib.loads(override.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
                 raise TaxonomyError(str(override), f"not valid TOML: {e}") from None
-            disabled = {(k, i) for k, t in data.items() if isinstance(t, dict)
-                        for i, raw in t.items() if isinstance(raw, dict) and raw.get("disabled")}
+            disabled = {
+                (k, i)
+                for k, t in data.items()
+                if isinstance(t, dict)
+                for i, raw in t.items()
+                if isinstance(raw, dict) and raw.get("disabled")
+            }
             entries = _parse(data, str(override), entries)
             for kind, table in entries.items():  # children of a disabled entry stand on their own
                 for entry_id, entry in list(table.items()):
@@ -143,8 +150,12 @@ def _parse(data: dict[str, Any], path: str, base: dict[str, dict[str, Entry]]) -
             if "label" not in raw:
                 if previous is None:
                     raise TaxonomyError(path, f"{kind}.{entry_id} needs a label")
-                entries[kind][entry_id] = Entry(entry_id, previous.label, previous.aliases + tuple(aliases),
-                                                raw.get("parent", previous.parent))
+                entries[kind][entry_id] = Entry(
+                    entry_id,
+                    previous.label,
+                    previous.aliases + tuple(aliases),
+                    raw.get("parent", previous.parent),
+                )
                 continue
             entries[kind][entry_id] = Entry(entry_id, str(raw["label"]), tuple(aliases), raw.get("parent"))
     return entries

@@ -1,14 +1,21 @@
-"""Fixtures shared by the core's tests: small French archive homes built in temporary folders.
+"""Shared fixtures: small French archive homes built in temporary folders.
 
+Core fixtures first (`home`, `settings`, `archive`); web fixtures are prefixed `web_`.
 No test reads or writes the repository's own documents/ or index/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+with warnings.catch_warnings():
+    # Starlette 1.x warns, once at import, that it prefers `httpx2`; PyPI's httpx is what we have.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+    from starlette.testclient import TestClient
 
 from archive.home import Archive
 from archive.settings import Settings
@@ -80,3 +87,89 @@ def archive(settings: Settings) -> Iterator[Archive]:
     a.reindex()
     yield a
     a.close()
+
+
+# ---------------------------------------------------------------- web fixtures
+
+WEB_DOCUMENTS: dict[str, str] = {
+    "2024/blanchiment-lyon.md": "---\ntitle: Blanchiment aggravé à Lyon\ndate: 2024-06-27\ntype: communiqué\n"
+    "source: Gendarmerie nationale\n---\n\n"
+    "La gendarmerie a démantelé un réseau de blanchiment aggravé qui recyclait l'argent de la drogue.\n\n"
+    "Les enquêteurs ont saisi des comptes bancaires et trois véhicules de luxe à Lyon.\n",
+    "2023/douane-cigarettes.md": "---\ntitle: Saisie de cigarettes au Havre\ndate: 2023-03-02\ntype: article\n"
+    "source: Le Journal fictif\n---\n\n"
+    "Les douaniers ont saisi quatre tonnes de cigarettes de contrebande dans un conteneur.\n\n"
+    "Le conteneur venait d'Asie et portait une fausse déclaration de marchandises.\n",
+    "2022/europol-escroquerie.md": "---\ntitle: Escroquerie aux faux placements\ndate: 2022-11-15\ntype: article\n"
+    "source: Le Journal fictif\n---\n\n"
+    "Europol et Eurojust coordonnent une enquête pour escroquerie en bande organisée.\n\n"
+    "Des centaines d'épargnants ont perdu leurs économies dans de faux placements.\n",
+    "2021/blanchiment-escroquerie.md": "---\ntitle: Blanchiment du produit d'une escroquerie\ndate: 2021-01-10\n"
+    "type: decision\nsource: Tribunal fictif\n---\n\n"
+    "Le tribunal condamne un homme pour blanchiment du produit d'une escroquerie en bande organisée.\n\n"
+    "La gendarmerie avait retrouvé les fonds sur des comptes à l'étranger.\n",
+    "2024/hostile.txt": "Un texte piégé contenant <script>alert('xss')</script> et une image "
+    "<img src=x onerror=alert(1)> ainsi qu'un lien javascript:alert(2) au milieu des mots sur la contrebande.\n",
+    "2024/hostile.txt.meta.toml": "title = \"Piège <script>alert('titre')</script>\"\ndate = 2024-01-05\n"
+    "type = \"note\"\nsource = \"<b>Source</b> douteuse\"\n",
+}
+"""Small made-up French documents the web tests rely on (one passage per paragraph with min words 5)."""
+
+
+def web_settings(home: Path, token: str | None = None, **overrides: object) -> Settings:
+    return Settings.from_env({}, home=home, token=token, passage_min_words=5, **overrides)
+
+
+def web_build_home(home: Path, documents: dict[str, str] | None = None) -> Path:
+    """Write documents under home/documents and index them."""
+    for name, text in (WEB_DOCUMENTS if documents is None else documents).items():
+        path = home / "documents" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (home / "documents").mkdir(parents=True, exist_ok=True)
+    archive = Archive(web_settings(home))
+    try:
+        archive.reindex()
+    finally:
+        archive.close()
+    return home
+
+
+@pytest.fixture(scope="session")
+def web_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only archive home shared by the tests that only read."""
+    return web_build_home(tmp_path_factory.mktemp("web-home"))
+
+
+@pytest.fixture(scope="session")
+def web_client(web_home: Path) -> Iterator[TestClient]:
+    """A client of an app over `web_home`, without a token (writing disabled)."""
+    from web.app import create_app
+
+    with TestClient(create_app(web_settings(web_home)), raise_server_exceptions=False) as client:
+        yield client
+
+
+WebFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def web_app_factory(tmp_path: Path) -> Iterator[WebFactory]:
+    """Build a client over a fresh archive home (for tests that write): factory(token=..., documents=...)."""
+    from web.app import create_app
+
+    clients: list[TestClient] = []
+
+    def make(token: str | None = "secret", documents: dict[str, str] | None = None, **options: object) -> TestClient:
+        home = web_build_home(tmp_path / f"home{len(clients)}", documents)
+        overrides = {k: v for k, v in options.items() if k != "export_limit"}
+        kwargs = {"export_limit": options["export_limit"]} if "export_limit" in options else {}
+        client = TestClient(create_app(web_settings(home, token, **overrides), **kwargs),  # type: ignore[arg-type]
+                            raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)

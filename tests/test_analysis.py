@@ -84,7 +84,10 @@ def test_elisions_stop_words_and_numbers(text: str, expected: list[str]) -> None
 def test_les_and_des_are_stop_words_but_keep_positions() -> None:
     toks = list(tokens("saisie des avoirs"))
     assert [(t.word, t.position, t.stop) for t in toks] == [
-        ("saisie", 0, False), ("des", 1, True), ("avoirs", 2, False)]
+        ("saisie", 0, False),
+        ("des", 1, True),
+        ("avoirs", 2, False),
+    ]
 
 
 def test_hyphenated_word_gives_parts_and_whole() -> None:
@@ -105,7 +108,11 @@ def test_accent_and_stem_traps_do_not_merge_different_words() -> None:
         ("La Pédocriminalité en ligne", "pedocriminalite", "La <mark>Pédocriminalité</mark> en ligne"),
         ("L’enquête avance", "enquete", "L’<mark>enquête</mark> avance"),
         ("Ils ont été condamnés.", "condamnee", "Ils ont été <mark>condamnés</mark>."),
-        ("<script>alert(1)</script> saisie", "saisir", "&lt;script&gt;alert(1)&lt;/script&gt; <mark>saisie</mark>"),
+        (
+            "<script>alert(1)</script> saisie",
+            "saisir",
+            "&lt;script&gt;alert(1)&lt;/script&gt; <mark>saisie</mark>",
+        ),
         ("un anti-refoulement", "refoulement", "un anti-<mark>refoulement</mark>"),
         ("un anti-refoulement", "anti-refoulement", "un <mark>anti-refoulement</mark>"),
     ],

@@ -15,7 +15,9 @@ block = st.builds(Block, paragraph, st.booleans())
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(block, min_size=0, max_size=25), st.integers(1, 30), st.integers(0, 120))
-def test_passages_cover_the_text_in_order_without_loss_or_overlap(blocks: list[Block], low: int, extra: int) -> None:
+def test_passages_cover_the_text_in_order_without_loss_or_overlap(
+    blocks: list[Block], low: int, extra: int
+) -> None:
     high = low + extra
     text = "\n\n".join(b.text for b in blocks)
     passages = split(blocks, "d.txt", low, high)
@@ -56,7 +58,9 @@ def test_short_paragraphs_merge_and_headings_name_sections() -> None:
     ]
     passages = split(blocks, "d", min_words=10, max_words=40)
     assert [(p.section, p.text.split("\n\n")[0]) for p in passages] == [
-        ("Les faits", "Les faits"), ("La procédure", "La procédure")]
+        ("Les faits", "Les faits"),
+        ("La procédure", "La procédure"),
+    ]
     assert "Une autre phrase courte." in passages[0].text
 
 

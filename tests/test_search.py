@@ -60,8 +60,13 @@ def test_phrase_keeps_the_gap_of_stop_words(tmp_path: Path) -> None:
 
 def test_highlight_marks_original_words_and_escapes_markup(tmp_path: Path) -> None:
     (tmp_path / "documents").mkdir()
-    write_documents(tmp_path, {"x.md": "---\ntitle: <script>alert(1)</script>\n---\n\n"
-                                       "<img src=x onerror=alert(1)> La Pédocriminalité et javascript:alert(1).\n"})
+    write_documents(
+        tmp_path,
+        {
+            "x.md": "---\ntitle: <script>alert(1)</script>\n---\n\n"
+            "<img src=x onerror=alert(1)> La Pédocriminalité et javascript:alert(1).\n"
+        },
+    )
     a = Archive(Settings(home=tmp_path))
     a.reindex()
     hit = a.search(SearchRequest("pedocriminalite")).hits[0]
@@ -74,7 +79,9 @@ def test_highlight_marks_original_words_and_escapes_markup(tmp_path: Path) -> No
 def test_filters_or_within_a_facet_and_across_facets(archive: Archive) -> None:
     both = archive.search(SearchRequest("", filters={"agency": ("eurojust", "douane")}))
     assert {h.document for h in both.hits} == {"2023/eurojust-blanchiment.md", "2021/douane-cigarettes.txt"}
-    narrowed = archive.search(SearchRequest("", filters={"agency": ("eurojust", "douane"), "year": ("2023",)}))
+    narrowed = archive.search(
+        SearchRequest("", filters={"agency": ("eurojust", "douane"), "year": ("2023",)})
+    )
     assert {h.document for h in narrowed.hits} == {"2023/eurojust-blanchiment.md"}
 
 
@@ -125,9 +132,16 @@ def test_empty_query_browses_everything(archive: Archive) -> None:
 
 @pytest.mark.parametrize(
     "request_",
-    [SearchRequest(page=0), SearchRequest(per_page=0), SearchRequest(per_page=101),
-     SearchRequest(sort="best"), SearchRequest(date_from="2024-13-01"), SearchRequest(date_to="hier"),
-     SearchRequest(date_from="2024-02-01", date_to="2024-01-01"), SearchRequest(filters={"colour": ("red",)})],
+    [
+        SearchRequest(page=0),
+        SearchRequest(per_page=0),
+        SearchRequest(per_page=101),
+        SearchRequest(sort="best"),
+        SearchRequest(date_from="2024-13-01"),
+        SearchRequest(date_to="hier"),
+        SearchRequest(date_from="2024-02-01", date_to="2024-01-01"),
+        SearchRequest(filters={"colour": ("red",)}),
+    ],
 )
 def test_bad_parameters_are_usage_errors(archive: Archive, request_: SearchRequest) -> None:
     with pytest.raises(UsageError):
@@ -135,10 +149,42 @@ def test_bad_parameters_are_usage_errors(archive: Archive, request_: SearchReque
 
 
 HOSTILE = [
-    '"unbalanced', "((((blanchiment", "blanchiment)))", "AND", "OR OR NOT", "NOT", "*", "?", "***", "a*b?c*",
-    "foo:bar", "kind:p", "data:x", "title:", ":", '"', "\\", "x" * 10_000, "mot " * 3000, "\x00\x01\x1f",
-    "\ud800", "\u202e blanchiment", "(" * 1000 + "x", "year:[2020 TO", "year:[zzz TO aaa]", "~", "blanchiment~2",
-    "^3", "blanchiment^", "<script>alert(1)</script>", "l'", "’’’", "-", "---", "aujourd'hui*", "*ment",
+    '"unbalanced',
+    "((((blanchiment",
+    "blanchiment)))",
+    "AND",
+    "OR OR NOT",
+    "NOT",
+    "*",
+    "?",
+    "***",
+    "a*b?c*",
+    "foo:bar",
+    "kind:p",
+    "data:x",
+    "title:",
+    ":",
+    '"',
+    "\\",
+    "x" * 10_000,
+    "mot " * 3000,
+    "\x00\x01\x1f",
+    "\ud800",
+    "\u202e blanchiment",
+    "(" * 1000 + "x",
+    "year:[2020 TO",
+    "year:[zzz TO aaa]",
+    "~",
+    "blanchiment~2",
+    "^3",
+    "blanchiment^",
+    "<script>alert(1)</script>",
+    "l'",
+    "’’’",
+    "-",
+    "---",
+    "aujourd'hui*",
+    "*ment",
 ]
 
 
@@ -165,11 +211,34 @@ def test_search_before_any_index_is_empty_not_an_error(tmp_path: Path) -> None:
 
 def test_json_shape_is_the_api_contract(archive: Archive) -> None:
     body = archive.search(SearchRequest("blanchiment")).to_json()
-    assert {"query", "interpreted_as", "total", "page", "per_page", "hits", "facets", "suggestion",
-            "took_ms"} <= set(body)
+    assert {
+        "query",
+        "interpreted_as",
+        "total",
+        "page",
+        "per_page",
+        "hits",
+        "facets",
+        "suggestion",
+        "took_ms",
+    } <= set(body)
     hit = body["hits"][0]  # type: ignore[index]
-    assert set(hit) == {"id", "document", "position", "section", "title", "date", "source", "type", "text",
-                        "highlight", "agency", "offence", "score", "url"}
+    assert set(hit) == {
+        "id",
+        "document",
+        "position",
+        "section",
+        "title",
+        "date",
+        "source",
+        "type",
+        "text",
+        "highlight",
+        "agency",
+        "offence",
+        "score",
+        "url",
+    }
     assert hit["url"] == f"/documents/{hit['document']}#p{hit['position']}"
     assert set(body["facets"]) == {"agency", "offence", "year", "source", "type"}  # type: ignore[arg-type]
 

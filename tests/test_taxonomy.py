@@ -18,14 +18,44 @@ def taxonomy() -> Taxonomy:
 def test_default_taxonomy_is_large_enough_and_consistent(taxonomy: Taxonomy) -> None:
     assert len(taxonomy.entries["agency"]) >= 30
     assert len(taxonomy.entries["offence"]) >= 40
-    required_agencies = ["gendarmerie", "police-nationale", "police-judiciaire", "douane", "dnred", "junalco",
-                         "parquet-paris", "jirs", "pnf", "ofast", "ocrteh", "oclctic", "onaf", "tracfin",
-                         "comcyber-mi", "europol", "eurojust", "interpol", "olaf"]
-    required_offences = ["pedocriminalite", "proxenetisme", "blanchiment", "blanchiment-aggrave",
-                         "blanchiment-bande-organisee", "association-de-malfaiteurs",
-                         "transactions-illicites-bande-organisee", "trafic-de-stupefiants", "escroquerie",
-                         "abus-de-confiance", "fraude-fiscale", "corruption", "contrefacon",
-                         "traite-des-etres-humains", "atteinte-stad"]
+    required_agencies = [
+        "gendarmerie",
+        "police-nationale",
+        "police-judiciaire",
+        "douane",
+        "dnred",
+        "junalco",
+        "parquet-paris",
+        "jirs",
+        "pnf",
+        "ofast",
+        "ocrteh",
+        "oclctic",
+        "onaf",
+        "tracfin",
+        "comcyber-mi",
+        "europol",
+        "eurojust",
+        "interpol",
+        "olaf",
+    ]
+    required_offences = [
+        "pedocriminalite",
+        "proxenetisme",
+        "blanchiment",
+        "blanchiment-aggrave",
+        "blanchiment-bande-organisee",
+        "association-de-malfaiteurs",
+        "transactions-illicites-bande-organisee",
+        "trafic-de-stupefiants",
+        "escroquerie",
+        "abus-de-confiance",
+        "fraude-fiscale",
+        "corruption",
+        "contrefacon",
+        "traite-des-etres-humains",
+        "atteinte-stad",
+    ]
     assert set(required_agencies) <= set(taxonomy.entries["agency"])
     assert set(required_offences) <= set(taxonomy.entries["offence"])
 
@@ -88,11 +118,13 @@ def test_home_taxonomy_extends_overrides_and_disables(tmp_path: Path) -> None:
     path.write_text(
         '[agency.eurojust]\naliases = ["agence judiciaire européenne"]\n\n'
         '[agency.brigade-fluviale]\nlabel = "Brigade fluviale"\naliases = ["brigade fluviale"]\n\n'
-        '[offence.escroquerie]\ndisabled = true\n',
+        "[offence.escroquerie]\ndisabled = true\n",
         encoding="utf-8",
     )
     custom = Taxonomy.load(path)
-    found = custom.detect("L'agence judiciaire européenne et la brigade fluviale enquêtent sur une escroquerie.")
+    found = custom.detect(
+        "L'agence judiciaire européenne et la brigade fluviale enquêtent sur une escroquerie."
+    )
     assert {"eurojust", "brigade-fluviale"} <= set(found["agency"])
     assert "escroquerie" not in found["offence"]
     assert custom.fingerprint != Taxonomy.load().fingerprint
@@ -100,8 +132,13 @@ def test_home_taxonomy_extends_overrides_and_disables(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    ["[agency.x\n", '[weapons.x]\nlabel = "X"\n', '[agency.x]\naliases = ["x"]\n',
-     '[agency.x]\nlabel = "X"\nparent = "nope"\n', '[agency.x]\nlabel = "X"\naliases = "x"\n'],
+    [
+        "[agency.x\n",
+        '[weapons.x]\nlabel = "X"\n',
+        '[agency.x]\naliases = ["x"]\n',
+        '[agency.x]\nlabel = "X"\nparent = "nope"\n',
+        '[agency.x]\nlabel = "X"\naliases = "x"\n',
+    ],
 )
 def test_bad_home_taxonomy_is_a_clear_error(tmp_path: Path, content: str) -> None:
     path = tmp_path / "taxonomy.toml"

@@ -11,9 +11,12 @@ from archive.settings import Settings
 
 
 def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("serve", help="serve the web UI and the JSON API",
-                       description="Serve the search UI and the JSON API.\n\n  archive serve --port 8000",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "serve",
+        help="serve the web UI and the JSON API",
+        description="Serve the search UI and the JSON API.\n\n  archive serve --port 8000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.set_defaults(func=_serve)
