@@ -42,8 +42,8 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
 
@@ -79,10 +79,10 @@ _SPLIT_APOSTROPHE = re.compile(f"[{_APOSTROPHES}]")
 _SPLIT_HYPHEN = re.compile(f"[{_HYPHENS}]")
 _NUMERIC = re.compile(r"^[\d.,]+$")
 _JOINERS = re.compile(f"[{_APOSTROPHES}{_HYPHENS}.]")
+_JOINED = re.compile(f"[{_APOSTROPHES}{_HYPHENS}]")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     word: str  # the surface form, as written
     key: str
     position: int
@@ -127,23 +127,23 @@ def is_stop(word: str) -> bool:
 def tokens(text: str) -> Iterator[Token]:
     """Every word of `text` in order, with stop words flagged rather than dropped."""
     position = 0
+    stops = STOP_WORDS
     for match in _TOKEN.finditer(text):
+        surface = match.group()
+        start = match.start()
         kind = match.lastgroup
-        surface, start = match.group(), match.start()
+        if kind == "word" and not _JOINED.search(surface):  # the common case: a plain word
+            yield Token(surface, key(surface), position, start, match.end(), fold(surface) in stops)
+            position += 1
+            continue
         if kind == "acronym":
             word, offset = next(_elide(surface, start))
             yield Token(word, key(word.replace(".", "")), position, offset, match.end(), False)
             position += 1
             continue
         if kind == "number":
-            yield Token(
-                surface,
-                surface.replace(".", ",") if "," in surface else surface,
-                position,
-                start,
-                match.end(),
-                False,
-            )
+            normal = surface.replace(".", ",") if "," in surface else surface
+            yield Token(surface, normal, position, start, match.end(), False)
             position += 1
             continue
         parts = list(_parts(surface, start))
@@ -151,21 +151,16 @@ def tokens(text: str) -> Iterator[Token]:
             joined = "".join(fold(p[0]) for p in parts)
             first = parts[0]
             yield Token(
-                first[0],
-                key(first[0]),
-                position,
-                first[1],
-                first[1] + len(first[0]),
-                fold(first[0]) in STOP_WORDS,
+                first[0], key(first[0]), position, first[1], first[1] + len(first[0]), fold(first[0]) in stops
             )
             yield Token(surface[first[1] - start :], key(joined), position, first[1], match.end(), False)
             position += 1
             for word, offset in parts[1:]:
-                yield Token(word, key(word), position, offset, offset + len(word), fold(word) in STOP_WORDS)
+                yield Token(word, key(word), position, offset, offset + len(word), fold(word) in stops)
                 position += 1
         else:
             word, offset = parts[0]
-            yield Token(word, key(word), position, offset, offset + len(word), fold(word) in STOP_WORDS)
+            yield Token(word, key(word), position, offset, offset + len(word), fold(word) in stops)
             position += 1
 
 
@@ -188,6 +183,21 @@ def _elide(piece: str, offset: int) -> Iterator[tuple[str, int]]:
         yield bits[0], offset + skipped
     else:  # aujourd'hui, prud'hommes: one word, the apostrophe is part of it
         yield piece[skipped:], offset + skipped
+
+
+class Analyzed(str):
+    """Text whose tokens were computed once, for the indexer to hand to several consumers."""
+
+    tokens: tuple[Token, ...]
+
+    def __new__(cls, text: str) -> Analyzed:
+        obj = super().__new__(cls, text)
+        obj.tokens = tuple(tokens(text))
+        return obj
+
+    def words(self) -> dict[str, str]:
+        """The words of the text that are not stop words: folded form -> lowercase form as written."""
+        return {fold(t.word): t.word.lower() for t in self.tokens if not t.stop and t.word.isalnum()}
 
 
 def keys(text: str) -> list[str]:

@@ -23,9 +23,11 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
+from .analysis import Analyzed
 from .errors import IndexMissing
 from .models import Document
 from .schema import DOCUMENT, PASSAGE, SCHEMA_VERSION, build_schema
+from .vocabulary import Vocabulary
 
 CURRENT = "CURRENT"
 _META = "meta.json"
@@ -79,15 +81,17 @@ def build(
     tmp.mkdir()
     try:
         ix = whoosh_index.create_in(str(tmp), build_schema())
+        vocabulary = Vocabulary()
         writer = ix.writer(limitmb=256)
         try:
             for document in documents:
-                _add(writer, document)
+                _add(writer, document, vocabulary)
                 if progress:
                     progress(1)
             _commit(writer, optimize=True)
         finally:
             ix.close()
+        vocabulary.save(tmp)
         _write_meta(tmp, taxonomy_fingerprint)
         _fsync_dir(tmp)
         os.rename(tmp, final)
@@ -111,6 +115,7 @@ def update(
     if generation is None:
         raise IndexMissing(str(index_dir))
     ix = whoosh_index.open_dir(str(generation))
+    vocabulary = Vocabulary.load(generation)
     try:
         writer = ix.writer(limitmb=128)
         try:
@@ -118,7 +123,7 @@ def update(
                 writer.delete_by_term("doc", document_id)
             for document in changed:
                 writer.delete_by_term("doc", document.id)
-                _add(writer, document)
+                _add(writer, document, vocabulary)
                 if progress:
                     progress(1)
         except BaseException:
@@ -127,6 +132,7 @@ def update(
         _commit(writer)
     finally:
         ix.close()
+    vocabulary.save(generation)  # after the commit: a crash in between only leaves words unexpanded
     _write_meta(generation, taxonomy_fingerprint)
 
 
@@ -139,8 +145,10 @@ def _commit(writer: IndexWriter, optimize: bool = False) -> None:
         raise
 
 
-def _add(writer: IndexWriter, document: Document) -> None:
+def _add(writer: IndexWriter, document: Document, vocabulary: Vocabulary) -> None:
     meta = document.metadata
+    title = Analyzed(meta.title)
+    vocabulary.add(title.words())
     year = str(meta.year) if meta.year else None
     common: dict[str, Any] = {"doc": document.id}
     if meta.source:
@@ -152,14 +160,15 @@ def _add(writer: IndexWriter, document: Document) -> None:
     if meta.date:
         common["date"] = meta.date
     for p in document.passages:
+        content = Analyzed(p.text)
+        vocabulary.add(content.words())
         agency = _merge(p.agency, meta.agency)
         offence = _merge(p.offence, meta.offence)
         writer.add_document(
             kind=PASSAGE,
             id=p.id,
-            content=p.text,
-            words=p.text,
-            title=meta.title,
+            content=content,
+            title=title,
             section=p.section,
             agency=",".join(agency),
             offence=",".join(offence),

@@ -15,7 +15,8 @@ from whoosh.qparser.plugins import PhrasePlugin
 from whoosh.query.spans import SpanNear
 
 from . import analysis
-from .schema import QUERY_FIELDS, build_schema
+from .schema import QUERY_FIELDS, SEARCHABLE, build_schema
+from .vocabulary import Vocabulary
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64
@@ -189,30 +190,35 @@ def _bounded_terms(q: wq.Query, notes: list[str]) -> wq.Query:
     return q
 
 
-def expand(q: wq.Query, reader: object, notes: list[str]) -> wq.Query:
-    """Point prefixes, wildcards and fuzzy terms at the unstemmed `words` field and bound their expansion."""
+def expand(q: wq.Query, vocabulary: Vocabulary, notes: list[str]) -> wq.Query:
+    """Replace prefixes, wildcards and fuzzy terms by the index keys of the words they match, bounded.
+
+    The index holds stemmed keys, so patterns are matched against the vocabulary of words as written
+    (accents folded), then each matching word's key is looked up.
+    """
     if isinstance(q, wq.Wildcard) and set(q.text) <= {"*"}:
         return wq.Every()
-    if isinstance(q, wq.Prefix | wq.Wildcard | wq.FuzzyTerm) and q.fieldname in ("content", "words"):
-        pattern = type(q)("words", q.text)
-        terms: list[tuple[int, str]] = []
-        for btext in pattern._btexts(reader):
-            word = btext.decode("utf-8") if isinstance(btext, bytes) else btext
-            terms.append((reader.doc_frequency("words", word), word))  # type: ignore[attr-defined]
-        if not terms:
+    if isinstance(q, wq.Prefix | wq.Wildcard | wq.FuzzyTerm) and q.fieldname in SEARCHABLE:
+        text = analysis.fold(str(q.text))
+        if isinstance(q, wq.Prefix):
+            words, total = vocabulary.prefixed(text, MAX_EXPANSION)
+            shown = f"{text}*"
+        elif isinstance(q, wq.FuzzyTerm):
+            words, total = vocabulary.similar(text, MAX_EXPANSION, max_distance=min(2, q.maxdist)), 0
+            shown = f"{text}~"
+        else:
+            words, total = vocabulary.matching(text, MAX_EXPANSION)
+            shown = text
+        if total > MAX_EXPANSION:
+            notes.append(f"« {shown} » : limité aux {MAX_EXPANSION} mots les plus fréquents sur {total}")
+        keys = sorted({analysis.key(w) for w in words})
+        if not keys:
             return wq.NullQuery
-        if len(terms) > MAX_EXPANSION:
-            notes.append(
-                f"« {q.text}* » : limité aux {MAX_EXPANSION} mots les plus fréquents sur {len(terms)}"
-            )
-            terms = sorted(terms, reverse=True)[:MAX_EXPANSION]
-        return wq.Or([wq.Term("words", w) for _, w in sorted(terms, key=lambda t: t[1])], boost=q.boost)
+        return wq.Or([wq.Term(q.fieldname, k) for k in keys], boost=q.boost)
     if isinstance(q, wq.Every):
         return q
-    if hasattr(q, "subqueries"):
-        return q.apply(lambda sub: expand(sub, reader, notes))
-    if hasattr(q, "child") and isinstance(q, wq.Not | wq.WrappingQuery):
-        return q.apply(lambda sub: expand(sub, reader, notes))
+    if hasattr(q, "subqueries") or isinstance(q, wq.Not | wq.WrappingQuery):
+        return q.apply(lambda sub: expand(sub, vocabulary, notes))
     return q
 
 
@@ -225,10 +231,8 @@ def highlight_keys(q: wq.Query | None) -> set[str]:
             return
         if isinstance(node, wq.Term):
             text = node.text.decode("utf-8") if isinstance(node.text, bytes) else str(node.text)
-            if node.fieldname in ("content", "title", "section"):
+            if node.fieldname in SEARCHABLE:
                 found.add(text)
-            elif node.fieldname == "words":
-                found.add(analysis.key(text))
             return
         for child in node.children():
             walk(child)

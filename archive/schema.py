@@ -16,7 +16,7 @@ from whoosh.analysis import Tokenizer
 
 from . import analysis
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 PASSAGE = "p"
 DOCUMENT = "d"
@@ -31,16 +31,13 @@ FACET_FIELDS = ("agency", "offence", "year", "source", "type")
 
 
 class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
-    """Whoosh tokenizer over `archive.analysis`: keys (stemmed) or folded words (for prefixes and spelling)."""
-
-    def __init__(self, stem: bool = True) -> None:
-        self.stem = stem
+    """Whoosh tokenizer over `archive.analysis`: yields analysis keys, with positions and offsets."""
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.stem == self.stem
+        return type(other) is type(self)
 
     def __hash__(self) -> int:
-        return hash((type(self), self.stem))
+        return hash(type(self))
 
     def __call__(
         self,
@@ -66,10 +63,11 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
                 token.startchar, token.endchar = start_char, start_char + len(value)
             yield token
             return
-        for t in analysis.tokens(value):
+        found = value.tokens if isinstance(value, analysis.Analyzed) else analysis.tokens(value)
+        for t in found:
             if t.stop and removestops:
                 continue
-            token.text = t.key if self.stem else analysis.fold(t.word)
+            token.text = t.key
             if keeporiginal:
                 token.original = t.word
             token.stopped = t.stop
@@ -82,13 +80,12 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
 
 
 def build_schema() -> fields.Schema:
-    french = FrenchTokenizer(stem=True)
+    french = FrenchTokenizer()
     return fields.Schema(
         kind=fields.ID(),
         id=fields.ID(unique=True, stored=True),
         doc=fields.ID(stored=True),
         content=fields.TEXT(analyzer=french, phrase=True),
-        words=fields.TEXT(analyzer=FrenchTokenizer(stem=False), phrase=False, spelling=True),
         title=fields.TEXT(analyzer=french, phrase=True, field_boost=1.5),
         section=fields.TEXT(analyzer=french, phrase=True, field_boost=1.2),
         agency=fields.KEYWORD(commas=True, lowercase=True),

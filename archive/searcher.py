@@ -36,6 +36,7 @@ from .models import (
 )
 from .schema import DOCUMENT, PASSAGE, SCHEMA_VERSION
 from .taxonomy import Taxonomy
+from .vocabulary import Vocabulary
 
 MAX_FACET_VALUES = 50
 """Facet values returned per facet (the most frequent), besides the selected ones."""
@@ -52,6 +53,13 @@ class _Generation:
     _values: dict[str, dict[str, frozenset[int]]] = field(default_factory=dict)
     _docnum_doc: dict[int, str] | None = None
     _records: dict[str, dict[str, Any]] | None = None
+    _vocabulary: Vocabulary | None = None
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary.load(self.path)
+        return self._vocabulary
 
     def close(self) -> None:
         self.searcher.close()
@@ -143,7 +151,7 @@ class Searcher:
                 return _empty(request, parsed, started)
             q = parsed.query
             if q is not None:
-                q = query.expand(q, gen.searcher.reader(), parsed.notes)
+                q = query.expand(q, gen.vocabulary, parsed.notes)
             matched = gen.passages if q is None else frozenset(gen.docs(q)) & gen.passages
             selections = self._selections(gen, request)
             final = _intersect(matched, selections.values())
@@ -298,13 +306,10 @@ class Searcher:
                 continue
             if not word.isalpha() or len(word) < 4:
                 continue
-            candidates = gen.searcher.corrector("words").suggest(
-                analysis.fold(word), limit=8, maxdist=2, prefix=1
-            )
-            scored = [(reader.doc_frequency("content", analysis.key(c)), c) for c in candidates]
-            scored = [s for s in scored if s[0] > 0]
-            if scored:
-                replacements[word] = max(scored)[1]
+            for candidate in gen.vocabulary.similar(analysis.fold(word), limit=8):
+                if reader.doc_frequency("content", analysis.key(candidate)):
+                    replacements[word] = gen.vocabulary.form(candidate)
+                    break
         if not replacements:
             return None
         out = text
@@ -381,7 +386,7 @@ class Searcher:
             matches: tuple[int, ...] = ()
             parsed = query.parse(self._parser, text)
             if parsed.query is not None and parsed.query is not wq.NullQuery:
-                q = query.expand(parsed.query, gen.searcher.reader(), parsed.notes)
+                q = query.expand(parsed.query, gen.vocabulary, parsed.notes)
                 scoring = wq.Or(parsed.relaxable) if parsed.relaxable else q
                 keys = query.highlight_keys(scoring)
                 hit_docnums = gen.docs(scoring) & set(docnums)

@@ -249,3 +249,20 @@ def test_document_view_marks_the_query_and_lists_matches(archive: Archive) -> No
     assert view.matches == (2,)
     assert "<mark>condamnés</mark>" in view.highlights[1]
     assert view.metadata.title == "Coup de filet contre le blanchiment aggravé"
+
+
+def test_suggestion_keeps_the_accents_of_the_documents(archive: Archive) -> None:
+    assert archive.search(SearchRequest("enqute")).suggestion == "enquête"
+
+
+@pytest.mark.parametrize(
+    "query, passage",
+    [
+        ("opérat*", "2024/proxenetisme.html#p1"),
+        ("pedocrim*", "2023/eurojust-blanchiment.md#p2"),
+        ("cigar?ttes", "2021/douane-cigarettes.txt#p1"),
+        ("*arettes", "2021/douane-cigarettes.txt#p1"),
+    ],
+)
+def test_prefixes_and_wildcards_match_words_as_written(archive: Archive, query: str, passage: str) -> None:
+    assert passage in ids(archive, query)
