@@ -129,15 +129,15 @@ class Store:
             text = self.manifest_path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return entries
-        for line in text.splitlines():
+        for line in text.split("\n"):
             digest, sep, path = line.partition("  ")
             if sep and len(digest) == 64:
-                entries[path.strip()] = digest.lower()
+                entries[_unescape(path.rstrip("\r"))] = digest.lower()
         return entries
 
     def write_manifest(self, entries: dict[str, str]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        text = "".join(f"{digest}  {path}\n" for path, digest in sorted(entries.items()))
+        text = "".join(f"{digest}  {_escape(path)}\n" for path, digest in sorted(entries.items()))
         _atomic_write(self.manifest_path, text.encode("utf-8"))
 
     def put(self, document_id: str, data: bytes) -> None:
@@ -160,6 +160,15 @@ class Store:
         path.unlink()
         if sidecar is not None:
             sidecar.unlink(missing_ok=True)
+
+
+def _escape(path: str) -> str:
+    """BagIt's encoding of manifest paths: `%`, CR and LF percent-encoded, so one line stays one file."""
+    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _unescape(path: str) -> str:
+    return path.replace("%0A", "\n").replace("%0a", "\n").replace("%0D", "\r").replace("%0d", "\r").replace("%25", "%")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -111,7 +111,7 @@ WEB_DOCUMENTS: dict[str, str] = {
     "2024/hostile.txt": "Un texte piégé contenant <script>alert('xss')</script> et une image "
     "<img src=x onerror=alert(1)> ainsi qu'un lien javascript:alert(2) au milieu des mots sur la contrebande.\n",
     "2024/hostile.txt.meta.toml": "title = \"Piège <script>alert('titre')</script>\"\ndate = 2024-01-05\n"
-    "type = \"note\"\nsource = \"<b>Source</b> douteuse\"\n",
+    'type = "note"\nsource = "<b>Source</b> douteuse"\n',
 }
 """Small made-up French documents the web tests rely on (one passage per paragraph with min words 5)."""
 
@@ -160,12 +160,16 @@ def web_app_factory(tmp_path: Path) -> Iterator[WebFactory]:
 
     clients: list[TestClient] = []
 
-    def make(token: str | None = "secret", documents: dict[str, str] | None = None, **options: object) -> TestClient:
+    def make(
+        token: str | None = "secret", documents: dict[str, str] | None = None, **options: object
+    ) -> TestClient:
         home = web_build_home(tmp_path / f"home{len(clients)}", documents)
         overrides = {k: v for k, v in options.items() if k != "export_limit"}
         kwargs = {"export_limit": options["export_limit"]} if "export_limit" in options else {}
-        client = TestClient(create_app(web_settings(home, token, **overrides), **kwargs),  # type: ignore[arg-type]
-                            raise_server_exceptions=False)
+        client = TestClient(
+            create_app(web_settings(home, token, **overrides), **kwargs),  # type: ignore[arg-type]
+            raise_server_exceptions=False,
+        )
         client.__enter__()
         clients.append(client)
         return client

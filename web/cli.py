@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from web.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 

@@ -1,0 +1,253 @@
+"""The Starlette application: `create_app(settings)` wires routes, middleware and error answers.
+
+One `Archive` per application, opened in the lifespan and shared by every request; the core is
+synchronous, so every call into it runs in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from archive.errors import ArchiveError
+from archive.home import Archive
+from archive.settings import Settings
+
+from . import archivist, documents, errors, openapi, search
+from .jobs import Jobs
+from .negotiation import prefers_html
+from .rendering import make_templates, render
+
+log = logging.getLogger("web")
+access_log = logging.getLogger("web.access")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (a route may set a stricter CSP of its own)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", CSP.encode()))
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class AccessLog:
+    """One log line per request: method, path, status and time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            path = scope["path"] + (f"?{query}" if query else "")
+            access_log.info(
+                '%s "%s %s" %d %.1fms',
+                (scope.get("client") or ("-",))[0],
+                scope["method"],
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _error_response(request: Request, error: errors.HttpError) -> Response:
+    wants_html = (
+        request.method == "GET"
+        and prefers_html(request)
+        and request.query_params.get("format") not in ("json", "csv")
+    )
+    if wants_html:
+        return render(request, "error.html", {"error": error, "title": "Erreur"}, status_code=error.status)
+    return JSONResponse(error.to_json(), status_code=error.status, headers=error.headers)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.HttpError)
+    return _error_response(request, exc)
+
+
+async def _on_archive_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ArchiveError)
+    error = errors.from_archive(exc)
+    if error.status >= 500:
+        log.error("archive error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_response(request, error)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        error = errors.HttpError(404, "not_found", "no such page", errors.NOT_FOUND)
+    elif exc.status_code == 405:
+        error = errors.HttpError(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed here",
+            "Méthode non autorisée.",
+            headers=dict(exc.headers or {}),
+        )
+    else:
+        error = errors.HttpError(exc.status_code, "http_error", str(exc.detail), str(exc.detail))
+    return _error_response(request, error)
+
+
+class CatchAll:
+    """Turns any unexpected exception into a logged 500 in the usual error shape, with no stack trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def track(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, track)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            request = Request(scope)
+            await _error_response(request, errors.INTERNAL)(scope, receive, send)
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/search", status_code=307)
+
+
+async def health(request: Request) -> Response:
+    """Service and index status."""
+    archive: Archive = request.app.state.archive
+    stats = await run_in_threadpool(archive.stats)
+    return JSONResponse(
+        {
+            "status": "ok" if stats.generation else "no_index",
+            "documents": stats.documents,
+            "passages": stats.passages,
+            "built_at": stats.built_at,
+            "generation": stats.generation,
+            "schema_version": stats.schema_version,
+        }
+    )
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi.spec())
+
+
+def _configure_logging() -> None:
+    # uvicorn configures only its own loggers: give ours a handler unless the host already did.
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+
+
+def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> Starlette:
+    """The web application over the archive at `settings.home` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+    _configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        archive = await run_in_threadpool(Archive, settings)
+        app.state.archive = archive
+        app.state.jobs = Jobs(archive)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(app.state.jobs.join)
+            archive.close()
+
+    routes = [
+        Route("/", home, methods=["GET"]),
+        Route("/search", search.search_endpoint, methods=["GET"]),
+        Route("/documents", archivist.upload_endpoint, methods=["POST"]),
+        Route("/documents/{doc_id:path}/original", documents.original_endpoint, methods=["GET"]),
+        Route("/documents/{doc_id:path}", documents.document_endpoint, methods=["GET"]),
+        Route("/documents/{doc_id:path}", archivist.delete_endpoint, methods=["DELETE"]),
+        Route("/reindex", archivist.reindex_endpoint, methods=["POST"]),
+        Route("/jobs/{job_id}", archivist.job_endpoint, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders), Middleware(CatchAll)],
+        exception_handlers={
+            errors.HttpError: _on_http_error,
+            ArchiveError: _on_archive_error,
+            HTTPException: _on_http_exception,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = make_templates()
+    app.state.export_limit = export_limit
+    return app

@@ -1,0 +1,152 @@
+"""The archivists' endpoints: upload, delete, reindex and its jobs. Every write needs the bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message
+
+from archive.home import Archive
+from archive.models import Outcome, Report
+from archive.searcher import document_url
+
+from .auth import require_token
+from .errors import HttpError
+from .jobs import Jobs
+
+LOCK_WAIT = 5.0  # seconds a write waits for another writer before answering 409
+
+
+def _too_large(limit: int) -> HttpError:
+    return HttpError(
+        413,
+        "too_large",
+        f"upload too large: the limit is {limit / 1024 / 1024:g} MB per request",
+        "Envoi trop volumineux.",
+    )
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` (declared or actual length)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _outcome_json(o: Outcome) -> dict[str, object]:
+    stored = o.status in ("added", "unchanged")
+    return {
+        "path": o.path,
+        "status": o.status,
+        "reason": {"code": o.reason.code, "message": o.reason.message} if o.reason else None,
+        "duplicate_of": o.duplicate_of,
+        "passages": o.passages,
+        "url": document_url(o.path) if stored else None,
+    }
+
+
+def _status(report: Report) -> tuple[int, dict[str, str] | None]:
+    if report.count("added"):
+        return 201, None
+    rejected = [o.reason for o in report.outcomes if o.reason is not None]
+    if not rejected or len(rejected) < len(report.outcomes):
+        return 200, None
+    codes = {r.code for r in rejected}
+    message = "; ".join(f"{o.path}: {o.reason.message}" for o in report.outcomes if o.reason)
+    if codes == {"unsupported_format"}:
+        return 415, {"code": "unsupported_format", "message": message}
+    if codes == {"too_large"}:
+        return 413, {"code": "too_large", "message": message}
+    return 422, {"code": next(iter(codes)) if len(codes) == 1 else "rejected", "message": message}
+
+
+async def upload_endpoint(request: Request) -> Response:
+    """Store and index uploaded files (multipart `file` parts, optional `folder`)."""
+    require_token(request)
+    archive: Archive = request.app.state.archive
+    body = await _body(request, request.app.state.settings.max_upload_bytes)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise HttpError(
+            415,
+            "unsupported_media_type",
+            "send the files as multipart/form-data 'file' parts",
+            "Envoyez les fichiers en multipart/form-data.",
+        )
+    form = await Request(request.scope, replay).form(max_files=100, max_fields=20)
+    try:
+        parts: Sequence[object] = form.getlist("file")
+        files = [p for p in parts if isinstance(p, UploadFile)]
+        if not files:
+            raise HttpError(400, "no_file", "no 'file' part in the upload", "Aucun fichier envoyé.")
+        folder = form.get("folder")
+        items = [(f.filename or "", await f.read()) for f in files]
+    finally:
+        await form.close()
+    report = await run_in_threadpool(
+        archive.add_upload, items, folder if isinstance(folder, str) else None, LOCK_WAIT
+    )
+    status, error = _status(report)
+    payload: dict[str, object] = {
+        "outcomes": [_outcome_json(o) for o in report.outcomes],
+        "counts": {s: report.count(s) for s in ("added", "unchanged", "duplicate", "rejected")},
+    }
+    if error:
+        payload = {"error": error, **payload}
+    return JSONResponse(payload, status_code=status)
+
+
+async def delete_endpoint(request: Request) -> Response:
+    """Remove a document: its file, sidecar, manifest line and passages."""
+    require_token(request)
+    archive: Archive = request.app.state.archive
+    outcome = await run_in_threadpool(archive.remove, request.path_params["doc_id"], LOCK_WAIT)
+    return JSONResponse({"id": outcome.path, "status": outcome.status})
+
+
+async def reindex_endpoint(request: Request) -> Response:
+    """Start a reindex (`full=true` rebuilds beside the live index); 202 with the job to poll."""
+    require_token(request)
+    raw = request.query_params.get("full", "false").lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no", ""):
+        raise HttpError(400, "bad_parameter", "full must be true or false", "Paramètre « full » invalide.")
+    jobs: Jobs = request.app.state.jobs
+    job = jobs.start_reindex(full=raw in ("true", "1", "yes"))
+    return JSONResponse(
+        {"job": job.id, **job.to_json()}, status_code=202, headers={"Location": f"/jobs/{job.id}"}
+    )
+
+
+async def job_endpoint(request: Request) -> Response:
+    """State and progress of a reindex job: queued, running, done or failed."""
+    jobs: Jobs = request.app.state.jobs
+    job = jobs.get(request.path_params["job_id"])
+    if job is None:
+        raise HttpError(
+            404,
+            "not_found",
+            "no such job (jobs are kept in memory until the service restarts)",
+            "Cette tâche est inconnue.",
+        )
+    return JSONResponse(job.to_json())
