@@ -148,6 +148,10 @@ def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> 
     except ArchiveError as e:
         print(f"archive: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `archive search '' | head -1`: the reader left, nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("archive: interrupted; the live index is unchanged or fully updated", file=sys.stderr)
         return 130

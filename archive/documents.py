@@ -27,7 +27,8 @@ _WINDOWS_RESERVED = {
     *(f"lpt{i}" for i in range(1, 10)),
 }
 _UNSAFE = re.compile(r"[^\w.\-()' ,+&@€’]")
-MAX_NAME = 150
+MAX_NAME_BYTES = 200
+"""Longest stored file name in UTF-8 bytes: file systems allow 255, temporary names add a few."""
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -54,6 +55,8 @@ def safe_name(name: str) -> str:
 
     >>> safe_name("../../etc/passwd"), safe_name("C:\\\\temp\\\\Rapport final.pdf"), safe_name("CON.txt")
     ('passwd', 'Rapport final.pdf', '_CON.txt')
+    >>> safe_name("manifest-sha256.txt"), safe_name("NUL.tar.gz")
+    ('_manifest-sha256.txt', '_NUL.tar.gz')
     """
     base = re.split(r"[/\\\\]", name)[-1]
     base = unicodedata.normalize("NFC", "".join(c for c in base if c.isprintable()))
@@ -64,12 +67,17 @@ def safe_name(name: str) -> str:
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    if len(base) > MAX_NAME:
-        keep = MAX_NAME - len(suffix) - 1
-        base = f"{stem[:keep]}.{suffix}" if suffix and keep > 0 else base[:MAX_NAME]
-    if (stem if dot else base).lower() in _WINDOWS_RESERVED:
-        base = "_" + base
+    if len(base.encode("utf-8")) > MAX_NAME_BYTES:
+        keep = MAX_NAME_BYTES - len(suffix.encode("utf-8")) - 1
+        base = f"{_cut(stem, keep)}.{suffix}" if suffix and keep > 20 else _cut(base, MAX_NAME_BYTES)
+    if base.split(".", 1)[0].lower() in _WINDOWS_RESERVED or base.lower() in _RESERVED:
+        base = "_" + base  # NUL.tar.gz is NUL on Windows; manifest-sha256.txt is the archive's own
     return base
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest prefix of `text` whose UTF-8 form fits in `limit` bytes."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def safe_folder(folder: str | None) -> str:
@@ -154,6 +162,19 @@ class Store:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def leftovers(self) -> list[str]:
+        """Temporary files a killed writer left in documents/ (hidden `.NAME.PID.tmp` files)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob(".*.tmp") if p.is_file())
+
+    def clean(self) -> list[str]:
+        """Remove the leftovers of killed writers; called by writers holding the write lock."""
+        removed = self.leftovers()
+        for rel in removed:
+            (self.root / rel).unlink(missing_ok=True)
+        return removed
+
     def delete(self, document_id: str) -> None:
         path = self.path_of(document_id)
         sidecar = self.sidecar_of(document_id)
@@ -168,7 +189,13 @@ def _escape(path: str) -> str:
 
 
 def _unescape(path: str) -> str:
-    return path.replace("%0A", "\n").replace("%0a", "\n").replace("%0D", "\r").replace("%0d", "\r").replace("%25", "%")
+    return (
+        path.replace("%0A", "\n")
+        .replace("%0a", "\n")
+        .replace("%0D", "\r")
+        .replace("%0d", "\r")
+        .replace("%25", "%")
+    )
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

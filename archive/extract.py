@@ -34,20 +34,12 @@ MEDIA_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
 }
 
-_WESTERN = {
-    "cp1252",
-    "windows-1252",
-    "latin_1",
-    "iso8859_1",
-    "iso8859_15",
-    "cp1250",
-    "iso8859_2",
-    "mac_roman",
-    "cp850",
-    "cp437",
-    "iso8859_9",
-    "cp1254",
-}
+_WESTERN = frozenset(
+    "cp1252 windows-1252 latin_1 iso8859_1 iso8859_2 iso8859_3 iso8859_4 iso8859_9 iso8859_10 iso8859_13 "
+    "iso8859_14 iso8859_15 iso8859_16 cp1250 cp1254 cp1257 mac_roman mac_latin2 mac_iceland cp850 cp858 "
+    "cp437 cp863 cp1140 hp_roman8".split()
+)
+"""Latin single-byte encodings a detector may confuse with French ones: French text is read by its own rule."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
@@ -256,13 +248,18 @@ def _read_html(name: str, data: bytes) -> Extracted:
             include_formatting=True,
             deduplicate=False,
         )
-        meta = trafilatura.extract_metadata(data)
+        # extensive=False: a date is read from the page's metadata, never guessed from "© 2024" in a footer
+        meta = trafilatura.extract_metadata(data, extensive=False)
     except Exception as e:  # trafilatura raises a variety of parser errors on broken pages
         raise RejectedInput(
             name, "unreadable", f"could not parse this HTML page ({type(e).__name__})"
         ) from None
     if not body:
         raise RejectedInput(name, "empty", "no readable main text in this HTML page")
+    if len(body.split()) < _MIN_HTML_WORDS:  # a page of menus: what is left is navigation, not an article
+        raise RejectedInput(
+            name, "empty", f"no readable main text in this HTML page (only {body.strip()[:40]!r})"
+        )
     metadata: dict[str, Any] = {}
     if meta is not None:
         for field, attr in (
@@ -283,6 +280,7 @@ def _read_html(name: str, data: bytes) -> Extracted:
 
 # ---------------------------------------------------------------- pdf
 
+_MIN_HTML_WORDS = 5
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|sur)\s*\d{1,4})?$", re.IGNORECASE)
 
 

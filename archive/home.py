@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
@@ -126,12 +127,19 @@ class Archive:
 
     def reindex(self, full: bool = False, progress: Progress | None = None, wait: float = 0.0) -> Report:
         """Bring the index in line with documents/: incrementally, or as a complete new generation."""
-        with WriteLock(self.settings.index_dir, "reindex --full" if full else "reindex", wait):
+        with self._writing("reindex --full" if full else "reindex", wait):
             return self._reindex(full, progress)
+
+    @contextmanager
+    def _writing(self, what: str, wait: float) -> Iterator[None]:
+        """Hold the write lock, after clearing what a killed writer may have left behind."""
+        with WriteLock(self.settings.index_dir, what, wait):
+            self.store.clean()
+            indexer.clean_stale(self.settings.index_dir)
+            yield
 
     def _reindex(self, full: bool, progress: Progress | None) -> Report:
         index_dir = self.settings.index_dir
-        indexer.clean_stale(index_dir)
         full = full or indexer.needs_full_rebuild(index_dir, self.taxonomy.fingerprint) is not None
         records = {} if full else self.searcher.records()
         ids = self.store.scan()
@@ -202,22 +210,28 @@ class Archive:
                     items.append((f"{folder or ''}/{path.name}/{sub}".strip("/"), f))
             else:
                 items.append((folder or "", path))
-        with WriteLock(self.settings.index_dir, "add", wait):
+        with self._writing("add", wait):
             return self._store_and_index(self._from_paths(items), len(items), progress)
 
     def add_upload(
         self, files: Sequence[tuple[str, bytes]], folder: str | None = None, wait: float = 0.0
     ) -> Report:
         """Store uploaded files (name, bytes) and index them, like `add`."""
-        with WriteLock(self.settings.index_dir, "upload", wait):
+        with self._writing("upload", wait):
             items = ((folder or "", name, _constant(data), None) for name, data in files)
             return self._store_and_index(items, len(files), None)
 
     def _from_paths(
         self, items: list[tuple[str, Path]]
     ) -> Iterator[tuple[str, str, Callable[[], bytes], bytes | None]]:
+        given = {p.resolve() for _, p in items}
         for target_folder, path in items:
             if path.name.endswith(metadata.SIDECAR_SUFFIX):
+                document = path.with_name(path.name[: -len(metadata.SIDECAR_SUFFIX)])
+                if document.resolve() not in given and not any(
+                    g.parent == path.parent.resolve() and g.stem == document.name for g in given
+                ):
+                    yield target_folder, str(path), _lone_sidecar(path), None
                 continue  # sidecars travel with their document
             sidecar = metadata.sidecar_for(path)
             yield target_folder, str(path), path.read_bytes, sidecar.read_bytes() if sidecar else None
@@ -277,7 +291,7 @@ class Archive:
 
     def remove(self, document_id: str, wait: float = 0.0) -> Outcome:
         """Delete a document's file, sidecar, manifest line and passages."""
-        with WriteLock(self.settings.index_dir, "remove", wait):
+        with self._writing("remove", wait):
             self.store.delete(document_id)
             manifest = self.store.read_manifest()
             manifest.pop(document_id, None)
@@ -310,6 +324,12 @@ class Archive:
         for document_id in sorted(set(manifest) - set(ids)):
             problems.append(
                 Problem("error", document_id, "missing: listed in the manifest but not in documents/")
+            )
+        for name in self.store.leftovers():
+            problems.append(
+                Problem(
+                    "warning", name, "temporary file left by an interrupted write; the next write removes it"
+                )
             )
         stale = (
             [p.name for p in self.settings.index_dir.glob("*.tmp")]
@@ -368,6 +388,15 @@ class Archive:
         for document_id in sorted(set(records) - set(ids)):
             problems.append(Problem("error", document_id, "orphaned: indexed but no longer in documents/"))
         return problems
+
+
+def _lone_sidecar(path: Path) -> Callable[[], bytes]:
+    def refuse() -> bytes:
+        raise RejectedInput(
+            str(path), "bad_name", "a sidecar travels with its document: add the document itself"
+        )
+
+    return refuse
 
 
 def _constant(data: bytes) -> Callable[[], bytes]:

@@ -60,6 +60,7 @@ _MONTHS = {
         start=1,
     )
 }
+_WEEKDAY = re.compile(r"^(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\s+")
 _FRENCH_DATE = re.compile(r"^(\d{1,2})(?:er)?\s+([a-z]+)\s+(\d{4})")
 
 
@@ -100,7 +101,7 @@ def parse_date(value: object) -> str | None:
         m = _DAY_FIRST.match(text)
         if m:
             return dt.date(int(m[3]), int(m[2]), int(m[1])).isoformat()
-        m = _FRENCH_DATE.match(fold(text))
+        m = _FRENCH_DATE.match(_WEEKDAY.sub("", fold(text)))
         if m and m[2] in _MONTHS:
             return dt.date(int(m[3]), _MONTHS[m[2]], int(m[1])).isoformat()
     except ValueError:

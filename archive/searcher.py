@@ -1,4 +1,4 @@
-"""Searching the Whoosh index: one searcher per index generation, facet counts from cached docnum sets.
+"""Searching the Whoosh index: one searcher per index generation, with its arrays (see postings.py).
 
 Everything returned is the core's own dataclasses; Whoosh objects stay here. A lock serialises access to
 the Whoosh searcher (its file reads are not thread-safe); the searcher is reopened only when the live
@@ -10,17 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.searching import Searcher as WhooshSearcher
-from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
 
-from . import analysis, query
+from . import analysis, postings, query
 from .indexer import live_generation, read_meta
 from .metadata import type_label
 from .models import (
@@ -34,7 +34,8 @@ from .models import (
     SearchResults,
     Stats,
 )
-from .schema import DOCUMENT, PASSAGE, SCHEMA_VERSION
+from .postings import Ids
+from .schema import DOCUMENT, SCHEMA_VERSION
 from .taxonomy import Taxonomy
 from .vocabulary import Vocabulary
 
@@ -49,9 +50,7 @@ class _Generation:
     path: Path
     ix: Any
     searcher: WhooshSearcher
-    _passages: frozenset[int] | None = None
-    _values: dict[str, dict[str, frozenset[int]]] = field(default_factory=dict)
-    _docnum_doc: dict[int, str] | None = None
+    _arrays: postings.Arrays | None = None
     _records: dict[str, dict[str, Any]] | None = None
     _vocabulary: Vocabulary | None = None
 
@@ -61,50 +60,33 @@ class _Generation:
             self._vocabulary = Vocabulary.load(self.path)
         return self._vocabulary
 
+    @property
+    def arrays(self) -> postings.Arrays:
+        if self._arrays is None:
+            self._arrays = postings.Arrays.load(self.searcher.reader())
+        return self._arrays
+
     def close(self) -> None:
         self.searcher.close()
         self.ix.close()
 
-    def docs(self, q: wq.Query) -> set[int]:
-        return set(self.searcher.docs_for_query(q))
-
-    @property
-    def passages(self) -> frozenset[int]:
-        if self._passages is None:
-            self._passages = frozenset(self.docs(wq.Term("kind", PASSAGE)))
-        return self._passages
-
-    def values(self, facet: str) -> dict[str, frozenset[int]]:
-        """Each value of a facet with the passages that carry it."""
-        if facet not in self._values:
-            reader = self.searcher.reader()
-            table: dict[str, frozenset[int]] = {}
-            for btext in reader.lexicon(facet):
-                value = btext.decode("utf-8")
-                docs = frozenset(self.docs(wq.Term(facet, value)))
-                if docs:
-                    table[value] = docs
-            self._values[facet] = table
-        return self._values[facet]
-
-    def document_of(self, docnum: int) -> str:
-        if self._docnum_doc is None:
-            mapping: dict[int, str] = {}
-            reader = self.searcher.reader()
-            for btext in reader.lexicon("doc"):
-                value = btext.decode("utf-8")
-                for docnum_ in self.searcher.docs_for_query(wq.Term("doc", value)):
-                    mapping[docnum_] = value
-            self._docnum_doc = mapping
-        return self._docnum_doc.get(docnum, "")
+    def docs(self, q: wq.Query) -> Ids:
+        """The passages matching a query: from the arrays, or from Whoosh when they cannot say."""
+        arrays = self.arrays
+        try:
+            found = arrays.evaluate(q)
+        except postings.Unsupported:
+            found = np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64)
+            found.sort()
+        return np.intersect1d(found, arrays.live_passages, assume_unique=True)
 
     @property
     def records(self) -> dict[str, dict[str, Any]]:
         """Every indexed document's record (metadata, fingerprint, passage count), by document id."""
         if self._records is None:
             records: dict[str, dict[str, Any]] = {}
-            for docnum in sorted(self.docs(wq.Term("kind", DOCUMENT))):
-                stored = self.searcher.stored_fields(docnum)
+            for docnum in self.arrays.term("kind", DOCUMENT):
+                stored = self.searcher.stored_fields(int(docnum))
                 records[stored["doc"]] = stored["data"]
             self._records = records
         return self._records
@@ -149,23 +131,23 @@ class Searcher:
             if gen is None:
                 parsed.notes.append("l'index n'est pas encore construit : lancez `archive reindex`")
                 return _empty(request, parsed, started)
+            arrays = gen.arrays
             q = parsed.query
             if q is not None:
                 q = query.expand(q, gen.vocabulary, parsed.notes)
-            matched = gen.passages if q is None else frozenset(gen.docs(q)) & gen.passages
-            selections = self._selections(gen, request)
+            matched = arrays.live_passages if q is None else gen.docs(q)
+            selections = self._selections(arrays, request)
             final = _intersect(matched, selections.values())
             relaxed = False
             scoring = q
             interpretation = parsed.interpretation
-            groups: list[frozenset[int]] = [final]
-            if not final and parsed.relaxable:
+            groups: list[Ids] = [final]
+            if not final.size and parsed.relaxable:
                 relaxed_groups, best = self._relax(gen, parsed.relaxable, selections.values())
                 if relaxed_groups:
                     relaxed = True
                     groups = relaxed_groups
-                    matched = frozenset().union(*relaxed_groups)
-                    final = matched
+                    final = matched = np.unique(np.concatenate(relaxed_groups))
                     scoring = wq.Or(parsed.relaxable)
                     n = len(parsed.relaxable)
                     interpretation = (
@@ -177,19 +159,17 @@ class Searcher:
                         f"{best} sur {n}, les plus complets d'abord",
                     )
             hits = self._page(gen, request, scoring, groups)
-            facets = self._facets(gen, request, matched if not relaxed else final, selections, relaxed)
+            facets = self._facets(arrays, request, matched, selections)
             suggestion = self._suggest(gen, parsed.text, parsed.words)
-            documents = len({gen.document_of(d) for d in final})
+            keys = query.highlight_keys(scoring)
             return SearchResults(
                 query=request.query,
                 interpreted_as=interpretation,
-                total=len(final),
-                documents=documents,
+                total=int(final.size),
+                documents=arrays.distinct_documents(final),
                 page=request.page,
                 per_page=request.per_page,
-                hits=tuple(
-                    self._hit(gen, docnum, score, query.highlight_keys(scoring)) for docnum, score in hits
-                ),
+                hits=tuple(self._hit(gen, docnum, score, keys) for docnum, score in hits),
                 facets=facets,
                 suggestion=suggestion,
                 relaxed=relaxed,
@@ -197,96 +177,74 @@ class Searcher:
                 notes=tuple(parsed.notes),
             )
 
-    def _selections(self, gen: _Generation, request: SearchRequest) -> dict[str, frozenset[int]]:
+    def _selections(self, arrays: postings.Arrays, request: SearchRequest) -> dict[str, Ids]:
         """For each active filter, the passages it lets through (values of one facet are OR'ed)."""
-        out: dict[str, frozenset[int]] = {}
+        out: dict[str, Ids] = {}
         for facet, values in request.filters.items():
             if values:
-                table = gen.values(facet)
-                out[facet] = frozenset().union(*(table.get(v, frozenset()) for v in values))
+                out[facet] = arrays.having(facet, values)
         if request.date_from or request.date_to:
-            out["date"] = frozenset(gen.docs(wq.TermRange("date", request.date_from, request.date_to)))
+            out["date"] = arrays.dated_between(request.date_from, request.date_to)
         return out
 
     def _relax(
-        self, gen: _Generation, parts: list[wq.Query], selections: Iterable[frozenset[int]]
-    ) -> tuple[list[frozenset[int]], int]:
-        """Passages grouped by how many of the parts they contain, most first, keeping the best two levels."""
-        allowed = _intersect(gen.passages, selections)
-        counts: dict[int, int] = {}
-        for part in parts:
-            for docnum in gen.docs(part) & allowed:
-                counts[docnum] = counts.get(docnum, 0) + 1
-        if not counts:
+        self, gen: _Generation, parts: list[wq.Query], selections: Iterable[Ids]
+    ) -> tuple[list[Ids], int]:
+        """Passages grouped by how many of the parts they contain, most first (the best two levels)."""
+        allowed = _intersect(gen.arrays.live_passages, selections)
+        found = [np.intersect1d(gen.docs(part), allowed, assume_unique=True) for part in parts]
+        if not any(f.size for f in found):
             return [], 0
-        best = max(counts.values())
+        ids, counts = np.unique(np.concatenate(found), return_counts=True)
+        best = int(counts.max())
         floor = max(1, best - 1) if len(parts) >= 3 else best
-        groups = [
-            frozenset(d for d, c in counts.items() if c == level) for level in range(best, floor - 1, -1)
-        ]
-        return [g for g in groups if g], best
+        groups = [ids[counts == level] for level in range(best, floor - 1, -1)]
+        return [g for g in groups if g.size], best
 
     def _page(
-        self, gen: _Generation, request: SearchRequest, scoring: wq.Query | None, groups: list[frozenset[int]]
+        self, gen: _Generation, request: SearchRequest, scoring: wq.Query | None, groups: list[Ids]
     ) -> list[tuple[int, float]]:
         """The (docnum, score) pairs of the requested page, groups ranked one after another."""
         start = (request.page - 1) * request.per_page
         needed = start + request.per_page
         out: list[tuple[int, float]] = []
+        arrays = gen.arrays
         for group in groups:
-            if len(out) >= needed or not group:
-                if len(out) >= needed:
-                    break
-                continue
+            if len(out) >= needed:
+                break
             limit = needed - len(out)
             if request.sort == "relevance" and scoring is not None:
-                results = gen.searcher.search(scoring, filter=set(group), limit=limit)
+                try:
+                    out.extend(arrays.top(scoring, group, limit, gen.searcher))
+                except postings.Unsupported:  # phrases and spans: Whoosh scores them
+                    results = gen.searcher.search(scoring, filter=set(group.tolist()), limit=limit)
+                    out.extend((hit.docnum, _score(hit.score)) for hit in results)
             else:
-                newest = request.sort != "oldest"
-                sortedby = MultiFacet(
-                    [
-                        FieldFacet("date_desc", reverse=True) if newest else FieldFacet("date_asc"),
-                        FieldFacet("position"),
-                    ]
-                )
-                if scoring is not None and request.sort == "relevance":
-                    sortedby = MultiFacet([ScoreFacet()])
-                results = gen.searcher.search(
-                    scoring or wq.Every(), filter=set(group), limit=limit, sortedby=sortedby
-                )
-            out.extend((hit.docnum, _score(hit.score)) for hit in results)
-        return out[start:needed]
+                out.extend((d, 0.0) for d in arrays.sorted_page(group, limit, request.sort != "oldest"))
+        return [(d, round(s, 4)) for d, s in out[start:needed]]
 
     def _facets(
-        self,
-        gen: _Generation,
-        request: SearchRequest,
-        matched: frozenset[int],
-        selections: dict[str, frozenset[int]],
-        relaxed: bool,
+        self, arrays: postings.Arrays, request: SearchRequest, matched: Ids, selections: dict[str, Ids]
     ) -> dict[str, tuple[FacetValue, ...]]:
         """Counts with multi-select semantics: each facet ignores its own filter, not the others'."""
         out: dict[str, tuple[FacetValue, ...]] = {}
         for facet in FACETS:
-            others = [s for name, s in selections.items() if name != facet]
-            scope = _intersect(matched, others)
-            chosen = set(request.filters.get(facet, ()))
-            counted: list[FacetValue] = []
-            for value, docs in gen.values(facet).items():
-                count = len(scope & docs) if len(scope) < len(docs) else len(docs & scope)
-                if count or value in chosen:
-                    counted.append(FacetValue(value, self._label(facet, value), count, value in chosen))
-            counted.sort(key=lambda f: (-f.count, f.label.casefold()) if facet != "year" else (f.value,))
-            if facet == "year":
-                counted.reverse()
-            kept = counted[:MAX_FACET_VALUES] + [f for f in counted[MAX_FACET_VALUES:] if f.selected]
-            known = {f.value for f in kept}
-            kept += [
+            scope = _intersect(matched, [s for name, s in selections.items() if name != facet])
+            chosen = request.filters.get(facet, ())
+            counts = arrays.counts(facet, scope)
+            counted = [FacetValue(v, self._label(facet, v), c, v in chosen) for v, c in counts.items()]
+            counted += [
                 FacetValue(v, self._label(facet, v), 0, True)
-                for v in request.filters.get(facet, ())
-                if v not in known
+                for v in dict.fromkeys(chosen)
+                if v not in counts
             ]
-            out[facet] = tuple(kept)
+            if facet == "year":
+                counted.sort(key=lambda f: f.value, reverse=True)
+            else:
+                counted.sort(key=lambda f: (-f.count, f.label.casefold()))
+            out[facet] = tuple(
+                counted[:MAX_FACET_VALUES] + [f for f in counted[MAX_FACET_VALUES:] if f.selected]
+            )
         return out
 
     def _label(self, facet: str, value: str) -> str:
@@ -352,11 +310,9 @@ class Searcher:
             gen = self._generation()
             if gen is None:
                 return {}
-            counts: dict[str, int] = {}
-            for docnum in gen.passages:
-                doc = gen.document_of(docnum)
-                counts[doc] = counts.get(doc, 0) + 1
-            return counts
+            arrays = gen.arrays
+            ordinals = np.bincount(arrays.document_of[arrays.live_passages], minlength=len(arrays.documents))
+            return {arrays.documents[i]: int(c) for i, c in enumerate(ordinals) if c}
 
     def document(self, document_id: str, text: str = "") -> DocumentView | None:
         """A document with all its passages in order, and the passages matching `text` marked."""
@@ -365,7 +321,7 @@ class Searcher:
             if gen is None or document_id not in gen.records:
                 return None
             record = gen.records[document_id]
-            docnums = sorted(gen.docs(wq.Term("doc", document_id)) & gen.passages)
+            docnums = [int(d) for d in gen.docs(wq.Term("doc", document_id))]
             passages: list[Passage] = []
             for docnum in docnums:
                 data = gen.searcher.stored_fields(docnum)["data"]
@@ -389,7 +345,7 @@ class Searcher:
                 q = query.expand(parsed.query, gen.vocabulary, parsed.notes)
                 scoring = wq.Or(parsed.relaxable) if parsed.relaxable else q
                 keys = query.highlight_keys(scoring)
-                hit_docnums = gen.docs(scoring) & set(docnums)
+                hit_docnums = set(gen.docs(scoring).tolist()) & set(docnums)
                 matches = tuple(
                     sorted(gen.searcher.stored_fields(d)["data"]["position"] for d in hit_docnums)
                 )
@@ -412,10 +368,10 @@ class Searcher:
             if gen is None:
                 return Stats(0, 0, None, SCHEMA_VERSION, 0, None, {})
             size = sum(f.stat().st_size for f in gen.path.iterdir() if f.is_file())
-            facets = self._facets(gen, SearchRequest(), gen.passages, {}, False)
+            facets = self._facets(gen.arrays, SearchRequest(), gen.arrays.live_passages, {})
             return Stats(
                 len(gen.records),
-                len(gen.passages),
+                int(gen.arrays.live_passages.size),
                 read_meta(gen.path).get("built_at"),
                 SCHEMA_VERSION,
                 size,
@@ -436,10 +392,10 @@ def _up_to_date(gen: _Generation) -> bool:
         return False
 
 
-def _intersect(base: frozenset[int], sets: Iterable[frozenset[int]]) -> frozenset[int]:
+def _intersect(base: Ids, sets: Iterable[Ids]) -> Ids:
     out = base
-    for s in sorted(sets, key=len):
-        out = out & s
+    for other in sorted(sets, key=len):
+        out = np.intersect1d(out, other, assume_unique=True)
     return out
 
 
