@@ -62,6 +62,11 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--full", action="store_true", help="rebuild a complete new index and swap it in")
+    p.add_argument(
+        "--accept-changes",
+        action="store_true",
+        help="index originals that differ from the fixity manifest (edited or deleted by hand) and record them",
+    )
     p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser(
@@ -210,10 +215,13 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
     archive reindex
     archive reindex --full     # after editing taxonomy.toml
+    archive reindex --accept-changes   # after editing or deleting originals by hand
     """
     archive = Archive(settings)
     try:
-        return _report(archive.reindex(full=args.full, progress=_progress("reindex")))
+        return _report(
+            archive.reindex(full=args.full, progress=_progress("reindex"), accept_changes=args.accept_changes)
+        )
     finally:
         archive.close()
 

@@ -58,3 +58,23 @@ class RejectedInput(ArchiveError):
         self.path = path
         self.reason_code = code
         self.reason = message
+
+
+class FixityError(ArchiveError):
+    """Originals differ from the fixity manifest: nothing is indexed over them unless accepted."""
+
+    code = "fixity"
+
+    def __init__(self, altered: list[str], missing: list[str]) -> None:
+        parts = []
+        if altered:
+            parts.append(f"altered: {', '.join(altered[:10])}{' ...' if len(altered) > 10 else ''}")
+        if missing:
+            parts.append(f"missing: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+        super().__init__(
+            f"refusing to reindex: {len(altered) + len(missing)} original(s) differ from the fixity manifest "
+            f"({'; '.join(parts)}). If these changes are intended, run `archive reindex --accept-changes`; "
+            "to delete a document, use `archive remove`."
+        )
+        self.altered = altered
+        self.missing = missing

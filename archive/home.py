@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from . import extract, indexer, metadata, passages
 from .documents import Store, safe_folder, safe_name, sha256_bytes, sha256_file
-from .errors import DocumentNotFound, RejectedInput, UsageError
+from .errors import DocumentNotFound, FixityError, RejectedInput, UsageError
 from .lock import WriteLock
 from .models import (
     FACETS,
@@ -125,10 +125,20 @@ class Archive:
 
     # ------------------------------------------------------------------ writing
 
-    def reindex(self, full: bool = False, progress: Progress | None = None, wait: float = 0.0) -> Report:
-        """Bring the index in line with documents/: incrementally, or as a complete new generation."""
+    def reindex(
+        self,
+        full: bool = False,
+        progress: Progress | None = None,
+        wait: float = 0.0,
+        accept_changes: bool = False,
+    ) -> Report:
+        """Bring the index in line with documents/: incrementally, or as a complete new generation.
+
+        Originals that differ from the fixity manifest (altered or missing) stop the reindex with a
+        FixityError before anything is written, unless `accept_changes` says the change is intended.
+        """
         with self._writing("reindex --full" if full else "reindex", wait):
-            return self._reindex(full, progress)
+            return self._reindex(full, progress, accept_changes)
 
     @contextmanager
     def _writing(self, what: str, wait: float) -> Iterator[None]:
@@ -138,7 +148,7 @@ class Archive:
             indexer.clean_stale(self.settings.index_dir)
             yield
 
-    def _reindex(self, full: bool, progress: Progress | None) -> Report:
+    def _reindex(self, full: bool, progress: Progress | None, accept_changes: bool = True) -> Report:
         index_dir = self.settings.index_dir
         full = full or indexer.needs_full_rebuild(index_dir, self.taxonomy.fingerprint) is not None
         records = {} if full else self.searcher.records()
@@ -148,18 +158,25 @@ class Archive:
         changed: list[Document] = []
         seen: dict[str, str] = {}  # sha256 -> first document id with that content
         keep: set[str] = set()
-        unchanged: set[str] = set()
-        for i, document_id in enumerate(ids, start=1):
-            if progress:
-                progress(i - 1, len(ids))
-            path = self.store.root / document_id
+        shas: dict[str, str] = {}
+        for document_id in ids:
             try:
-                sha = sha256_file(path)
+                shas[document_id] = sha256_file(self.store.root / document_id)
             except OSError as e:
                 outcomes.append(
                     Outcome(document_id, "rejected", Rejection("unreadable", f"cannot read: {e.strerror}"))
                 )
+        if not accept_changes:
+            altered = [i for i, sha in shas.items() if manifest.get(i, sha) != sha]
+            missing = [i for i in manifest if i not in shas and i not in ids]
+            if altered or missing:
+                raise FixityError(altered, sorted(missing))
+        for i, document_id in enumerate(ids, start=1):
+            if progress:
+                progress(i - 1, len(ids))
+            if document_id not in shas:
                 continue
+            sha = shas[document_id]
             manifest[document_id] = sha
             if sha in seen:
                 outcomes.append(Outcome(document_id, "duplicate", duplicate_of=seen[sha]))
@@ -170,7 +187,6 @@ class Archive:
             record = records.get(document_id)
             if record and record.get("fingerprint") == self._fingerprint(sha, sidecar_bytes):
                 keep.add(document_id)
-                unchanged.add(document_id)
                 outcomes.append(Outcome(document_id, "unchanged", passages=record.get("passages", 0)))
                 continue
             try:
@@ -284,7 +300,7 @@ class Archive:
         self.store.write_manifest(manifest)
         if stored:
             if indexer.needs_full_rebuild(self.settings.index_dir, self.taxonomy.fingerprint):
-                self._reindex(True, None)
+                self._reindex(True, None, accept_changes=True)
             else:
                 indexer.update(self.settings.index_dir, stored, (), self.taxonomy.fingerprint)
         return Report(tuple(outcomes))

@@ -540,3 +540,20 @@ def test_output_piped_into_a_closed_reader_does_not_crash(indexed: Path, argv: l
     proc.stderr.close()
     proc.wait(timeout=60)
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_reindex_refuses_altered_or_missing_originals_unless_accepted(home_copy: Path) -> None:
+    (home_copy / "documents" / "2021" / "douane-cigarettes.txt").write_text(
+        "Texte réécrit : pangolins.\n", "utf-8"
+    )
+    (home_copy / "documents" / "2024" / "proxenetisme.html").unlink()
+    refused = run(home_copy, "reindex")
+    assert refused.returncode == 1
+    message = refused.stdout + refused.stderr
+    assert "2021/douane-cigarettes.txt" in message and "2024/proxenetisme.html" in message
+    assert "--accept-changes" in message
+    assert json.loads(run(home_copy, "search", "pangolins", "--json").stdout)["total"] == 0
+    accepted = run(home_copy, "reindex", "--accept-changes")
+    assert accepted.returncode == 0, accepted.stderr
+    assert json.loads(run(home_copy, "search", "pangolins", "--json").stdout)["total"] == 1
+    assert run(home_copy, "check").returncode == 0

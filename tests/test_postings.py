@@ -46,7 +46,7 @@ def corpus(tmp_path: Path) -> Iterator[Archive]:
     for name in ("2015/doc000.md", "2016/doc001.md"):
         (tmp_path / "documents" / name).write_text("---\ntitle: Remplacé\n---\n\nblanchiment remplacé.\n")
     (tmp_path / "documents" / "2017/doc002.md").unlink()
-    archive.reindex()
+    archive.reindex(accept_changes=True)
     yield archive
     archive.close()
 

@@ -22,7 +22,7 @@ import pytest
 
 from archive import indexer
 from archive.documents import Store
-from archive.errors import ArchiveBusy
+from archive.errors import ArchiveBusy, FixityError
 from archive.home import Archive
 from archive.lock import WriteLock
 from archive.models import Report, SearchRequest
@@ -89,7 +89,11 @@ def test_edited_file_is_updated_and_search_follows(archive: Archive, home: Path)
         "frigorifique en provenance du Maroc.\n",
         encoding="utf-8",
     )
-    report = archive.reindex()
+    with pytest.raises(FixityError) as refused:  # an edited original is a fixity failure until accepted
+        archive.reindex()
+    assert refused.value.altered == ["2021/douane-cigarettes.txt"]
+    assert total(archive, "cigarettes") >= 1  # nothing was indexed over it
+    report = archive.reindex(accept_changes=True)
     assert statuses(report)["2021/douane-cigarettes.txt"] == "updated"
     assert [s for p, s in statuses(report).items() if p != "2021/douane-cigarettes.txt"] == [
         "unchanged",
@@ -104,7 +108,10 @@ def test_deleted_file_is_removed_from_index_and_manifest(archive: Archive, home:
     archive.reindex()
     assert total(archive, "proxénétisme") >= 1
     (home / "documents/2024/proxenetisme.html").unlink()
-    report = archive.reindex()
+    with pytest.raises(FixityError) as refused:
+        archive.reindex()
+    assert refused.value.missing == ["2024/proxenetisme.html"]
+    report = archive.reindex(accept_changes=True)
     assert statuses(report)["2024/proxenetisme.html"] == "removed"
     assert total(archive, "proxénétisme") == 0
     assert "2024/proxenetisme.html" not in archive.store.read_manifest()
@@ -234,7 +241,7 @@ def test_full_reindex_builds_a_new_generation_and_swaps_it_in(archive: Archive, 
                 seen.append((done, total(reader, "cigarettes"), total(reader, "contrefaçon")))
                 assert indexer.live_generation(index) == first
 
-        report = archive.reindex(full=True, progress=progress)
+        report = archive.reindex(full=True, progress=progress, accept_changes=True)
         assert seen and all(old >= 1 and new == 0 for _, old, new in seen)
         second = indexer.live_generation(index)
         assert second is not None and second != first
@@ -525,7 +532,7 @@ def _assert_recovers(home: Path, baseline: dict[str, int], allowed_errors: set[s
         p.path.startswith("index/") or p.path in allowed_errors or Path(p.path).name.startswith(".")
         for p in problems
     ), problems
-    report = archive.reindex()
+    report = archive.reindex(accept_changes=bool(allowed_errors))
     assert not report.rejected
     assert leftovers(home) == []
     assert archive.check() == []
@@ -573,7 +580,7 @@ def test_killed_incremental_reindex_is_all_or_nothing(big_home: Path, when: tupl
             generated(i, "Le parquet évoque aussi un pangolin saisi à la frontière."), encoding="utf-8"
         )
         modified.add(path)
-    _kill_during(["reindex"], big_home, when)
+    _kill_during(["reindex", "--accept-changes"], big_home, when)
     archive = Archive(Settings(home=big_home))
     try:
         assert total(archive, "quetzal") == baseline["quetzal"]

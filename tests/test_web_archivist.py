@@ -338,3 +338,20 @@ def test_searches_answer_during_a_full_reindex_and_see_the_new_index_after(
     assert state["state"] == "done" and results and set(results) == {200}
     after = client.get("/search?q=billets").json()  # no restart needed
     assert after["total"] == 1 and after["hits"][0]["document"] == "2025/billets.txt"
+
+
+def test_reindex_over_an_altered_original_fails_until_changes_are_accepted(
+    web_app_factory: WebFactory,
+) -> None:
+    client = web_app_factory()
+    original = home_of(client) / "documents" / "2024" / "blanchiment-lyon.md"
+    original.write_text(
+        "---\ntitle: Modifié\n---\n\nUn texte modifié à la main parle de pangolins.\n", "utf-8"
+    )
+    failed = wait_for(client, client.post("/reindex", headers=AUTH).json()["job"])
+    assert failed["state"] == "failed" and failed["errors"][0]["code"] == "fixity"
+    assert "2024/blanchiment-lyon.md" in failed["errors"][0]["message"]
+    assert client.get("/search?q=pangolins").json()["total"] == 0
+    done = wait_for(client, client.post("/reindex?accept_changes=true", headers=AUTH).json()["job"])
+    assert done["state"] == "done" and done["counts"]["updated"] == 1
+    assert client.get("/search?q=pangolins").json()["total"] == 1

@@ -125,14 +125,24 @@ async def delete_endpoint(request: Request) -> Response:
     return JSONResponse({"id": outcome.path, "status": outcome.status})
 
 
-async def reindex_endpoint(request: Request) -> Response:
-    """Start a reindex (`full=true` rebuilds beside the live index); 202 with the job to poll."""
-    require_token(request)
-    raw = request.query_params.get("full", "false").lower()
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").lower()
     if raw not in ("true", "false", "1", "0", "yes", "no", ""):
-        raise HttpError(400, "bad_parameter", "full must be true or false", "Paramètre « full » invalide.")
+        raise HttpError(
+            400, "bad_parameter", f"{name} must be true or false", f"Paramètre « {name} » invalide."
+        )
+    return raw in ("true", "1", "yes")
+
+
+async def reindex_endpoint(request: Request) -> Response:
+    """Start a reindex; 202 with the job to poll.
+
+    `full=true` rebuilds beside the live index; `accept_changes=true` indexes originals that differ from
+    the fixity manifest (otherwise the job fails with code `fixity` and names them).
+    """
+    require_token(request)
     jobs: Jobs = request.app.state.jobs
-    job = jobs.start_reindex(full=raw in ("true", "1", "yes"))
+    job = jobs.start_reindex(full=_flag(request, "full"), accept_changes=_flag(request, "accept_changes"))
     return JSONResponse(
         {"job": job.id, **job.to_json()}, status_code=202, headers={"Location": f"/jobs/{job.id}"}
     )

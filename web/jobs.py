@@ -26,6 +26,7 @@ class Job:
     id: str
     kind: str
     full: bool
+    accept_changes: bool = False
     state: State = "queued"
     done: int = 0
     total: int = 0
@@ -40,6 +41,7 @@ class Job:
             "id": self.id,
             "kind": self.kind,
             "full": self.full,
+            "accept_changes": self.accept_changes,
             "state": self.state,
             "done": self.done,
             "total": self.total,
@@ -70,7 +72,7 @@ class Jobs:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def start_reindex(self, full: bool) -> Job:
+    def start_reindex(self, full: bool, accept_changes: bool = False) -> Job:
         with self._lock:
             active = next((j for j in self._jobs.values() if j.state in ("queued", "running")), None)
             if active is not None:
@@ -81,7 +83,7 @@ class Jobs:
                     "Une réindexation est déjà en cours.",
                     extra={"job": active.id},
                 )
-            job = Job(uuid.uuid4().hex[:12], "reindex", full)
+            job = Job(uuid.uuid4().hex[:12], "reindex", full, accept_changes)
             self._jobs[job.id] = job
             while len(self._jobs) > KEEP:
                 self._jobs.popitem(last=False)
@@ -97,7 +99,9 @@ class Jobs:
             job.done, job.total = done, total
 
         try:
-            report = self.archive.reindex(full=job.full, progress=progress, wait=self.lock_wait)
+            report = self.archive.reindex(
+                full=job.full, progress=progress, wait=self.lock_wait, accept_changes=job.accept_changes
+            )
         except ArchiveError as e:
             job.errors.append({"code": e.code, "message": str(e)})
             job.state = "failed"

@@ -168,7 +168,12 @@ def spec() -> dict[str, Any]:
                             "full",
                             "rebuild everything beside the live index, then swap",
                             {"type": "boolean", "default": False},
-                        )
+                        ),
+                        _query(
+                            "accept_changes",
+                            "index originals that differ from the fixity manifest (else the job fails: fixity)",
+                            {"type": "boolean", "default": False},
+                        ),
                     ],
                     "responses": {
                         "202": _json("the job", {"$ref": "#/components/schemas/Job"}),
