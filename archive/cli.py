@@ -157,6 +157,13 @@ def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> 
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as e:  # full disk, read-only storage, permissions: the live index is left as it was
+        where = f" ({e.filename})" if e.filename else ""
+        print(
+            f"archive: cannot complete: {e.strerror or e}{where}; the live index is unchanged",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("archive: interrupted; the live index is unchanged or fully updated", file=sys.stderr)
         return 130

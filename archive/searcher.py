@@ -18,6 +18,7 @@ from urllib.parse import quote
 import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
+from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.searching import Searcher as WhooshSearcher
 
 from . import analysis, postings, query
@@ -38,6 +39,9 @@ from .postings import Ids
 from .schema import DOCUMENT, SCHEMA_VERSION
 from .taxonomy import Taxonomy
 from .vocabulary import Vocabulary
+
+WHOOSH_BUDGET = 3.0
+"""Seconds a query Whoosh evaluates itself (phrases, spans, ranges) may take before results are cut."""
 
 MAX_FACET_VALUES = 50
 """Facet values returned per facet (the most frequent), besides the selected ones."""
@@ -70,13 +74,19 @@ class _Generation:
         self.searcher.close()
         self.ix.close()
 
-    def docs(self, q: wq.Query) -> Ids:
-        """The passages matching a query: from the arrays, or from Whoosh when they cannot say."""
+    def docs(self, q: wq.Query, notes: list[str] | None = None) -> Ids:
+        """The passages matching a query: from the arrays, or from Whoosh (within the time budget)."""
         arrays = self.arrays
         try:
             found = arrays.evaluate(q)
         except postings.Unsupported:
-            found = np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64)
+            collector = TimeLimitCollector(self.searcher.collector(limit=None, scored=False), WHOOSH_BUDGET)
+            try:
+                self.searcher.search_with_collector(q, collector)
+            except TimeLimit:
+                if notes is not None:
+                    notes.append(f"recherche arrêtée après {WHOOSH_BUDGET:g} s : résultats partiels")
+            found = np.fromiter(collector.results().docs(), dtype=np.int64)
             found.sort()
         return np.intersect1d(found, arrays.live_passages, assume_unique=True)
 
@@ -135,7 +145,7 @@ class Searcher:
             q = parsed.query
             if q is not None:
                 q = query.expand(q, gen.vocabulary, parsed.notes)
-            matched = arrays.live_passages if q is None else gen.docs(q)
+            matched = arrays.live_passages if q is None else gen.docs(q, parsed.notes)
             selections = self._selections(arrays, request)
             final = _intersect(matched, selections.values())
             relaxed = False
@@ -216,9 +226,15 @@ class Searcher:
             if request.sort == "relevance" and scoring is not None:
                 try:
                     out.extend(arrays.top(scoring, group, limit, gen.searcher))
-                except postings.Unsupported:  # phrases and spans: Whoosh scores them
-                    results = gen.searcher.search(scoring, filter=set(group.tolist()), limit=limit)
-                    out.extend((hit.docnum, _score(hit.score)) for hit in results)
+                except postings.Unsupported:  # phrases and spans: Whoosh scores them, within the budget
+                    collector = TimeLimitCollector(
+                        gen.searcher.collector(limit=limit, filter=set(group.tolist())), WHOOSH_BUDGET
+                    )
+                    try:
+                        gen.searcher.search_with_collector(scoring, collector)
+                    except TimeLimit:
+                        pass  # the best hits found so far: the matching step already noted the cut
+                    out.extend((hit.docnum, _score(hit.score)) for hit in collector.results())
             else:
                 out.extend((d, 0.0) for d in arrays.sorted_page(group, limit, request.sort != "oldest"))
         return [(d, round(s, 4)) for d, s in out[start:needed]]
