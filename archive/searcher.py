@@ -7,6 +7,7 @@ generation or its Whoosh commit changes, so readers never see a half-written ind
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable
@@ -230,10 +231,9 @@ class Searcher:
                     collector = TimeLimitCollector(
                         gen.searcher.collector(limit=limit, filter=set(group.tolist())), WHOOSH_BUDGET
                     )
-                    try:
+                    # on timeout, the best hits found so far: the matching step already noted the cut
+                    with contextlib.suppress(TimeLimit):
                         gen.searcher.search_with_collector(scoring, collector)
-                    except TimeLimit:
-                        pass  # the best hits found so far: the matching step already noted the cut
                     out.extend((hit.docnum, _score(hit.score)) for hit in collector.results())
             else:
                 out.extend((d, 0.0) for d in arrays.sorted_page(group, limit, request.sort != "oldest"))
