@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.writing import IndexWriter
+from whoosh.codec import whoosh3
+from whoosh.util.numeric import byte_to_length
+from whoosh.writing import IndexWriter, SegmentWriter
 
 from .analysis import Analyzed
 from .errors import IndexMissing
@@ -82,7 +84,7 @@ def build(
     try:
         ix = whoosh_index.create_in(str(tmp), build_schema())
         vocabulary = Vocabulary()
-        writer = ix.writer(limitmb=256)
+        writer = _Writer(ix, limitmb=256)
         try:
             for document in documents:
                 _add(writer, document, vocabulary)
@@ -117,7 +119,7 @@ def update(
     ix = whoosh_index.open_dir(str(generation))
     vocabulary = Vocabulary.load(generation)
     try:
-        writer = ix.writer(limitmb=128)
+        writer = _Writer(ix, limitmb=128)
         try:
             for document_id in removed:
                 writer.delete_by_term("doc", document_id)
@@ -134,6 +136,43 @@ def update(
         ix.close()
     vocabulary.save(generation)  # after the commit: a crash in between only leaves words unexpanded
     _write_meta(generation, taxonomy_fingerprint)
+
+
+class _Writer(SegmentWriter):  # type: ignore[misc]
+    """Whoosh's segment writer, with field lengths read once per field when postings are written.
+
+    Whoosh looks up the length of every posting's field in the new segment, and for fields that keep no
+    lengths (IDs, keywords) it asks the file system whether the column exists, once per posting: a third
+    of the build time here. The answers do not change while the segment is written.
+    """
+
+    def per_document_reader(self) -> Any:
+        return _Lengths(super().per_document_reader())
+
+
+class _Lengths:
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._columns: dict[str, tuple[bytes, int] | None] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
+        if fieldname not in self._columns:
+            column = self._reader._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+            self._columns[fieldname] = (
+                None
+                if column is None
+                else (column._dbfile.get(column._basepos, column._count), column._count)
+            )
+        found = self._columns[fieldname]
+        if found is None or docnum >= found[1]:
+            return default
+        return int(_LENGTHS[found[0][docnum]])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
+_LENGTHS = [byte_to_length(b) for b in range(256)]
 
 
 def _commit(writer: IndexWriter, optimize: bool = False) -> None:
@@ -172,8 +211,6 @@ def _add(writer: IndexWriter, document: Document, vocabulary: Vocabulary) -> Non
             section=p.section,
             agency=",".join(agency),
             offence=",".join(offence),
-            date_asc=meta.date or "9999-12-31",
-            date_desc=meta.date or "0000-00-00",
             position=p.position,
             data={
                 "position": p.position,

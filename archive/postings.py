@@ -337,13 +337,16 @@ def _read_postings(leaf: Any, fieldname: str, text: str) -> tuple[Ids, npt.NDArr
 
 def _read_positions(reader: Any, n: int) -> npt.NDArray[np.int32]:
     """Each passage's position, from the sortable column (0 for document records)."""
-    out = np.zeros(n, dtype=np.int32)
-    if not n:
-        return out
-    column = reader.column_reader("position")
-    for docnum, value in enumerate(column):
-        out[docnum] = value or 0
-    return out
+    parts = []
+    for leaf, _ in reader.leaf_readers():
+        count = leaf.doc_count_all()
+        part = np.zeros(count, dtype=np.int32)
+        if count and leaf.has_column("position"):
+            column = leaf._perdoc.column_reader("position", leaf.schema["position"].column_type)
+            stored = min(column._count, count)
+            part[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored * 4), dtype=">i4")
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.zeros(n, dtype=np.int32)
 
 
 def _read_lengths(leaf: Any, fieldname: str) -> npt.NDArray[np.float64]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from whoosh import fields
+from whoosh import columns, fields
 from whoosh.analysis import Token as WhooshToken
 from whoosh.analysis import Tokenizer
 
 from . import analysis
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 PASSAGE = "p"
 DOCUMENT = "d"
@@ -94,8 +94,6 @@ def build_schema() -> fields.Schema:
         source=fields.ID(),
         type=fields.ID(),
         date=fields.ID(),
-        date_asc=fields.ID(sortable=True),
-        date_desc=fields.ID(sortable=True),
-        position=fields.NUMERIC(sortable=True),
+        position=fields.COLUMN(columns.NumericColumn("i")),  # read as an array, never searched
         data=fields.STORED(),
     )
