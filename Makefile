@@ -39,3 +39,26 @@ lint: $(STAMP)
 
 clean:
 	rm -rf index/gen-* index/CURRENT index/write.lock
+
+# ---- benchmark (bench/, issue 4): not part of `make test`, except the smoke run in tests/ ----
+BENCH_SCALES ?= 20000 200000
+BENCH_HTTP_SECONDS ?= 60
+
+.PHONY: bench bench-quality bench-smoke bench-deps
+
+# Tantivy is a bench-only dependency (the `bench` optional group of pyproject.toml).
+bench-deps: $(STAMP)
+	@$(BIN)/python -c "import tantivy" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@command -v wrk >/dev/null || echo "wrk not found: the HTTP load test is skipped (apt-get install wrk)"
+
+bench: bench-deps
+	@for n in $(BENCH_SCALES); do \
+	  $(BIN)/python -m bench.run --passages $$n --http-seconds $(BENCH_HTTP_SECONDS) || exit 1; done
+	$(BIN)/python -m bench.profile
+	$(BIN)/python -m bench.report
+
+bench-quality: bench-deps
+	$(BIN)/python -m bench.quality
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench.smoke

@@ -1,0 +1,122 @@
+"""Our archive over HTTP: `archive serve` in its own process, loaded by `wrk` (16 connections) from another.
+
+Every request is a full JSON search response (`/search?q=...&format=json`, filters as query parameters),
+cycling through the query mix. Server memory is read from /proc (VmHWM: the peak resident set).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+from .queries import Query
+
+HERE = Path(__file__).resolve().parent
+ARCHIVE = Path(sys.executable).parent / "archive"
+
+
+def path_of(q: Query) -> str:
+    params: list[tuple[str, str]] = [("q", q.text), ("format", "json")]
+    params += [(k, v[0]) for k, v in q.filters.items()]
+    return "/search?" + urlencode(params)
+
+
+def _wait(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r:
+                r.read()
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _memory_mb(pid: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmHWM", "VmRSS")):
+            name, value = line.split(":")
+            out[name] = int(value.split()[0]) / 1024
+    return out
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    out["requests_per_s"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in", text)
+    out["requests"] = float(m.group(1)) if m else 0.0
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        if m:
+            scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+            out[f"p{pct}_ms"] = float(m.group(1)) * scale
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["non_2xx"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    out["socket_errors"] = float(sum(int(g) for g in m.groups())) if m else 0.0
+    return out
+
+
+def run(
+    home: Path, mix: list[Query], work: Path, seconds: int = 30, port: int = 8731, connections: int = 16
+) -> dict[str, object]:
+    if not shutil.which("wrk"):
+        return {"skipped": "wrk is not installed (apt-get install wrk)"}
+    paths_file = work / "wrk-paths.txt"
+    paths_file.write_text("\n".join(path_of(q) for q in mix) + "\n", "utf-8")
+    env = dict(os.environ, ARCHIVE_HOME=str(home))
+    log = open(work / "serve.log", "w")  # noqa: SIM115 (closed in the finally below)
+    server = subprocess.Popen(
+        [str(ARCHIVE), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(base + path_of(mix[0]))
+        for q in mix[:20]:  # the first searches fill the per-generation caches
+            _wait(base + path_of(q))
+        idle = _memory_mb(server.pid)
+        cmd = [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(HERE / "wrk_queries.lua"),
+            base,
+        ]
+        done = subprocess.run(
+            cmd, env=dict(env, WRK_PATHS=str(paths_file)), capture_output=True, text=True, check=True
+        )
+        result: dict[str, object] = dict(parse_wrk(done.stdout))
+        result.update(
+            {
+                "command": " ".join(cmd),
+                "connections": connections,
+                "seconds": seconds,
+                "server_idle": idle,
+                "server_after": _memory_mb(server.pid),
+                "wrk_output": done.stdout,
+            }
+        )
+        return result
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()

@@ -1,0 +1,46 @@
+"""Our archive, driven through its own build and search functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archive import indexer
+from archive.home import Archive
+from archive.models import Document, SearchRequest
+from archive.settings import Settings
+from archive.taxonomy import Taxonomy
+
+from ..corpus import FlatPassage
+from ..queries import Query
+from .base import Response
+
+
+class ArchivePeer:
+    name = "archive"
+    description = "our archive: archive.indexer.build, Archive.search (top 10, highlights, total, facets)"
+
+    def __init__(self) -> None:
+        self.archive: Archive | None = None
+
+    def build(self, directory: Path, documents: list[Document], passages: list[FlatPassage]) -> None:
+        indexer.build(directory / "index", documents, Taxonomy.load().fingerprint)
+
+    def open(self, directory: Path) -> None:
+        self.archive = Archive(Settings(home=directory))
+
+    def search(self, query: Query) -> Response:
+        return self.respond(SearchRequest(query.text, filters=query.filters, per_page=10))
+
+    def respond(self, request: SearchRequest) -> Response:
+        assert self.archive is not None
+        r = self.archive.search(request)
+        return Response(
+            r.total,
+            [(h.id, h.highlight) for h in r.hits],
+            {f: {v.value: v.count for v in values} for f, values in r.facets.items()},
+        )
+
+    def rank(self, text: str, limit: int = 100) -> list[str]:
+        assert self.archive is not None
+        r = self.archive.search(SearchRequest(text, per_page=limit))
+        return [h.document for h in r.hits]

@@ -1,0 +1,99 @@
+"""One peer, one phase, one process: so that peak memory and timings belong to that peer alone.
+
+python -m bench.worker build  --peer whoosh --data bench/data/20000/data.pkl --dir DIR --out build.json
+python -m bench.worker search --peer whoosh --dir DIR --queries bench/queries.json --out search.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import resource
+import time
+from pathlib import Path
+
+from . import queries as queries_mod
+from .peers import make
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def build(peer_name: str, data: Path, directory: Path) -> dict[str, object]:
+    with open(data, "rb") as f:
+        documents, passages = pickle.load(f)
+    peer = make(peer_name)
+    rss_before = _peak_rss_mb()
+    started = time.perf_counter()
+    peer.build(directory, documents, passages)
+    seconds = time.perf_counter() - started
+    return {
+        "peer": peer_name,
+        "description": peer.description,
+        "passages": len(passages),
+        "seconds": seconds,
+        "passages_per_s": len(passages) / seconds,
+        "index_bytes": dir_size(directory),
+        "peak_rss_mb": _peak_rss_mb(),
+        "rss_before_build_mb": rss_before,
+    }
+
+
+def search(peer_name: str, directory: Path, queries_file: Path, warmup: int) -> dict[str, object]:
+    mix = queries_mod.load(queries_file)
+    peer = make(peer_name)
+    started = time.perf_counter()
+    peer.open(directory)
+    opened = time.perf_counter() - started
+    for q in mix[:warmup]:
+        peer.search(q)
+    warm = time.perf_counter() - started
+    rows: list[dict[str, object]] = []
+    for q in mix:
+        t0 = time.perf_counter()
+        r = peer.search(q)
+        ms = (time.perf_counter() - t0) * 1000
+        rows.append(
+            {
+                "id": q.id,
+                "class": q.cls,
+                "ms": ms,
+                "total": r.total,
+                "hits": len(r.hits),
+                "highlighted": sum("<" in h for _i, h in r.hits),
+                "facet_values": sum(len(v) for v in r.facets.values()),
+                "facets": len(r.facets),
+            }
+        )
+    return {
+        "peer": peer_name,
+        "open_s": opened,
+        "warmup_s": warm,
+        "warmup_queries": warmup,
+        "peak_rss_mb": _peak_rss_mb(),
+        "queries": rows,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("phase", choices=("build", "search"))
+    p.add_argument("--peer", required=True)
+    p.add_argument("--dir", type=Path, required=True)
+    p.add_argument("--data", type=Path)
+    p.add_argument("--queries", type=Path, default=queries_mod.QUERIES_FILE)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args()
+    result = build(a.peer, a.data, a.dir) if a.phase == "build" else search(a.peer, a.dir, a.queries, a.warmup)
+    a.out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
