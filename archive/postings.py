@@ -60,8 +60,8 @@ class Arrays:
     reader: Any
     doc_count: int
     live_passages: Ids
-    document_of: npt.NDArray[np.int32]  # docnum -> document ordinal (-1 for document records)
-    documents: list[str]
+    document_of: npt.NDArray[np.int64]  # docnum -> index in `records` of its document's record
+    records: Ids  # the docnums of the live document records
     columns: dict[str, Column]
     date_rank: npt.NDArray[np.int32]  # docnum -> rank of its date (missing dates rank last)
     position: npt.NDArray[np.int32]
@@ -97,8 +97,8 @@ class Arrays:
             reader,
             n,
             _EMPTY,
-            np.full(n, -1, dtype=np.int32),
-            [],
+            np.full(n, -1, dtype=np.int64),
+            _EMPTY,
             {},
             np.zeros(n, dtype=np.int32),
             np.zeros(n, dtype=np.int32),
@@ -106,13 +106,12 @@ class Arrays:
         arrays._deleted = deleted
         passages = arrays.term("kind", PASSAGE)
         arrays.live_passages = passages
-        documents: list[str] = []
-        for value in _terms(reader, "doc"):
-            ids = arrays.term("doc", value)
-            arrays.document_of[ids] = len(documents)
-            documents.append(value)
-        arrays.documents = documents
-        arrays.document_of[arrays.term("kind", DOCUMENT)] = -1
+        # The indexer adds a document's passages, then its record, in one writer: within a segment and
+        # through merges, a passage's document is the first record after it. No per-document lookups.
+        records = arrays.term("kind", DOCUMENT)
+        arrays.records = records
+        last = max(records.size - 1, 0)
+        arrays.document_of[passages] = np.minimum(np.searchsorted(records, passages), last)
         for name in SINGLE + MULTI:
             values: list[str] = []
             docs: list[Ids] = []
@@ -277,6 +276,10 @@ class Arrays:
         if not wanted:
             return _EMPTY
         return np.unique(column.docs[np.isin(column.codes, wanted)])
+
+    def record_of(self, docnum: int) -> int:
+        """The docnum of the record of a passage's document."""
+        return int(self.records[self.document_of[docnum]])
 
     def distinct_documents(self, ids: Ids) -> int:
         return int(np.unique(self.document_of[ids]).size) if ids.size else 0

@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,7 +37,7 @@ from .models import (
     Stats,
 )
 from .postings import Ids
-from .schema import DOCUMENT, SCHEMA_VERSION
+from .schema import SCHEMA_VERSION
 from .taxonomy import Taxonomy
 from .vocabulary import Vocabulary
 
@@ -57,6 +57,7 @@ class _Generation:
     searcher: WhooshSearcher
     _arrays: postings.Arrays | None = None
     _records: dict[str, dict[str, Any]] | None = None
+    _record_cache: dict[int, dict[str, Any]] = field(default_factory=dict)
     _vocabulary: Vocabulary | None = None
 
     @property
@@ -91,12 +92,20 @@ class _Generation:
             found.sort()
         return np.intersect1d(found, arrays.live_passages, assume_unique=True)
 
+    def record(self, docnum: int) -> dict[str, Any]:
+        """One document record (metadata of a hit's document), unpickled once per generation."""
+        if docnum not in self._record_cache:
+            if len(self._record_cache) > 4096:
+                self._record_cache.clear()
+            self._record_cache[docnum] = self.searcher.stored_fields(docnum)["data"]
+        return self._record_cache[docnum]
+
     @property
     def records(self) -> dict[str, dict[str, Any]]:
         """Every indexed document's record (metadata, fingerprint, passage count), by document id."""
         if self._records is None:
             records: dict[str, dict[str, Any]] = {}
-            for docnum in self.arrays.term("kind", DOCUMENT):
+            for docnum in self.arrays.records:
                 stored = self.searcher.stored_fields(int(docnum))
                 records[stored["doc"]] = stored["data"]
             self._records = records
@@ -294,7 +303,7 @@ class Searcher:
     def _hit(self, gen: _Generation, docnum: int, score: float, keys: set[str]) -> Hit:
         stored = gen.searcher.stored_fields(docnum)
         data = stored["data"]
-        record = gen.records.get(stored["doc"], {})
+        record = gen.record(gen.arrays.record_of(docnum))
         return Hit(
             id=stored["id"],
             document=stored["doc"],
@@ -327,16 +336,22 @@ class Searcher:
             if gen is None:
                 return {}
             arrays = gen.arrays
-            ordinals = np.bincount(arrays.document_of[arrays.live_passages], minlength=len(arrays.documents))
-            return {arrays.documents[i]: int(c) for i, c in enumerate(ordinals) if c}
+            ordinals = np.bincount(arrays.document_of[arrays.live_passages], minlength=arrays.records.size)
+            names = [gen.searcher.stored_fields(int(d))["doc"] for d in arrays.records]
+            return {names[i]: int(c) for i, c in enumerate(ordinals) if c}
 
     def document(self, document_id: str, text: str = "") -> DocumentView | None:
         """A document with all its passages in order, and the passages matching `text` marked."""
         with self._lock:
             gen = self._generation()
-            if gen is None or document_id not in gen.records:
+            if gen is None:
                 return None
-            record = gen.records[document_id]
+            found = np.intersect1d(
+                gen.arrays.term("doc", document_id), gen.arrays.records, assume_unique=True
+            )
+            if not found.size:
+                return None
+            record = gen.record(int(found[0]))
             docnums = [int(d) for d in gen.docs(wq.Term("doc", document_id))]
             passages: list[Passage] = []
             for docnum in docnums:
@@ -386,7 +401,7 @@ class Searcher:
             size = sum(f.stat().st_size for f in gen.path.iterdir() if f.is_file())
             facets = self._facets(gen.arrays, SearchRequest(), gen.arrays.live_passages, {})
             return Stats(
-                len(gen.records),
+                int(gen.arrays.records.size),
                 int(gen.arrays.live_passages.size),
                 read_meta(gen.path).get("built_at"),
                 SCHEMA_VERSION,

@@ -97,3 +97,19 @@ def test_facet_counts_equal_a_count_over_stored_fields(corpus: Archive) -> None:
         assert {f.value: f.count for f in results.facets[name]} == counts
     assert results.documents == len({h.document for h in hits})
     assert "2017/doc002.md" not in {h.document for h in hits}
+
+
+def test_every_passage_maps_to_its_own_documents_record(corpus: Archive) -> None:
+    """The order invariant (passages, then their record) survives updates, deletions and merges."""
+    corpus.reindex(full=True)
+    (corpus.settings.documents_dir / "2018/doc003.md").write_text("---\ntitle: Encore\n---\n\nfraude.\n")
+    corpus.reindex(accept_changes=True)
+    with corpus.searcher._lock:
+        gen = corpus.searcher._generation()
+        assert gen is not None
+        arrays = gen.arrays
+        for docnum in arrays.live_passages.tolist():
+            record = gen.searcher.stored_fields(arrays.record_of(docnum))
+            assert (
+                record["doc"] == gen.searcher.stored_fields(docnum)["doc"] and record["id"] == record["doc"]
+            )
