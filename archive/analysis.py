@@ -117,6 +117,8 @@ def key(word: str) -> str:
         if nxt == stem:
             break
         stem = nxt
+    if stem.endswith("iqu"):  # public/publique, laïc/laïque: the -ique feminine keeps a "qu" stem
+        stem = stem[:-2] + "c"
     return stem or folded
 
 
@@ -175,12 +177,12 @@ def _parts(surface: str, start: int) -> Iterator[tuple[str, int]]:
 
 def _elide(piece: str, offset: int) -> Iterator[tuple[str, int]]:
     bits = _SPLIT_APOSTROPHE.split(piece)
-    skipped = 0
-    while len(bits) > 1 and fold(bits[0]) in ELISIONS:
-        skipped += len(bits[0]) + 1
-        bits = bits[1:]
-    if len(bits) == 1:
-        yield bits[0], offset + skipped
+    skipped = first = 0
+    while first < len(bits) - 1 and fold(bits[first]) in ELISIONS:  # indices: l'l'l'... stays linear
+        skipped += len(bits[first]) + 1
+        first += 1
+    if first == len(bits) - 1:
+        yield bits[first], offset + skipped
     else:  # aujourd'hui, prud'hommes: one word, the apostrophe is part of it
         yield piece[skipped:], offset + skipped
 

@@ -85,7 +85,10 @@ def safe_folder(folder: str | None) -> str:
     if not folder:
         return ""
     parts = [p for p in re.split(r"[/\\\\]+", folder) if p and p not in (".", "..")]
-    return "/".join(safe_name(p) for p in parts)
+    try:
+        return "/".join(safe_name(p) for p in parts)
+    except RejectedInput:
+        raise RejectedInput(folder[:80], "bad_name", "no usable folder name") from None
 
 
 class Store:

@@ -59,6 +59,9 @@ class RejectedInput(ArchiveError):
         self.reason_code = code
         self.reason = message
 
+    def __reduce__(self) -> tuple[type[RejectedInput], tuple[str, str, str]]:  # crosses process boundaries
+        return (type(self), (self.path, self.reason_code, self.reason))
+
 
 class FixityError(ArchiveError):
     """Originals differ from the fixity manifest: nothing is indexed over them unless accepted."""
@@ -78,3 +81,17 @@ class FixityError(ArchiveError):
         )
         self.altered = altered
         self.missing = missing
+
+
+class StorageError(ArchiveError):
+    """A write failed for lack of space or permission; the writer left everything as it was."""
+
+    code = "storage"
+
+    def __init__(self, what: str, error: OSError) -> None:
+        where = f" ({error.filename})" if error.filename else ""
+        super().__init__(
+            f"{what}: cannot complete: {error.strerror or error}{where} (could not write); "
+            "the live index and the originals are as they were"
+        )
+        self.errno = error.errno

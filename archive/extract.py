@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
+from . import isolation
 from .errors import RejectedInput
 from .models import Block, Extracted
 
@@ -69,7 +70,14 @@ def extract(name: str, data: bytes, max_bytes: int) -> Extracted:
             f"file too large ({len(data) / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB)",
         )
     reader: Callable[[str, bytes], Extracted] = _READERS[fmt]
-    extracted = reader(name, data)
+    # third-party parsers run in a worker that can be stopped
+    isolated = fmt in ("html", "pdf")
+    try:
+        extracted = isolation.run(reader, name, data) if isolated else reader(name, data)
+    except RejectedInput:
+        raise
+    except (Exception, RecursionError) as e:  # a reader's bug must cost one file, never the batch
+        raise RejectedInput(name, "unreadable", f"could not read this file ({type(e).__name__})") from None
     if not any(b.text.strip() for b in extracted.blocks):
         raise RejectedInput(name, "empty", "no text to index in this file")
     return extracted
@@ -174,7 +182,7 @@ def _read_md(name: str, data: bytes) -> Extracted:
     text, encoding = decode(name, data)
     try:
         post = frontmatter.loads(text)
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, ValueError, TypeError) as e:  # PyYAML raises ValueError on `date: 2024-13-01`
         raise RejectedInput(
             name, "bad_metadata", f"front matter is not valid YAML: {_first_line(e)}"
         ) from None
@@ -235,8 +243,31 @@ def _inline_text(children: list[Any]) -> str:
 # ---------------------------------------------------------------- html
 
 
+_MAX_TAG_BYTES = 262_144
+"""A tag longer than this (a 5 MB attribute, 100,000 attributes) is an attack, not a web page.
+
+Scripts are scanned too: 256 KB of code without a `>` does not occur in real pages."""
+
+
+def _longest_tag(data: bytes) -> int:
+    """The length of the longest `<...>` in the page, in one linear scan."""
+    longest = pos = 0
+    while (start := data.find(b"<", pos)) != -1:
+        end = data.find(b">", start)
+        if end == -1:
+            return max(longest, len(data) - start)
+        longest = max(longest, end - start)
+        pos = end + 1
+    return longest
+
+
 def _read_html(name: str, data: bytes) -> Extracted:
     import trafilatura
+
+    if _longest_tag(data) > _MAX_TAG_BYTES:
+        raise RejectedInput(
+            name, "too_complex", "an HTML tag longer than 256 KB: not a page a reader would see"
+        )
 
     try:
         body = trafilatura.extract(

@@ -6,6 +6,7 @@ document, check, stats. Writers take the archive's write lock; readers never wai
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -15,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from . import extract, indexer, metadata, passages
 from .documents import Store, safe_folder, safe_name, sha256_bytes, sha256_file
-from .errors import DocumentNotFound, FixityError, RejectedInput, UsageError
+from .errors import DocumentNotFound, FixityError, RejectedInput, StorageError, UsageError
 from .lock import WriteLock
 from .models import (
     FACETS,
@@ -143,10 +144,13 @@ class Archive:
     @contextmanager
     def _writing(self, what: str, wait: float) -> Iterator[None]:
         """Hold the write lock, after clearing what a killed writer may have left behind."""
-        with WriteLock(self.settings.index_dir, what, wait):
-            self.store.clean()
-            indexer.clean_stale(self.settings.index_dir)
-            yield
+        try:
+            with WriteLock(self.settings.index_dir, what, wait):
+                self.store.clean()
+                indexer.clean_stale(self.settings.index_dir)
+                yield
+        except OSError as e:  # full disk, read-only storage: say so; the writers undid their part
+            raise StorageError(what, e) from e
 
     def _reindex(self, full: bool, progress: Progress | None, accept_changes: bool = True) -> Report:
         index_dir = self.settings.index_dir
@@ -259,51 +263,68 @@ class Archive:
         progress: Progress | None,
     ) -> Report:
         manifest = self.store.read_manifest()
+        before = dict(manifest)
         by_sha = {sha: path for path, sha in manifest.items()}
         outcomes: list[Outcome] = []
         stored: list[Document] = []
-        for i, (target_folder, given, read, sidecar) in enumerate(items):
-            if progress:
-                progress(i, total)
-            try:
-                document_id = PurePosixPath(safe_folder(target_folder), safe_name(given)).as_posix()
+        written: list[str] = []
+        try:  # an error or an interrupt at any point (full disk, Ctrl-C) leaves the archive as it was
+            for i, (target_folder, given, read, sidecar) in enumerate(items):
+                if progress:
+                    progress(i, total)
                 try:
-                    data = read()
-                except OSError as e:
-                    raise RejectedInput(given, "unreadable", f"cannot read: {e.strerror}") from None
-                sha = sha256_bytes(data)
-                target = self.store.root / document_id
-                if target.exists():
-                    if sha256_file(target) == sha:
-                        outcomes.append(Outcome(document_id, "unchanged"))
+                    document_id = PurePosixPath(safe_folder(target_folder), safe_name(given)).as_posix()
+                    try:
+                        data = read()
+                    except OSError as e:
+                        raise RejectedInput(given, "unreadable", f"cannot read: {e.strerror}") from None
+                    sha = sha256_bytes(data)
+                    target = self.store.root / document_id
+                    if target.exists():
+                        if sha256_file(target) == sha:
+                            outcomes.append(Outcome(document_id, "unchanged"))
+                            continue
+                        raise RejectedInput(
+                            given,
+                            "name_taken",
+                            f"a different file is already stored as {document_id}: "
+                            "rename it, or remove the stored one first",
+                        )
+                    if sha in by_sha:
+                        outcomes.append(Outcome(given, "duplicate", duplicate_of=by_sha[sha]))
                         continue
-                    raise RejectedInput(
-                        given,
-                        "name_taken",
-                        f"a different file is already stored as {document_id}: "
-                        "rename it, or remove the stored one first",
-                    )
-                if sha in by_sha:
-                    outcomes.append(Outcome(given, "duplicate", duplicate_of=by_sha[sha]))
+                    document = self.prepare(document_id, data, sidecar)
+                except RejectedInput as e:
+                    outcomes.append(Outcome(given, "rejected", Rejection(e.reason_code, e.reason)))
                     continue
-                document = self.prepare(document_id, data, sidecar)
-            except RejectedInput as e:
-                outcomes.append(Outcome(given, "rejected", Rejection(e.reason_code, e.reason)))
-                continue
-            self.store.put(document_id, data)
-            if sidecar is not None:
-                self.store.put(document_id + metadata.SIDECAR_SUFFIX, sidecar)
-            manifest[document_id] = sha
-            by_sha[sha] = document_id
-            stored.append(document)
-            outcomes.append(Outcome(document_id, "added", passages=len(document.passages)))
-        self.store.write_manifest(manifest)
-        if stored:
-            if indexer.needs_full_rebuild(self.settings.index_dir, self.taxonomy.fingerprint):
-                self._reindex(True, None, accept_changes=True)
-            else:
-                indexer.update(self.settings.index_dir, stored, (), self.taxonomy.fingerprint)
+                written.append(document_id)  # before the write: an interrupt in between is undone too
+                self.store.put(document_id, data)
+                if sidecar is not None:
+                    written.append(document_id + metadata.SIDECAR_SUFFIX)
+                    self.store.put(document_id + metadata.SIDECAR_SUFFIX, sidecar)
+                manifest[document_id] = sha
+                by_sha[sha] = document_id
+                stored.append(document)
+                outcomes.append(Outcome(document_id, "added", passages=len(document.passages)))
+            self.store.write_manifest(manifest)
+            if stored:
+                if indexer.needs_full_rebuild(self.settings.index_dir, self.taxonomy.fingerprint):
+                    self._reindex(True, None, accept_changes=True)
+                else:
+                    indexer.update(self.settings.index_dir, stored, (), self.taxonomy.fingerprint)
+        except BaseException:
+            self._undo(written, before)
+            raise
         return Report(tuple(outcomes))
+
+    def _undo(self, written: list[str], manifest: dict[str, str]) -> None:
+        """Best effort after a failed add: remove the files it stored and put the manifest back."""
+        for name in written:
+            with contextlib.suppress(OSError):
+                (self.store.root / name).unlink()
+        with contextlib.suppress(OSError):
+            if self.store.read_manifest() != manifest:
+                self.store.write_manifest(manifest)
 
     def remove(self, document_id: str, wait: float = 0.0) -> Outcome:
         """Delete a document's file, sidecar, manifest line and passages."""

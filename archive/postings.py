@@ -232,11 +232,25 @@ class Arrays:
             total[present] += s * boost
         return total
 
-    def top(self, q: wq.Query, candidates: Ids, k: int, searcher: Any) -> list[tuple[int, float]]:
-        """The k best candidates by score (ties: lower docnum first), with their scores."""
+    def top(
+        self,
+        q: wq.Query,
+        candidates: Ids,
+        k: int,
+        searcher: Any,
+        coordination: list[tuple[Ids, float]] | None = None,
+    ) -> list[tuple[int, float]]:
+        """The k best candidates by score (ties: lower docnum first), with their scores.
+
+        With `coordination` (for each word of a loosened query, its passages and its weight), a
+        candidate's score is multiplied by (weight of its words / weight of all)^COORDINATION:
+        complete matches lead, and a passage with the rare words beats one with the common ones.
+        """
         if not candidates.size or k <= 0:
             return []
         scores = self.scores(q, candidates, searcher)
+        if coordination:
+            scores = scores * coverage(candidates, coordination) ** COORDINATION
         if candidates.size > k:
             cut = np.argpartition(-scores, k - 1)[:k]
             threshold = scores[cut].min()
@@ -285,8 +299,18 @@ class Arrays:
         return int(np.unique(self.document_of[ids]).size) if ids.size else 0
 
 
+COORDINATION = 1.0
 _K1 = 1.2
 _B = 0.75
+
+
+def coverage(candidates: Ids, parts: list[tuple[Ids, float]]) -> npt.NDArray[np.float64]:
+    """For each candidate, the share of the parts' total weight that it contains."""
+    have = np.zeros(candidates.size, dtype=np.float64)
+    for ids, weight in parts:
+        have += weight * np.isin(candidates, ids, assume_unique=True)
+    total = sum(weight for _, weight in parts) or 1.0
+    return have / total
 
 
 def _text(text: object) -> str:

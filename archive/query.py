@@ -10,13 +10,16 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from whoosh import query as wq
-from whoosh.qparser import FieldAliasPlugin, QueryParser, syntax
+from whoosh.qparser import FieldAliasPlugin, MultifieldParser, QueryParser, syntax
 from whoosh.qparser.plugins import PhrasePlugin
 from whoosh.query.spans import SpanNear
 
 from . import analysis
 from .schema import QUERY_FIELDS, SEARCHABLE, build_schema
 from .vocabulary import Vocabulary
+
+DEFAULT_FIELDS = {"content": 1.0, "section": 0.5, "title": 0.5}
+"""Where an unfielded word is looked for, and how much each field weighs (on top of index-time boosts)."""
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64
@@ -32,6 +35,7 @@ FIELD_ALIASES = {
     "doc": ["document"],
 }
 
+_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -46,6 +50,18 @@ class Parsed:
     notes: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)  # plain unfielded words, for spelling suggestions
     relaxable: list[wq.Query] = field(default_factory=list)  # the AND'ed parts of a plain query (>= 2)
+    scoring: wq.Query | None = None  # the same query over the passage, its heading and title: ranks only
+    scoring_parts: list[wq.Query] = field(default_factory=list)  # `relaxable`, part by part, for ranking
+
+
+class _Near(SpanNear):  # type: ignore[misc]
+    """Whoosh's SpanNear, with the size estimates its AND needs to order sub-queries (two phrases)."""
+
+    def estimate_size(self, ixreader: object) -> int:
+        return int(min(self.a.estimate_size(ixreader), self.b.estimate_size(ixreader)))
+
+    def estimate_min_size(self, ixreader: object) -> int:
+        return 0
 
 
 class _GapPhraseNode(PhrasePlugin.PhraseNode):  # type: ignore[misc]
@@ -67,7 +83,7 @@ class _GapPhraseNode(PhrasePlugin.PhraseNode):  # type: ignore[misc]
         previous = parts[0][1]
         for key, position in parts[1:MAX_TERMS]:
             gap = position - previous
-            q = SpanNear(q, wq.Term(fieldname, key), slop=gap, mindist=gap)
+            q = _Near(q, wq.Term(fieldname, key), slop=gap, mindist=gap)
             previous = position
         if self.boost != 1:
             q.boost = self.boost
@@ -83,17 +99,30 @@ class _GapPhrasePlugin(PhrasePlugin):  # type: ignore[misc]
     PhraseTagger = _GapPhraseTagger
 
 
-def make_parser() -> QueryParser:
-    """The archive's parser: AND by default, French phrases, only the public fields, French field aliases."""
+@dataclass(frozen=True)
+class Parsers:
+    """Two readings of one syntax: `words` as typed (for interpretation and relaxation), `fields` to run."""
+
+    words: QueryParser
+    fields: QueryParser
+
+
+def make_parser() -> Parsers:
+    """The archive's parser: AND by default, French phrases, only the public fields, French field aliases.
+
+    An unfielded word is looked for in the passage, its section heading and its document's title.
+    """
     full = build_schema()
     public = type(full)()
     for name in QUERY_FIELDS:
         public.add(name, full[name])
-    parser = QueryParser("content", public)
-    parser.remove_plugin_class(PhrasePlugin)
-    parser.add_plugin(_GapPhrasePlugin())
-    parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
-    return parser
+    single = QueryParser("content", public)
+    multi = MultifieldParser(list(DEFAULT_FIELDS), public, fieldboosts=DEFAULT_FIELDS)
+    for parser in (single, multi):
+        parser.remove_plugin_class(PhrasePlugin)
+        parser.add_plugin(_GapPhrasePlugin())
+        parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
+    return Parsers(single, multi)
 
 
 def clean(text: str) -> tuple[str, list[str]]:
@@ -108,31 +137,43 @@ def clean(text: str) -> tuple[str, list[str]]:
     return text, notes
 
 
-def parse(parser: QueryParser, raw: str) -> Parsed:
+def parse(parsers: Parsers, raw: str) -> Parsed:
     """Parse any text into a runnable query; never raises: unreadable syntax is searched as plain words."""
     text, notes = clean(raw)
     if not text:
         return Parsed(text, None, "", notes)
     try:
-        tree = parser.process(text)
-        q = parser.parse(text)
+        tree = parsers.words.process(text)
+        q = parsers.words.parse(text)
+        ranked = parsers.fields.parse(text)
     except Exception:  # the parser fails on some pathological inputs (deep nesting, stray operators)
-        plain = " ".join(re.findall(r"[^\W_]+", text))
+        # operators must go too: a stray NOT or ANDNOT is what broke the parser in the first place
+        plain = " ".join(w for w in re.findall(r"[^\W_]+", text) if w not in _OPERATORS)
         notes.append("syntaxe non reconnue : recherche des mots seuls")
-        tree = parser.process(plain)
-        q = parser.parse(plain)
+        try:
+            tree = parsers.words.process(plain)
+            q = parsers.words.parse(plain)
+            ranked = parsers.fields.parse(plain)
+        except Exception:  # nothing readable is left: search nothing rather than fail
+            return Parsed(text, wq.NullQuery, "", notes)
     words = [n.text for n in _word_nodes(tree) if n.fieldname is None]
     stops = [w for w in words if not analysis.keys(w)]
     if stops:
         notes.append("mots ignorés (trop courants) : " + ", ".join(dict.fromkeys(stops)))
     q = _bounded_terms(q, notes)
+    ranked = _bounded_terms(ranked, [])
     interpretation = _render(tree)
     if q is wq.NullQuery or q is None:
         return Parsed(text, wq.NullQuery, interpretation, notes, words)
     relaxable: list[wq.Query] = []
+    ranked_parts: list[wq.Query] = []
     if _is_plain(tree) and isinstance(q, wq.And) and len(q.subqueries) >= 2:
         relaxable = list(q.subqueries)
-    return Parsed(text, q, interpretation, notes, words, relaxable)
+        if isinstance(ranked, wq.And) and len(ranked.subqueries) == len(relaxable):
+            ranked_parts = list(ranked.subqueries)
+        else:
+            ranked_parts = relaxable
+    return Parsed(text, q, interpretation, notes, words, relaxable, ranked, ranked_parts)
 
 
 def _word_nodes(node: syntax.SyntaxNode) -> list[syntax.WordNode]:

@@ -8,9 +8,10 @@ generation or its Whoosh commit changes, so readers never see a half-written ind
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,17 +45,32 @@ from .vocabulary import Vocabulary
 WHOOSH_BUDGET = 3.0
 """Seconds a query Whoosh evaluates itself (phrases, spans, ranges) may take before results are cut."""
 
+RELAX_SHARE = 0.3
+"""A loosened query keeps the passages holding at least this share of its words' weight (idf)."""
+
+BLEND_BELOW = 20
+"""A plain query matched in full by fewer passages than this also lists, after them, those missing a word."""
+
 MAX_FACET_VALUES = 50
 """Facet values returned per facet (the most frequent), besides the selected ones."""
 
 
 @dataclass
 class _Generation:
-    """An open Whoosh searcher over one committed state of the index, with caches that live as long."""
+    """One committed state of the index: Whoosh searchers (one per thread) and caches that live as long.
+
+    Whoosh searchers read files with seek-and-read, so threads never share one; the arrays and caches
+    are read-only once built. A generation replaced by a newer one is closed when its last user leaves.
+    """
 
     path: Path
     ix: Any
-    searcher: WhooshSearcher
+    primary: WhooshSearcher
+    users: int = 0
+    retired: bool = False
+    _local: threading.local = field(default_factory=threading.local)
+    _opened: list[WhooshSearcher] = field(default_factory=list)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock)
     _arrays: postings.Arrays | None = None
     _records: dict[str, dict[str, Any]] | None = None
     _record_cache: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -67,13 +83,28 @@ class _Generation:
         return self._vocabulary
 
     @property
+    def searcher(self) -> WhooshSearcher:
+        """This thread's Whoosh searcher over this generation (opened once per thread, then reused)."""
+        mine: WhooshSearcher | None = getattr(self._local, "searcher", None)
+        if mine is None:
+            with self._build_lock:
+                mine = self.ix.searcher()
+                self._opened.append(mine)
+            self._local.searcher = mine
+        return mine
+
+    @property
     def arrays(self) -> postings.Arrays:
         if self._arrays is None:
-            self._arrays = postings.Arrays.load(self.searcher.reader())
+            with self._build_lock:
+                if self._arrays is None:
+                    self._arrays = postings.Arrays.load(self.primary.reader())
         return self._arrays
 
     def close(self) -> None:
-        self.searcher.close()
+        for searcher in self._opened:
+            searcher.close()
+        self.primary.close()
         self.ix.close()
 
     def docs(self, q: wq.Query, notes: list[str] | None = None) -> Ids:
@@ -82,7 +113,9 @@ class _Generation:
         try:
             found = arrays.evaluate(q)
         except postings.Unsupported:
-            collector = TimeLimitCollector(self.searcher.collector(limit=None, scored=False), WHOOSH_BUDGET)
+            collector = TimeLimitCollector(
+                self.searcher.collector(limit=None, scored=False), WHOOSH_BUDGET, use_alarm=False
+            )
             try:
                 self.searcher.search_with_collector(q, collector)
             except TimeLimit:
@@ -125,28 +158,50 @@ class Searcher:
     def close(self) -> None:
         with self._lock:
             if self._gen:
-                self._gen.close()
+                self._retire(self._gen)
                 self._gen = None
 
     def _generation(self) -> _Generation | None:
-        path = live_generation(self.index_dir)
-        gen = self._gen
-        if gen is not None and (gen.path != path or not _up_to_date(gen)):
+        """The live generation, reopened when another generation or a new Whoosh commit is live."""
+        with self._lock:
+            path = live_generation(self.index_dir)
+            gen = self._gen
+            if gen is not None and (gen.path != path or not _up_to_date(gen)):
+                self._retire(gen)
+                gen = self._gen = None
+            if gen is None and path is not None:
+                if read_meta(path).get("schema_version") != SCHEMA_VERSION:
+                    return None  # never misread an index of another schema: `reindex` rebuilds it
+                ix = whoosh_index.open_dir(str(path))
+                gen = self._gen = _Generation(path, ix, ix.searcher())
+            return gen
+
+    def _retire(self, gen: _Generation) -> None:
+        gen.retired = True
+        if gen.users == 0:
             gen.close()
-            gen = self._gen = None
-        if gen is None and path is not None:
-            if read_meta(path).get("schema_version") != SCHEMA_VERSION:
-                return None  # never misread an index of another schema: `reindex` rebuilds it
-            ix = whoosh_index.open_dir(str(path))
-            gen = self._gen = _Generation(path, ix, ix.searcher())
-        return gen
+
+    @contextlib.contextmanager
+    def _use(self) -> Iterator[_Generation | None]:
+        """The live generation, kept open for the caller even if a newer one goes live meanwhile."""
+        with self._lock:
+            gen = self._generation()
+            if gen is not None:
+                gen.users += 1
+        try:
+            yield gen
+        finally:
+            if gen is not None:
+                with self._lock:
+                    gen.users -= 1
+                    if gen.retired and gen.users == 0:
+                        gen.close()
 
     # ------------------------------------------------------------------ search
 
     def search(self, request: SearchRequest) -> SearchResults:
         started = time.perf_counter()
-        with self._lock:
-            gen = self._generation()
+        with self._use() as gen:
             parsed = query.parse(self._parser, request.query)
             if gen is None:
                 parsed.notes.append("l'index n'est pas encore construit : lancez `archive reindex`")
@@ -155,30 +210,25 @@ class Searcher:
             q = parsed.query
             if q is not None:
                 q = query.expand(q, gen.vocabulary, parsed.notes)
+                ranking = (
+                    query.expand(parsed.scoring, gen.vocabulary, []) if parsed.scoring is not None else q
+                )
             matched = arrays.live_passages if q is None else gen.docs(q, parsed.notes)
             selections = self._selections(arrays, request)
             final = _intersect(matched, selections.values())
             relaxed = False
-            scoring = q
+            scoring = ranking if q is not None else None
             interpretation = parsed.interpretation
-            groups: list[Ids] = [final]
-            if not final.size and parsed.relaxable:
-                relaxed_groups, best = self._relax(gen, parsed.relaxable, selections.values())
-                if relaxed_groups:
+            coordination: list[tuple[Ids, float]] | None = None
+            if parsed.relaxable and final.size < BLEND_BELOW:
+                loosened, parts, interpretation, note = self._relax(gen, parsed, final, selections.values())
+                if loosened.size > final.size:
                     relaxed = True
-                    groups = relaxed_groups
-                    final = matched = np.unique(np.concatenate(relaxed_groups))
-                    scoring = wq.Or(parsed.relaxable)
-                    n = len(parsed.relaxable)
-                    interpretation = (
-                        f"{parsed.interpretation.replace(' AND ', ' OR ')} (au moins {best} sur {n})"
-                    )
-                    parsed.notes.insert(
-                        0,
-                        f"aucun passage ne contient tous les mots : voici ceux qui en contiennent "
-                        f"{best} sur {n}, les plus complets d'abord",
-                    )
-            hits = self._page(gen, request, scoring, groups)
+                    final = matched = loosened
+                    coordination = parts
+                    scoring = wq.Or(parsed.scoring_parts)
+                    parsed.notes.insert(0, note)
+            hits = self._page(gen, request, scoring, final, coordination)
             facets = self._facets(arrays, request, matched, selections)
             suggestion = self._suggest(gen, parsed.text, parsed.words)
             keys = query.highlight_keys(scoring)
@@ -208,44 +258,69 @@ class Searcher:
         return out
 
     def _relax(
-        self, gen: _Generation, parts: list[wq.Query], selections: Iterable[Ids]
-    ) -> tuple[list[Ids], int]:
-        """Passages grouped by how many of the parts they contain, most first (the best two levels)."""
+        self, gen: _Generation, parsed: query.Parsed, strict: Ids, selections: Iterable[Ids]
+    ) -> tuple[Ids, list[tuple[Ids, float]], str, str]:
+        """The passages that miss some words of a plain query, for when few or none have them all.
+
+        A researcher's question often uses a word the best passage does not. Each word weighs its
+        rarity (idf): the passages holding at least half of the query's weight join the complete
+        matches, and ranking multiplies their score by the share they hold, so complete matches lead
+        and rare words count more than common ones. Returns the passages, each word's passages and
+        weight (for ranking), the interpretation and a note saying what was done.
+        """
+        parts = parsed.relaxable
+        n = len(parts)
         allowed = _intersect(gen.arrays.live_passages, selections)
         found = [np.intersect1d(gen.docs(part), allowed, assume_unique=True) for part in parts]
+        everything = max(int(gen.arrays.live_passages.size), 1)
+        weighted = [(ids, math.log(everything / (ids.size + 1)) + 1) for ids in found]
         if not any(f.size for f in found):
-            return [], 0
-        ids, counts = np.unique(np.concatenate(found), return_counts=True)
-        best = int(counts.max())
-        floor = max(1, best - 1) if len(parts) >= 3 else best
-        groups = [ids[counts == level] for level in range(best, floor - 1, -1)]
-        return [g for g in groups if g.size], best
+            return strict, weighted, parsed.interpretation, ""
+        ids = np.unique(np.concatenate(found))
+        loosened = np.union1d(strict, ids[postings.coverage(ids, weighted) >= RELAX_SHARE])
+        loose = parsed.interpretation.replace(" AND ", " OR ")
+        if strict.size:
+            note = (
+                f"{strict.size} passage(s) contiennent tous les mots ; s'y ajoutent ceux qui en contiennent "
+                "l'essentiel (les mots rares comptent davantage), classés après eux sauf mot rare"
+            )
+            interpretation = f"{parsed.interpretation}, puis {loose} (l'essentiel des {n} mots)"
+        else:
+            note = (
+                "aucun passage ne contient tous les mots : voici ceux qui en contiennent l'essentiel "
+                "(les mots rares comptent davantage), les plus complets d'abord"
+            )
+            interpretation = f"{loose} (l'essentiel des {n} mots)"
+        return loosened, weighted, interpretation, note
 
     def _page(
-        self, gen: _Generation, request: SearchRequest, scoring: wq.Query | None, groups: list[Ids]
+        self,
+        gen: _Generation,
+        request: SearchRequest,
+        scoring: wq.Query | None,
+        candidates: Ids,
+        coordination: list[tuple[Ids, float]] | None = None,
     ) -> list[tuple[int, float]]:
-        """The (docnum, score) pairs of the requested page, groups ranked one after another."""
+        """The (docnum, score) pairs of the requested page."""
         start = (request.page - 1) * request.per_page
         needed = start + request.per_page
-        out: list[tuple[int, float]] = []
         arrays = gen.arrays
-        for group in groups:
-            if len(out) >= needed:
-                break
-            limit = needed - len(out)
-            if request.sort == "relevance" and scoring is not None:
-                try:
-                    out.extend(arrays.top(scoring, group, limit, gen.searcher))
-                except postings.Unsupported:  # phrases and spans: Whoosh scores them, within the budget
-                    collector = TimeLimitCollector(
-                        gen.searcher.collector(limit=limit, filter=set(group.tolist())), WHOOSH_BUDGET
-                    )
-                    # on timeout, the best hits found so far: the matching step already noted the cut
-                    with contextlib.suppress(TimeLimit):
-                        gen.searcher.search_with_collector(scoring, collector)
-                    out.extend((hit.docnum, _score(hit.score)) for hit in collector.results())
-            else:
-                out.extend((d, 0.0) for d in arrays.sorted_page(group, limit, request.sort != "oldest"))
+        if request.sort != "relevance" or scoring is None:
+            return [(d, 0.0) for d in arrays.sorted_page(candidates, needed, request.sort != "oldest")][
+                start:
+            ]
+        try:
+            out = arrays.top(scoring, candidates, needed, gen.searcher, coordination)
+        except postings.Unsupported:  # phrases and spans: Whoosh scores them, within the budget
+            collector = TimeLimitCollector(
+                gen.searcher.collector(limit=needed, filter=set(candidates.tolist())),
+                WHOOSH_BUDGET,
+                use_alarm=False,
+            )
+            # on timeout, the best hits found so far: the matching step already noted the cut
+            with contextlib.suppress(TimeLimit):
+                gen.searcher.search_with_collector(scoring, collector)
+            out = [(hit.docnum, _score(hit.score)) for hit in collector.results()]
         return [(d, round(s, 4)) for d, s in out[start:needed]]
 
     def _facets(
@@ -325,14 +400,12 @@ class Searcher:
 
     def records(self) -> dict[str, dict[str, Any]]:
         """Every indexed document's record: what `reindex` compares with the files and `check` verifies."""
-        with self._lock:
-            gen = self._generation()
+        with self._use() as gen:
             return dict(gen.records) if gen else {}
 
     def passage_counts(self) -> dict[str, int]:
         """How many passages the index really holds for each document."""
-        with self._lock:
-            gen = self._generation()
+        with self._use() as gen:
             if gen is None:
                 return {}
             arrays = gen.arrays
@@ -342,8 +415,7 @@ class Searcher:
 
     def document(self, document_id: str, text: str = "") -> DocumentView | None:
         """A document with all its passages in order, and the passages matching `text` marked."""
-        with self._lock:
-            gen = self._generation()
+        with self._use() as gen:
             if gen is None:
                 return None
             found = np.intersect1d(
@@ -394,8 +466,7 @@ class Searcher:
             )
 
     def stats(self) -> Stats:
-        with self._lock:
-            gen = self._generation()
+        with self._use() as gen:
             if gen is None:
                 return Stats(0, 0, None, SCHEMA_VERSION, 0, None, {})
             size = sum(f.stat().st_size for f in gen.path.iterdir() if f.is_file())
@@ -418,7 +489,7 @@ def _score(value: object) -> float:
 
 def _up_to_date(gen: _Generation) -> bool:
     try:
-        return bool(gen.searcher.up_to_date())
+        return bool(gen.primary.up_to_date())
     except OSError:
         return False
 

@@ -6,6 +6,7 @@ cycling through the query mix. Server memory is read from /proc (VmHWM: the peak
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -85,6 +86,12 @@ def run(
         _wait(base + path_of(mix[0]))
         for q in mix[:20]:  # the first searches fill the per-generation caches
             _wait(base + path_of(q))
+        probe = json.loads(urllib.request.urlopen(base + path_of(mix[0]), timeout=60).read())
+        if not probe.get("total"):
+            return {
+                "skipped": f"the server found nothing for {mix[0].text!r} (notes: {probe.get('notes')}): "
+                "index unreadable by this core (schema changed?)"
+            }
         idle = _memory_mb(server.pid)
         cmd = [
             "wrk",

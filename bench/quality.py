@@ -209,7 +209,7 @@ def render(result: dict[str, object]) -> str:
         "",
         "Our archive beats every baseline on both measures."
         if not beaten
-        else "Not beaten on at least one measure by our archive: " + ", ".join(beaten) + ".",
+        else "Our archive does not beat these baselines on at least one measure: " + ", ".join(beaten) + ".",
         "",
     ]
     per = {n: p["ndcg_per_query"] for n, p in peers.items()}

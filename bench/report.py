@@ -82,6 +82,7 @@ def scale_section(res: dict[str, Any]) -> list[str]:
         + ".",
         "",
     ]
+    lines += [f"> {note}" for note in res.get("notes", [])] + ([""] if res.get("notes") else [])
     peers = [p for p in ("archive", *OTHERS) if p in build]
     ours_b = build.get("archive")
     lines += [

@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import platform
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -39,7 +40,15 @@ RESULTS = ROOT / "bench" / "results" / "soak.md"
 TOKEN = "soak-token"
 
 CITIES = ["Marseille", "Lyon", "Lille", "Bordeaux", "Nantes", "Toulouse", "Nice", "Rennes", "Strasbourg"]
-AGENCIES = ["la gendarmerie", "la police judiciaire", "la douane", "l'OFAST", "Europol", "Eurojust", "Tracfin"]
+AGENCIES = [
+    "la gendarmerie",
+    "la police judiciaire",
+    "la douane",
+    "l'OFAST",
+    "Europol",
+    "Eurojust",
+    "Tracfin",
+]
 OFFENCES = [
     "blanchiment aggravé",
     "trafic de stupéfiants",
@@ -52,7 +61,13 @@ OFFENCES = [
     "association de malfaiteurs",
 ]
 VERBS = ["ont interpellé", "ont placé en garde à vue", "ont entendu", "ont perquisitionné chez"]
-THINGS = ["des véhicules de luxe", "des comptes bancaires", "des lingots d'or", "des cryptoactifs", "des montres"]
+THINGS = [
+    "des véhicules de luxe",
+    "des comptes bancaires",
+    "des lingots d'or",
+    "des cryptoactifs",
+    "des montres",
+]
 TYPES = ["article", "communiqué", "décision", "rapport"]
 
 QUERIES: list[tuple[str, dict[str, str | list[str]]]] = [
@@ -141,8 +156,9 @@ def build_home(home: Path, documents: int) -> None:
         path = home / "documents" / str(2015 + i % 11) / f"article-{i:04d}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(document(i), encoding="utf-8")
-    subprocess.run([str(ROOT / ".venv/bin/archive"), "reindex"], env=env_for(home), check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(ROOT / ".venv/bin/archive"), "reindex"], env=env_for(home), check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -162,7 +178,7 @@ def searcher(base: str, stats: Stats, stop: threading.Event, seed: int, started:
                 elapsed = time.perf_counter() - t0
                 ok = resp.status_code == 200 and isinstance(resp.json().get("total"), int)
             except Exception as e:  # every failure counts, whatever its kind
-                stats.error(f"search {params}: {type(e).__name__}: {e}")
+                stats.error(f"search [{kind}] {params}: {type(e).__name__}: {e}")
                 continue
             with stats.lock:
                 stats.latencies[kind].append(elapsed)
@@ -170,7 +186,7 @@ def searcher(base: str, stats: Stats, stop: threading.Event, seed: int, started:
                 stats.statuses[str(resp.status_code)] += 1
                 stats.per_minute[int((time.monotonic() - started) // 60)] += 1
             if not ok:
-                stats.error(f"search {params}: HTTP {resp.status_code} {resp.text[:200]}")
+                stats.error(f"search [{kind}] {params}: HTTP {resp.status_code} {resp.text[:200]}")
 
 
 def adder(base: str, stats: Stats, stop: threading.Event, every: float, first: int) -> None:
@@ -263,12 +279,16 @@ def verify(base: str, home: Path, stats: Stats) -> list[str]:
             body = client.get("/search", params={"q": code, "per_page": "100"}).json()
             found = {h["document"] for h in body["hits"]}
             if body["documents"] != 1 or found != {doc_id}:
-                problems.append(f"{doc_id}: search {code!r} gave {body['documents']} documents {sorted(found)}")
+                problems.append(
+                    f"{doc_id}: search {code!r} gave {body['documents']} documents {sorted(found)}"
+                )
     check = subprocess.run(
         [str(ROOT / ".venv/bin/archive"), "check"], env=env_for(home), capture_output=True, text=True
     )
     if check.returncode != 0:
-        problems.append(f"archive check exited {check.returncode}: {check.stdout[-2000:]}{check.stderr[-500:]}")
+        problems.append(
+            f"archive check exited {check.returncode}: {check.stdout[-2000:]}{check.stderr[-500:]}"
+        )
     return problems
 
 
@@ -279,8 +299,11 @@ def machine() -> dict[str, str]:
             cpu = line.split(":", 1)[1].strip()
             break
     mem = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
-         if line.startswith("MemTotal")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
         "unknown",
     )
     return {
@@ -329,11 +352,20 @@ def report(args: argparse.Namespace, stats: Stats, meta: dict[str, str], problem
     ]
     for p in problems[:20]:
         lines.append(f"  - {p}")
-    for e in stats.errors[:20]:
-        lines.append(f"  - error: {e}")
-    lines += ["", "## Latency (seconds, client side)", "", "| queries | n | p50 | p95 | p99 | max |",
-              "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    order = ["all"] + sorted(k for k in stats.latencies if k not in ("all", "upload")) + ["upload"]
+    for e, n in Counter(stats.errors).most_common(20):
+        lines.append(f"  - {n} × {e}")
+    if meta.get("server_errors"):
+        lines.append("- exceptions in the server log (`archive serve` output), by type:")
+        for e, n in meta["server_errors"].most_common(10):  # type: ignore[attr-defined]
+            lines.append(f"  - {n} × `{e}`")
+    lines += [
+        "",
+        "## Latency (seconds, client side)",
+        "",
+        "| queries | n | p50 | p95 | p99 | max |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    order = ["all", *sorted(k for k in stats.latencies if k not in ("all", "upload")), "upload"]
     for kind in order:
         v = stats.latencies.get(kind, [])
         if v:
@@ -341,9 +373,15 @@ def report(args: argparse.Namespace, stats: Stats, meta: dict[str, str], problem
                 f"| {kind} | {len(v)} | {percentile(v, 50):.3f} | {percentile(v, 95):.3f} | "
                 f"{percentile(v, 99):.3f} | {max(v):.3f} |"
             )
-    lines += ["", "Searches per minute: " + ", ".join(str(stats.per_minute[k]) for k in sorted(stats.per_minute)),
-              "", "## Server memory over time", "", "| t (s) | VmRSS (MB) | VmHWM (MB) | threads |",
-              "| ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "Searches per minute: " + ", ".join(str(stats.per_minute[k]) for k in sorted(stats.per_minute)),
+        "",
+        "## Server memory over time",
+        "",
+        "| t (s) | VmRSS (MB) | VmHWM (MB) | threads |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
     step = max(1, len(stats.rss) // 25)
     rows = stats.rss[::step] + ([stats.rss[-1]] if stats.rss and (len(stats.rss) - 1) % step else [])
     for t, rss, hwm, threads in rows:
@@ -377,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     meta: dict[str, object] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
-        "command": " ".join([".venv/bin/python -m bench.soak", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(
+            [".venv/bin/python -m bench.soak", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "load_start": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
         "documents": args.documents,
     }
@@ -391,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         log = open(home / "serve.log", "wb")  # noqa: SIM115 (closed with the server)
         server = subprocess.Popen(
             [str(ROOT / ".venv/bin/archive"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env_for(home), stdout=log, stderr=subprocess.STDOUT,
+            env=env_for(home),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 120
         while True:
@@ -427,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
             t.join(120)
         meta["duration"] = time.monotonic() - started
         meta["passages_end"] = count_passages(base)
+        meta["server_errors"] = Counter(
+            line.strip()
+            for line in (home / "serve.log").read_text("utf-8", "replace").splitlines()
+            if re.match(r"^[A-Za-z_.]*(Error|Exception|Interrupt)\b", line)
+        )
         meta["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         problems = verify(base, home, stats)
         if server.poll() is not None:

@@ -18,6 +18,10 @@ from .peers import make
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM); ru_maxrss would keep the parent's peak across exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -91,7 +95,9 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
-    result = build(a.peer, a.data, a.dir) if a.phase == "build" else search(a.peer, a.dir, a.queries, a.warmup)
+    result = (
+        build(a.peer, a.data, a.dir) if a.phase == "build" else search(a.peer, a.dir, a.queries, a.warmup)
+    )
     a.out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
 
 

@@ -11,6 +11,7 @@ from archive.errors import (
     DocumentNotFound,
     IndexMissing,
     RejectedInput,
+    StorageError,
     UsageError,
 )
 
@@ -74,6 +75,13 @@ def from_archive(error: ArchiveError) -> HttpError:
         )
     if isinstance(error, IndexMissing):
         return HttpError(503, "index_missing", str(error), "L'index n'est pas encore construit.")
+    if isinstance(error, StorageError):
+        return HttpError(
+            507,
+            "storage",
+            str(error),
+            "Le stockage de l'archive refuse l'écriture (disque plein ou en lecture seule) ; rien n'a été modifié.",
+        )
     if isinstance(error, RejectedInput):
         return HttpError(422, error.reason_code, str(error), "Ce fichier ne peut pas entrer dans l'archive.")
     return HttpError(

@@ -1,0 +1,452 @@
+"""Fuzzing the extractors: every hostile file is extracted or rejected with a reason, fast, in bounded memory.
+
+Each case runs in a forked child of one worker process (the readers imported once), so a case that
+crashes, hangs or balloons cannot take the test run with it: the worker reports how it ended, how long
+it took and the child's peak resident memory above the worker's own (`os.wait4` rusage).
+`test_extract.py` holds the functional cases (encodings read right, fixtures, fractions of truncation);
+this module holds the hostile ones.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import random
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from archive.home import Archive
+from archive.models import SearchRequest
+from archive.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parent.parent
+MAX_SECONDS = 5.0
+MAX_PEAK_MB = 300
+MAX_BYTES = 50 * 1024 * 1024
+
+_WORKER = r"""
+import json, os, resource, signal, sys, time
+from archive.extract import extract
+from archive.errors import RejectedInput
+import pypdf, trafilatura, charset_normalizer, frontmatter, markdown_it  # noqa: F401  (imported once)
+
+TIMEOUT, MAX_BYTES = float(sys.argv[2]), int(sys.argv[3])
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+out = []
+for name, path in json.load(open(sys.argv[1])):
+    data = open(path, "rb").read()
+    base = rss_mb()
+    r, w = os.pipe()
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        soft = int((base + 2048) * 2**20)  # a runaway allocation fails here instead of swapping the machine
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, soft))
+        try:
+            found = extract(name, data, MAX_BYTES)
+            result = {"outcome": "extracted", "blocks": len(found.blocks)}
+        except RejectedInput as e:
+            result = {"outcome": "rejected", "code": e.reason_code, "reason": e.reason}
+        except BaseException as e:
+            result = {"outcome": "raised", "error": f"{type(e).__name__}: {str(e)[:200]}"}
+        os.write(w, json.dumps(result).encode())
+        os._exit(0)
+    os.close(w)
+    deadline = started + TIMEOUT
+    status = None
+    while time.perf_counter() < deadline:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        _, status, usage = os.wait4(pid, 0)
+        status = "timeout"
+    seconds = time.perf_counter() - started
+    raw = b""
+    while chunk := os.read(r, 65536):
+        raw += chunk
+    os.close(r)
+    if status == "timeout":
+        result = {"outcome": "timeout"}
+    elif raw:
+        result = json.loads(raw)
+    else:
+        result = {"outcome": "crashed", "status": status}
+    result.update(name=name, seconds=round(seconds, 3), peak_mb=round(usage.ru_maxrss / 1024 - base, 1))
+    out.append(result)
+print(json.dumps(out))
+"""
+
+
+def run_cases(tmp_path: Path, cases: list[tuple[str, bytes]], timeout: float = MAX_SECONDS) -> list[dict]:
+    """Extract each (name, data) in a forked child; one dict per case: outcome, code, seconds, peak_mb."""
+    listing = []
+    for i, (name, data) in enumerate(cases):
+        path = tmp_path / f"case-{i}"
+        path.write_bytes(data)
+        listing.append((name, str(path)))
+    (tmp_path / "cases.json").write_text(json.dumps(listing))
+    done = subprocess.run(
+        [sys.executable, "-c", _WORKER, str(tmp_path / "cases.json"), str(timeout), str(MAX_BYTES)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60 + timeout * len(cases),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def assert_clean(results: list[dict], max_seconds: float = MAX_SECONDS) -> None:
+    """Every case extracted or rejected with a reason, in time and in bounded memory."""
+    bad = [
+        r
+        for r in results
+        if r["outcome"] not in ("extracted", "rejected")
+        or (r["outcome"] == "rejected" and not (r.get("code") and r.get("reason")))
+        or r["seconds"] > max_seconds
+        or r["peak_mb"] > MAX_PEAK_MB
+    ]
+    assert not bad, json.dumps(bad, indent=1, ensure_ascii=False)[:4000]
+
+
+# ------------------------------------------------------------------ PDF builders
+
+
+def pdf(objects: list[bytes], *, xref: bool = True, root: int = 1) -> bytes:
+    """A PDF file of numbered objects (1 0 obj ...), with a correct xref table unless told otherwise."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    start = len(out)
+    if xref:
+        out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+        out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, start)
+    return bytes(out)
+
+
+def page_pdf(content: bytes, filters: bytes = b"", extra: bytes = b"") -> bytes:
+    """One page whose content stream is `content` (already encoded for `filters`)."""
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> " + extra + b">>",
+            b"<< /Length %d %s>>\nstream\n" % (len(content), filters) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+
+
+TEXT_OPS = b"BT /F1 12 Tf 72 712 Td (Le blanchiment aggrave a ete juge par le tribunal.) Tj ET\n"
+
+
+@pytest.fixture(scope="module")
+def zero_bomb() -> bytes:
+    """A FlateDecode stream of ~400 KB that inflates to 200 MB of zero bytes."""
+    squeeze = zlib.compressobj(9)
+    block = b"\0" * (4 * 1024 * 1024)
+    raw = b"".join(squeeze.compress(block) for _ in range(50)) + squeeze.flush()
+    return page_pdf(raw, b"/Filter /FlateDecode ")
+
+
+def test_the_text_pdf_fixture_is_extracted_by_the_worker(tmp_path: Path) -> None:
+    """The harness itself: a good PDF comes back extracted (so 'rejected' below means something)."""
+    [result] = run_cases(tmp_path, [("texte.pdf", (FIXTURES / "texte.pdf").read_bytes())])
+    assert result["outcome"] == "extracted" and result["blocks"] > 0
+
+
+def test_random_byte_flips_and_truncations_of_a_pdf(tmp_path: Path) -> None:
+    original = (FIXTURES / "texte.pdf").read_bytes()
+    rng = random.Random(20240627)
+    cases = []
+    for i in range(60):
+        data = bytearray(original)
+        for _ in range(rng.choice([1, 2, 5, 20, 100])):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        cases.append((f"flip-{i}.pdf", bytes(data)))
+    offsets = sorted({*range(0, len(original), max(1, len(original) // 40)), 5, 9, len(original) - 1})
+    cases += [(f"cut-{n}.pdf", original[:n]) for n in offsets]
+    assert_clean(run_cases(tmp_path, cases))
+
+
+def test_flate_bomb_in_a_pdf_is_rejected_in_bounded_memory(tmp_path: Path, zero_bomb: bytes) -> None:
+    assert len(zero_bomb) < 1024 * 1024
+    [result] = run_cases(tmp_path, [("bombe.pdf", zero_bomb)])
+    assert_clean([result])
+    assert result["outcome"] == "rejected", result
+
+
+def test_pdf_whose_small_stream_inflates_to_a_huge_text_layer(tmp_path: Path) -> None:
+    """~10 KB of compressed drawing operators (60,000 lines of text): read or refused within the time bound."""
+    content = zlib.compress(TEXT_OPS * 60_000, 9)
+    data = page_pdf(content, b"/Filter /FlateDecode ")
+    assert len(data) < 64 * 1024
+    assert_clean(run_cases(tmp_path, [("texte-gonfle.pdf", data)]))
+
+
+def _nested(open_: bytes, close: bytes, depth: int, core: bytes = b"1") -> bytes:
+    return open_ * depth + core + close * depth
+
+
+HOSTILE_PDFS = {
+    "nested-arrays-in-content": page_pdf(_nested(b"[", b"]", 100_000) + b"\n" + TEXT_OPS),
+    "nested-arrays-in-page": page_pdf(TEXT_OPS, extra=b"/Junk " + _nested(b"[", b"]", 100_000) + b" "),
+    "nested-dicts-in-page": page_pdf(TEXT_OPS, extra=b"/Junk " + _nested(b"<< /A ", b" >>", 50_000) + b" "),
+    "unterminated-array": page_pdf(TEXT_OPS, extra=b"/Junk " + b"[" * 50_000),
+    "no-xref": pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(TEXT_OPS) + TEXT_OPS + b"\nendstream",
+        ],
+        xref=False,
+    ),
+    "xref-offsets-wrong": page_pdf(TEXT_OPS).replace(b"0000000015 00000 n", b"9999999999 00000 n"),
+    "startxref-past-the-end": page_pdf(TEXT_OPS).replace(b"startxref\n", b"startxref\n9999999"),
+    "startxref-negative": page_pdf(TEXT_OPS).replace(b"startxref\n", b"startxref\n-"),
+    "page-tree-cycle": pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+            b"<< /Type /Pages /Kids [2 0 R] /Parent 2 0 R /Count 1 >>",
+        ]
+    ),
+    "contents-referencing-itself": pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /Contents [3 0 R 3 0 R] >>",
+        ]
+    ),
+    "root-missing": pdf([b"<< /Type /Pages /Kids [] /Count 0 >>"], root=9),
+    "length-lies": page_pdf(TEXT_OPS).replace(b"/Length %d" % len(TEXT_OPS), b"/Length 999999999"),
+    "huge-count": page_pdf(TEXT_OPS).replace(b"/Count 1", b"/Count 2147483647"),
+    "unknown-filter": page_pdf(TEXT_OPS, b"/Filter /NoSuchDecode "),
+    "filter-chain": page_pdf(zlib.compress(zlib.compress(TEXT_OPS)), b"/Filter [/FlateDecode /FlateDecode] "),
+    "bad-flate": page_pdf(b"x\x9c" + b"\xff" * 500, b"/Filter /FlateDecode "),
+    "predictor-bomb": page_pdf(
+        zlib.compress(b"\0" * 10_000),
+        b"/Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 2147483647 /Colors 255 >> ",
+    ),
+    "ascii-hex-garbage": page_pdf(b"zz" * 5000, b"/Filter /ASCIIHexDecode "),
+    "lzw-garbage": page_pdf(bytes(range(256)) * 20, b"/Filter /LZWDecode "),
+    "encrypt-dict-broken": page_pdf(TEXT_OPS).replace(
+        b"/Root 1 0 R", b"/Root 1 0 R /Encrypt << /Filter /X >>"
+    ),
+    "only-header": b"%PDF-1.7\n",
+    "header-then-zeros": b"%PDF-1.4\n" + b"\0" * 100_000,
+    "info-dict-hostile": page_pdf(TEXT_OPS).replace(
+        b"/Root 1 0 R", b"/Root 1 0 R /Info << /Title [1 2] /CreationDate (D:99999999) /Author << >> >>"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_PDFS))
+def test_malicious_pdf_structures(batch: dict[str, dict], name: str) -> None:
+    assert_clean([batch[f"{name}.pdf"]])
+
+
+# ------------------------------------------------------------------ HTML
+
+FRENCH_P = "<p>Le tribunal a condamné les prévenus pour blanchiment aggravé en bande organisée.</p>"
+
+HOSTILE_HTML = {
+    "100k-nested-divs": b"<html><body>" + b"<div>" * 100_000 + FRENCH_P.encode() + b"</div>" * 100_000,
+    "100k-unclosed": b"<html><body>" + b"<div><span><p>" * 33_000 + FRENCH_P.encode(),
+    "100k-closing-only": b"</div>" * 100_000 + FRENCH_P.encode(),
+    "nested-tables": b"<table><tr><td>" * 20_000 + FRENCH_P.encode(),
+    "utf8-declared-cp1252-given": b'<meta charset="utf-8"><article>' + FRENCH_P.encode("cp1252") * 5,
+    "unknown-charset": b'<meta charset="x-no-such-charset"><article>' + FRENCH_P.encode() * 5,
+    "utf16-without-bom": ("<html><body><article>" + FRENCH_P * 5).encode("utf-16-le"),
+    "utf16-declared-utf8-given": b'<meta charset="utf-16"><article>' + FRENCH_P.encode() * 5,
+    "invalid-utf8-everywhere": b"<html><body><article><p>"
+    + b"\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x28\x8c\x28" * 500,
+    "nul-bytes": b"<html>\0<body>\0" + FRENCH_P.encode() * 5 + b"\0" * 1000,
+    "huge-attribute": b'<html><body><div class="' + b"a" * 5_000_000 + b'">' + FRENCH_P.encode() * 5,
+    "many-attributes": b"<div " + b" ".join(b"a%d=1" % i for i in range(100_000)) + b">" + FRENCH_P.encode(),
+    "comment-never-closed": b"<html><body>" + FRENCH_P.encode() * 5 + b"<!--" + b"x" * 100_000,
+    "entity-flood": b"<html><body><p>" + b"&amp;&#x10FFFF;&#0;&#xD800;&nosuch;" * 20_000 + b"</p>",
+    "xml-billion-laughs": b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+    + b"".join(b'<!ENTITY %c "%s">' % (98 + i, (b"&%c;" % (97 + i)) * 10) for i in range(9))
+    + b"]><html><body><p>&j;</p></body></html>",
+    "script-only": b"<html><body><script>" + b"var x = 1;" * 100_000 + b"</script></body></html>",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_HTML))
+def test_hostile_html(batch: dict[str, dict], name: str) -> None:
+    assert_clean([batch[f"{name}.html"]])
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The named hostile PDFs and HTML pages, run once in one worker (importing the readers costs seconds)."""
+    cases = [(f"{n}.pdf", d) for n, d in HOSTILE_PDFS.items()] + [
+        (f"{n}.html", d) for n, d in HOSTILE_HTML.items()
+    ]
+    return {r["name"]: r for r in run_cases(tmp_path_factory.mktemp("batch"), cases)}
+
+
+# ------------------------------------------------------------------ text in every common encoding
+
+FRENCH = (
+    "Note de synthèse\n\nLa Pédocriminalité et le blanchiment aggravé : l’enquête a révélé 1 200 € "
+    "d’œuvres saisies.\n"
+)
+RUSSIAN = "Отмывание денег\n\nСуд признал обвиняемых виновными в отмывании денег.\n"
+JAPANESE = "資金洗浄\n\n裁判所は被告人に有罪判決を下した。捜査は続いている。\n"
+
+
+def _encodings() -> list[tuple[str, bytes, str | None]]:
+    """(id, bytes, text expected back or None when only 'extracted or rejected' is promised)."""
+    supported = [
+        ("utf-8", FRENCH.encode("utf-8"), FRENCH),
+        ("utf-8-bom", codecs.BOM_UTF8 + FRENCH.encode("utf-8"), FRENCH),
+        ("utf-16-le-bom", codecs.BOM_UTF16_LE + FRENCH.encode("utf-16-le"), FRENCH),
+        ("utf-16-be-bom", codecs.BOM_UTF16_BE + FRENCH.encode("utf-16-be"), FRENCH),
+        ("utf-32-le-bom", codecs.BOM_UTF32_LE + FRENCH.encode("utf-32-le"), FRENCH),
+        ("utf-32-be-bom", codecs.BOM_UTF32_BE + FRENCH.encode("utf-32-be"), FRENCH),
+        ("iso-8859-15", FRENCH.replace("’", "'").encode("iso8859_15"), FRENCH.replace("’", "'")),
+        ("latin-1", FRENCH.replace("’", "'").replace("€", "EUR").replace("œ", "oe").encode("latin_1"), None),
+    ]
+    other = [
+        ("utf-16-le-no-bom", FRENCH.encode("utf-16-le"), None),
+        ("utf-16-be-no-bom", FRENCH.encode("utf-16-be"), None),
+        ("utf-32-le-no-bom", FRENCH.encode("utf-32-le"), None),
+        ("mac_roman", FRENCH.replace("€", "EUR").encode("mac_roman"), None),
+        ("cp850", FRENCH.replace("€", "EUR").replace("’", "'").replace("œ", "oe").encode("cp850"), None),
+        ("koi8-r", RUSSIAN.encode("koi8_r"), None),
+        ("cp1251", RUSSIAN.encode("cp1251"), None),
+        ("shift_jis", JAPANESE.encode("shift_jis"), None),
+        ("euc-jp", JAPANESE.encode("euc_jp"), None),
+        ("gb18030", JAPANESE.encode("gb18030"), None),
+        ("utf-8-bom-then-latin-1", codecs.BOM_UTF8 + FRENCH.encode("latin_1", "replace"), None),
+        ("utf-16-bom-odd-length", codecs.BOM_UTF16_LE + FRENCH.encode("utf-16-le") + b"\x00\xd8", None),
+        ("utf-32-bom-garbage", codecs.BOM_UTF32_LE + b"\xff\xff\xff\xff" * 50, None),
+        ("random-high-bytes", bytes(random.Random(7).randrange(128, 256) for _ in range(5000)), None),
+        ("control-soup", bytes(random.Random(8).randrange(1, 32) for _ in range(5000)), None),
+    ]
+    return supported + other
+
+
+ENCODINGS = _encodings()
+
+
+def test_text_in_every_common_encoding(tmp_path: Path) -> None:
+    names = [(f"{label}.txt", data) for label, data, _ in ENCODINGS]
+    names += [(f"{label}.md", data) for label, data, _ in ENCODINGS]
+    results = run_cases(tmp_path, names)
+    assert_clean(results)
+
+
+@pytest.mark.parametrize(
+    ("data", "text"), [(d, t) for _, d, t in ENCODINGS if t], ids=[i for i, _, t in ENCODINGS if t]
+)
+def test_supported_encodings_read_back_the_french_text(data: bytes, text: str) -> None:
+    from archive.extract import extract
+
+    found = extract("note.txt", data, MAX_BYTES)
+    words = " ".join(b.text for b in found.blocks)
+    assert "Pédocriminalité" in words and "aggravé" in words and "saisies" in words
+
+
+# ------------------------------------------------------------------ misleading extensions
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
+    + bytes(random.Random(9).randrange(256) for _ in range(2000))
+)
+ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + zlib.compress(FRENCH.encode() * 10) + b"PK\x05\x06" + b"\0" * 18
+
+
+def test_misleading_extensions(tmp_path: Path) -> None:
+    texte = (FIXTURES / "texte.pdf").read_bytes()
+    page = (FIXTURES / "page.html").read_bytes()
+    cases = [
+        ("texte.txt", texte),
+        ("texte.md", texte),
+        ("texte.html", texte),
+        ("archive.pdf", ZIP),
+        ("archive.txt", ZIP),
+        ("page.md", page),
+        ("page.txt", page),
+        ("page.pdf", page),
+        ("image.html", PNG),
+        ("image.txt", PNG),
+        ("image.md", PNG),
+        ("image.pdf", PNG),
+        ("note.pdf", FRENCH.encode()),
+    ]
+    results = {r["name"]: r for r in run_cases(tmp_path, cases)}
+    assert_clean(list(results.values()))
+    assert results["archive.pdf"]["outcome"] == "rejected"
+    assert results["image.pdf"]["outcome"] == "rejected"
+    assert results["note.pdf"]["outcome"] == "rejected"
+    assert results["image.txt"]["outcome"] == "rejected"  # binary
+
+
+# ------------------------------------------------------------------ the `archive add` path
+
+
+def test_archive_add_processes_a_hostile_batch_to_the_end(tmp_path: Path, zero_bomb: bytes) -> None:
+    home = tmp_path / "home"
+    (home / "documents").mkdir(parents=True)
+    batch = tmp_path / "recu"
+    batch.mkdir()
+    texte = (FIXTURES / "texte.pdf").read_bytes()
+    files = {
+        "a-bonne-note.txt": "Note sur la contrebande\n\nLes douaniers ont saisi des cigarettes de contrebande.\n",
+        "b-bombe.pdf": zero_bomb,
+        "c-tronque.pdf": texte[: len(texte) // 3],
+        "d-image.html": PNG,
+        "e-archive.pdf": ZIP,
+        "f-imbrique.html": HOSTILE_HTML["100k-nested-divs"],
+        "g-binaire.txt": b"\x00\x01\x02" * 1000,
+        "h-koi8.txt": RUSSIAN.encode("koi8_r"),
+        "i-cycle.pdf": HOSTILE_PDFS["page-tree-cycle"],
+        "z-autre-note.md": "# Escroquerie\n\nUne escroquerie aux faux placements a été jugée à Lyon.\n",
+    }
+    for name, content in files.items():
+        (batch / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    done = subprocess.run(
+        [sys.executable, "-m", "web.cli", "--home", str(home), "add", str(batch), "--to", "2024"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output[-3000:]
+    assert done.returncode == 1, output[-3000:]  # something was rejected, nothing crashed
+    for rejected in ("b-bombe.pdf", "d-image.html", "e-archive.pdf", "g-binaire.txt", "i-cycle.pdf"):
+        assert any("rejected" in line and rejected in line for line in output.splitlines()), (
+            rejected,
+            output,
+        )
+    archive = Archive(Settings(home=home))
+    try:
+        assert archive.search(SearchRequest("contrebande")).total >= 1
+        assert archive.search(SearchRequest("escroquerie")).total >= 1
+    finally:
+        archive.close()
+    stored = {p.name for p in (home / "documents").rglob("*") if p.is_file()}
+    assert {"a-bonne-note.txt", "z-autre-note.md"} <= stored
+    assert not {"b-bombe.pdf", "d-image.html", "e-archive.pdf", "g-binaire.txt"} & stored

@@ -1,0 +1,286 @@
+"""Hostile query text: any string is parsed, analysed and searched, quickly, without raising.
+
+`test_search.py` holds the table of classic hostile queries and a small Hypothesis test over plain text;
+this module generates the hostile kinds themselves (controls, NUL, lone surrogates, RTL marks, syntax
+fragments, nesting, thousands of terms, wildcards everywhere) and checks the bounds the notes promise.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from whoosh import query as wq
+
+from archive import analysis, query
+from archive.home import Archive
+from archive.models import SearchRequest
+from archive.settings import Settings
+from archive.vocabulary import Vocabulary
+
+from .conftest import SMALL_ARCHIVE, write_documents
+
+SEARCH_SECONDS = 1.0
+"""The time one search of the small archive may take, whatever the query text."""
+
+PARSER = query.make_parser()
+
+# Characters a query parser or analyzer is likely to trip on.
+_NASTY = (
+    "\x00\x01\x07\x08\x0b\x0c\x1b\x1f\x7f\x85\x9f"  # C0/C1 controls, NUL
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"  # bidi, BOM
+    "\ud800\udbff\udc00\udfff"  # lone surrogates
+    "*?()[]{}\"':^~+-!&|\\/<>=, .’ʼ‐–"  # the parser's syntax and the analyzer's joiners
+    "éèêàçœŒæßıİﬁ\u0301\u0327"  # accents, ligatures, combining marks, dotted/dotless i
+)
+_FRAGMENTS = [
+    "AND",
+    "OR",
+    "NOT",
+    "ANDNOT",
+    "ANDMAYBE",
+    "(",
+    ")",
+    '"',
+    "*",
+    "?",
+    "~",
+    "~2",
+    "^2",
+    "^0.5",
+    "^-1",
+    "^1e308",
+    "title:",
+    "titre:",
+    "agency:",
+    "agence:",
+    "offence:",
+    "infraction:",
+    "year:",
+    "annee:",
+    "année:",
+    "doc:",
+    "kind:",
+    "data:",
+    "content:",
+    "words:",
+    "section:",
+    "rubrique:",
+    "year:[2020 TO 2022]",
+    "year:[ TO ]",
+    "year:{2020 TO}",
+    "[",
+    "]",
+    "{",
+    "}",
+    "TO",
+    "blanchiment",
+    "aggravé",
+    "condamn*",
+    "*ment",
+    "?*?*?*",
+    "*a*",
+    "l'",
+    "aujourd'hui",
+    "anti-refoulement",
+    "O.N.U.",
+    "1,2",
+    "garde à vue",
+    "\u202e",
+    "\x00",
+    "\ud800",
+    "",
+]
+
+
+@st.composite
+def hostile_queries(draw: st.DrawFn) -> str:
+    """Query text built from syntax fragments, nasty characters and arbitrary Unicode (surrogates included)."""
+    pieces = draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from(_FRAGMENTS),
+                st.text(alphabet=_NASTY, max_size=8),
+                st.text(alphabet=st.characters(exclude_categories=()), max_size=12),
+            ),
+            max_size=40,
+        )
+    )
+    separator = draw(st.sampled_from([" ", "", "  ", "\t", "\n", "\u00a0"]))
+    return separator.join(pieces)
+
+
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    home: Path = tmp_path_factory.mktemp("hostile-home")
+    (home / "documents").mkdir()
+    write_documents(home, dict(SMALL_ARCHIVE))
+    archive = Archive(Settings(home=home))
+    archive.reindex()
+    yield archive
+    archive.close()
+
+
+def _search_in_time(archive: Archive, text: str) -> None:
+    started = time.perf_counter()
+    results = archive.search(SearchRequest(text))
+    elapsed = time.perf_counter() - started
+    assert elapsed < SEARCH_SECONDS, f"{elapsed:.2f} s for {text[:80]!r}"
+    assert results.total >= 0 and isinstance(results.interpreted_as, str)
+    assert len(results.hits) <= results.total
+
+
+# ------------------------------------------------------------------ property tests
+
+
+@settings(max_examples=200, deadline=2000)
+@given(hostile_queries())
+def test_parser_never_raises_on_hostile_text(text: str) -> None:
+    parsed = query.parse(PARSER, text)
+    assert len(parsed.text) <= query.MAX_QUERY_CHARS
+    assert not re.search(r"[\x00-\x1f\ud800-\udfff\u202a-\u202e]", parsed.text)
+    assert isinstance(parsed.interpretation, str)
+
+
+@settings(max_examples=200, deadline=2000)
+@given(st.text(alphabet=st.characters(exclude_categories=()), max_size=400) | hostile_queries())
+def test_analyzer_never_raises_and_highlight_is_escaped_text(text: str) -> None:
+    toks = list(analysis.tokens(text))
+    assert all(0 <= t.start <= t.end <= len(text) for t in toks)
+    assert isinstance(analysis.keys(text), list)
+    wanted = {t.key for t in toks[::2]}
+    marked = analysis.highlight(text, wanted)
+    bare = marked.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in bare and ">" not in bare
+    assert html.unescape(bare) == text  # highlighting adds <mark> and escapes; it never loses text
+
+
+@settings(
+    max_examples=150,
+    deadline=None,  # the bound is asserted per search below, not by Hypothesis
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(hostile_queries())
+def test_any_hostile_query_is_searched_within_the_time_bound(small_archive: Archive, text: str) -> None:
+    _search_in_time(small_archive, text)
+
+
+# ------------------------------------------------------------------ the extreme shapes, one by one
+
+EXTREME = {
+    "double-not": "NOT NOT blanchiment",
+    "not-chain": "NOT " * 300 + "blanchiment",
+    "trailing-nots": "blanchiment " + "NOT " * 50,
+    "not-and": "NOT AND blanchiment",
+    "not-or": "condamnés OR NOT OR blanchiment",
+    "andnot-andnot": "blanchiment ANDNOT ANDNOT corruption",
+    "100k-chars": ("blanchiment aggravé " * 5000)[:100_000],
+    "100k-no-space": "é" * 100_000,
+    "100k-surrogates-and-controls": ("\ud800\x00\u202e\udc00a" * 20_000),
+    "nested-words": "(blanchiment " * 2000 + ")" * 2000,
+    "nested-or": "(" * 500 + " OR ".join(["blanchiment"] * 100) + ")" * 500,
+    "unbalanced-closing": ")" * 5000 + "blanchiment" + "(" * 5000,
+    "thousands-of-terms": " ".join(f"mot{i}" for i in range(5000)),
+    "thousands-of-or": " OR ".join(f"mot{i}" for i in range(3000)),
+    "thousands-of-groups": " ".join(f"(a{i} OR b{i})" for i in range(2000)),
+    "stars-everywhere": "*" * 1000,
+    "questions-everywhere": "?" * 1000,
+    "mixed-wildcards": "*?" * 500,
+    "wildcard-words": " ".join(["*a*", "?*?*?*", "*e*", "*i*", "*o*"] * 100),
+    "fields-everywhere": " ".join(f"title:*{c}* agency:{c}* year:[{c} TO {c}]" for c in "abcdefghij" * 10),
+    "ranges": " ".join(f"year:[{i} TO {10**30}]" for i in range(100)),
+    "boosts": " ".join(f"blanchiment^{10**i}" for i in range(300)),
+    "fuzzy": " ".join(f"blanchiment~{i}" for i in range(300)),
+    "long-phrase": '"' + " ".join(["blanchiment aggravé"] * 400) + '"',
+    "phrase-slop": '"' + "blanchiment " * 300 + '"~99999',
+    "many-phrases": " ".join('"garde à vue"' for _ in range(300)),
+    "elisions": "l'" * 500,
+    "hyphens": "-".join(["anti"] * 500),
+    "acronym": "A." * 500,
+    "numbers": "1," * 500,
+    "rtl": "\u202eblanchiment\u202c \u200fcondamnés\u200e \u2067aggravé\u2069",
+}
+
+
+@pytest.mark.parametrize("text", list(EXTREME.values()), ids=list(EXTREME))
+def test_extreme_query_shapes_parse_and_search_in_time(small_archive: Archive, text: str) -> None:
+    started = time.perf_counter()
+    parsed = query.parse(PARSER, text)
+    assert time.perf_counter() - started < SEARCH_SECONDS
+    assert len(parsed.text) <= query.MAX_QUERY_CHARS
+    _search_in_time(small_archive, text)
+
+
+# ------------------------------------------------------------------ the analyzer over 100,000 characters
+
+LONG_TEXTS = {
+    "words": "Le blanchiment aggravé d'Europol. " * 3000,
+    "one-word": "a" * 100_000,
+    "elisions": "l'" * 50_000,
+    "typographic-elisions": "l’" * 50_000,
+    "hyphens": "a-" * 50_000,
+    "apostrophes-and-hyphens": "qu'a-" * 20_000,
+    "acronym": "A." * 50_000,
+    "number": "1," * 50_000,
+    "combining": "e\u0301" * 50_000,
+    "surrogates": "\ud800a" * 50_000,
+}
+
+
+@pytest.mark.parametrize("text", list(LONG_TEXTS.values()), ids=list(LONG_TEXTS))
+def test_analyzer_is_fast_on_100k_characters(text: str) -> None:
+    started = time.perf_counter()
+    toks = list(analysis.tokens(text))
+    elapsed = time.perf_counter() - started
+    assert elapsed < SEARCH_SECONDS, f"tokens of {len(text)} characters took {elapsed:.2f} s"
+    started = time.perf_counter()
+    analysis.highlight(text, {t.key for t in toks[:10]})
+    elapsed = time.perf_counter() - started
+    assert elapsed < SEARCH_SECONDS, f"highlight of {len(text)} characters took {elapsed:.2f} s"
+
+
+# ------------------------------------------------------------------ expansion bounds
+
+
+@pytest.fixture(scope="module")
+def big_vocabulary() -> Vocabulary:
+    """Thousands of words sharing prefixes and letters, more than any expansion may take."""
+    return Vocabulary(
+        {f"mot{i:05d}": i % 97 + 1 for i in range(5000)} | {"blanchiment": 3, "blanchiments": 1}
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        wq.Prefix("content", "mot"),
+        wq.Wildcard("content", "*o*"),
+        wq.Wildcard("content", "?*?*?*"),
+        wq.Wildcard("content", "m?t*"),
+        wq.FuzzyTerm("content", "mot00000", maxdist=2),
+    ],
+    ids=["prefix", "infix", "any-of-three", "wildcard", "fuzzy"],
+)
+def test_wildcard_and_fuzzy_expansion_is_bounded(big_vocabulary: Vocabulary, pattern: wq.Query) -> None:
+    notes: list[str] = []
+    started = time.perf_counter()
+    expanded = query.expand(pattern, big_vocabulary, notes)
+    assert time.perf_counter() - started < SEARCH_SECONDS
+    terms = [leaf for leaf in expanded.leaves()] if not expanded.is_leaf() else [expanded]
+    assert 0 < len(terms) <= query.MAX_EXPANSION
+    if not isinstance(pattern, wq.FuzzyTerm):
+        assert any(str(query.MAX_EXPANSION) in n for n in notes), notes  # the cut is said, not silent
+
+
+def test_every_wildcard_of_a_query_is_bounded(big_vocabulary: Vocabulary) -> None:
+    parsed = query.parse(PARSER, " OR ".join(["mot*", "*o*", "m?t*", "*1*"] * 16))
+    notes: list[str] = []
+    expanded = query.expand(parsed.query, big_vocabulary, notes)
+    assert len(list(expanded.leaves())) <= query.MAX_TERMS * query.MAX_EXPANSION
+    assert len(parsed.query.subqueries) <= query.MAX_TERMS
