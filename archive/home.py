@@ -53,6 +53,12 @@ class Archive:
     def close(self) -> None:
         self.searcher.close()
 
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ reading
 
     def search(self, request: SearchRequest) -> SearchResults:

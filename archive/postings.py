@@ -15,6 +15,7 @@ module off, and the searcher falls back to plain Whoosh, if they are not what it
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,7 @@ class Arrays:
     _lengths: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     _deleted: npt.NDArray[np.bool_] | None = None
     dates: list[str] = field(default_factory=list)
+    _io: threading.Lock = field(default_factory=threading.Lock)
 
     def dated_between(self, start: str | None, end: str | None) -> Ids:
         """The passages dated within [start, end] (ISO days, either bound optional)."""
@@ -139,6 +141,10 @@ class Arrays:
 
     def postings(self, fieldname: str, text: str) -> tuple[Ids, npt.NDArray[np.float64]]:
         """The live docnums holding a term, and the term's weight (frequency x field boost) in each."""
+        with self._io:  # one reader's files serve every thread: reads and the cache go one at a time
+            return self._postings_locked(fieldname, text)
+
+    def _postings_locked(self, fieldname: str, text: str) -> tuple[Ids, npt.NDArray[np.float64]]:
         key = (fieldname, text)
         cached = self._postings.get(key)
         if cached is not None:
@@ -168,6 +174,10 @@ class Arrays:
 
     def lengths(self, fieldname: str) -> npt.NDArray[np.float64]:
         """Each docnum's length in a field, as Whoosh stores it (one byte, lossy above 108)."""
+        with self._io:
+            return self._lengths_locked(fieldname)
+
+    def _lengths_locked(self, fieldname: str) -> npt.NDArray[np.float64]:
         if fieldname not in self._lengths:
             parts = []
             for leaf, _ in self.reader.leaf_readers():

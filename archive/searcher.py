@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -18,9 +19,9 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
-from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher as WhooshSearcher
 
 from . import analysis, postings, query
@@ -51,6 +52,9 @@ RELAX_SHARE = 0.3
 BLEND_BELOW = 20
 """A plain query matched in full by fewer passages than this also lists, after them, those missing a word."""
 
+SEARCHERS = 4
+"""Whoosh searchers per generation: requests beyond this many at once wait for one (bounded memory)."""
+
 MAX_FACET_VALUES = 50
 """Facet values returned per facet (the most frequent), besides the selected ones."""
 
@@ -70,6 +74,7 @@ class _Generation:
     retired: bool = False
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[WhooshSearcher] = field(default_factory=list)
+    _idle: queue.SimpleQueue[WhooshSearcher] = field(default_factory=queue.SimpleQueue)
     _build_lock: threading.Lock = field(default_factory=threading.Lock)
     _arrays: postings.Arrays | None = None
     _records: dict[str, dict[str, Any]] | None = None
@@ -84,14 +89,32 @@ class _Generation:
 
     @property
     def searcher(self) -> WhooshSearcher:
-        """This thread's Whoosh searcher over this generation (opened once per thread, then reused)."""
+        """The Whoosh searcher this thread borrowed (see `borrowed`), else the primary one."""
         mine: WhooshSearcher | None = getattr(self._local, "searcher", None)
-        if mine is None:
+        return mine if mine is not None else self.primary
+
+    @contextlib.contextmanager
+    def borrowed(self) -> Iterator[None]:
+        """Lend this thread one of at most SEARCHERS Whoosh searchers for the duration of a request."""
+        if getattr(self._local, "searcher", None) is not None:  # nested use in the same thread
+            yield
+            return
+        try:
+            mine = self._idle.get_nowait()
+        except queue.Empty:
             with self._build_lock:
-                mine = self.ix.searcher()
-                self._opened.append(mine)
-            self._local.searcher = mine
-        return mine
+                fresh = len(self._opened) < SEARCHERS
+                if fresh:
+                    mine = self.ix.searcher()
+                    self._opened.append(mine)
+            if not fresh:
+                mine = self._idle.get()  # every searcher is busy: wait for one
+        self._local.searcher = mine
+        try:
+            yield
+        finally:
+            self._local.searcher = None
+            self._idle.put(mine)
 
     @property
     def arrays(self) -> postings.Arrays:
@@ -172,7 +195,9 @@ class Searcher:
             if gen is None and path is not None:
                 if read_meta(path).get("schema_version") != SCHEMA_VERSION:
                     return None  # never misread an index of another schema: `reindex` rebuilds it
-                ix = whoosh_index.open_dir(str(path))
+                # plain reads, not mmap: mapped segment files count in the server's memory once per
+                # searcher (1.2 GB instead of 0.12 GB at 200,000 passages, for the same speed)
+                ix = FileStorage(str(path), supports_mmap=False).open_index()
                 gen = self._gen = _Generation(path, ix, ix.searcher())
             return gen
 
@@ -189,7 +214,11 @@ class Searcher:
             if gen is not None:
                 gen.users += 1
         try:
-            yield gen
+            if gen is None:
+                yield gen
+            else:
+                with gen.borrowed():
+                    yield gen
         finally:
             if gen is not None:
                 with self._lock:

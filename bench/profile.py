@@ -23,7 +23,7 @@ OUT = HERE / "results" / "profile.md"
 
 def largest_scale(work: Path) -> int:
     scales = [
-        int(p.parent.name)
+        int(p.parent.parent.parent.name)
         for p in work.glob("*/archive/index/CURRENT")
         if p.parent.parent.parent.name.isdigit()
     ]

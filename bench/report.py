@@ -281,7 +281,7 @@ def write(path: Path = OUT) -> None:
         lines += _machine(runs[-1])
     for res in runs:
         lines += scale_section(res)
-    for extra in ("quality.md", "profile.md", "RESULTS-tail.md"):
+    for extra in ("quality.md", "profile.md", "soak.md", "RESULTS-tail.md"):
         f = (RESULTS / extra) if extra != "RESULTS-tail.md" else HERE / extra
         if f.exists():
             lines += [f.read_text().rstrip(), ""]

@@ -51,11 +51,11 @@ def test_and_is_the_default_and_not_excludes(archive: Archive) -> None:
 def test_phrase_keeps_the_gap_of_stop_words(tmp_path: Path) -> None:
     (tmp_path / "documents").mkdir()
     write_documents(tmp_path, {"a.txt": "Placé en garde à vue hier soir.", "b.txt": "La garde vue de loin."})
-    a = Archive(Settings(home=tmp_path))
-    a.reindex()
-    assert ids(a, '"garde à vue"') == ["a.txt#p1"]
-    assert ids(a, '"garde vue"') == ["b.txt#p1"]
-    assert set(ids(a, "garde vue")) == {"a.txt#p1", "b.txt#p1"}
+    with Archive(Settings(home=tmp_path)) as a:
+        a.reindex()
+        assert ids(a, '"garde à vue"') == ["a.txt#p1"]
+        assert ids(a, '"garde vue"') == ["b.txt#p1"]
+        assert set(ids(a, "garde vue")) == {"a.txt#p1", "b.txt#p1"}
 
 
 def test_highlight_marks_original_words_and_escapes_markup(tmp_path: Path) -> None:
@@ -67,9 +67,9 @@ def test_highlight_marks_original_words_and_escapes_markup(tmp_path: Path) -> No
             "<img src=x onerror=alert(1)> La Pédocriminalité et javascript:alert(1).\n"
         },
     )
-    a = Archive(Settings(home=tmp_path))
-    a.reindex()
-    hit = a.search(SearchRequest("pedocriminalite")).hits[0]
+    with Archive(Settings(home=tmp_path)) as a:
+        a.reindex()
+        hit = a.search(SearchRequest("pedocriminalite")).hits[0]
     assert "<mark>Pédocriminalité</mark>" in hit.highlight
     assert "<img" not in hit.highlight and "<script" not in hit.highlight
     assert hit.highlight.replace("<mark>", "").replace("</mark>", "").count("<") == 0
@@ -115,7 +115,9 @@ def test_relaxation_when_no_passage_has_every_word(archive: Archive) -> None:
     results = archive.search(SearchRequest("cigarettes escroquerie licorne"))
     assert results.relaxed and results.total >= 1
     assert results.hits[0].id == "2021/douane-cigarettes.txt#p1"  # two words of three come first
-    assert "(l'essentiel des 3 mots)" in results.interpreted_as  # the best have 2 of 3: rarer words weigh more
+    assert (
+        "(l'essentiel des 3 mots)" in results.interpreted_as
+    )  # the best have 2 of 3: rarer words weigh more
     strict = archive.search(SearchRequest('"cigarettes licorne"'))
     assert not strict.relaxed and strict.total == 0
 
