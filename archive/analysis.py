@@ -122,10 +122,6 @@ def key(word: str) -> str:
     return stem or folded
 
 
-def is_stop(word: str) -> bool:
-    return fold(word) in STOP_WORDS
-
-
 def tokens(text: str) -> Iterator[Token]:
     """Every word of `text` in order, with stop words flagged rather than dropped."""
     position = 0

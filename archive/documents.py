@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 
 from .errors import DocumentNotFound, RejectedInput
-from .metadata import SIDECAR_SUFFIX
+from .metadata import SIDECAR_SUFFIX, sidecar_for
 
 MANIFEST = "manifest-sha256.txt"
 _RESERVED = {"manifest-sha256.txt", "tagmanifest-sha256.txt", "bagit.txt", "bag-info.txt"}
@@ -125,14 +125,7 @@ class Store:
         return path
 
     def sidecar_of(self, document_id: str) -> Path | None:
-        path = self.root / document_id
-        for candidate in (
-            path.with_name(path.name + SIDECAR_SUFFIX),
-            path.with_name(path.stem + SIDECAR_SUFFIX),
-        ):
-            if candidate.is_file():
-                return candidate
-        return None
+        return sidecar_for(self.root / document_id)
 
     def read_manifest(self) -> dict[str, str]:
         entries: dict[str, str] = {}

@@ -85,14 +85,7 @@ class Archive:
     def prepare(self, document_id: str, data: bytes, sidecar: bytes | None = None) -> Document:
         """Extract, split and tag one document; raises RejectedInput."""
         found = extract.extract(document_id, data, self.settings.max_file_bytes)
-        extra: dict[str, object] = {}
-        if sidecar is not None:
-            import tomllib
-
-            try:
-                extra = tomllib.loads(sidecar.decode("utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-                raise RejectedInput(document_id, "bad_metadata", f"sidecar is not valid TOML: {e}") from None
+        extra = metadata.parse_sidecar(document_id, sidecar) if sidecar is not None else {}
         meta = metadata.build(document_id, found.metadata, extra, self.taxonomy)
         pieces = passages.split(
             found.blocks, document_id, self.settings.passage_min_words, self.settings.passage_max_words

@@ -72,14 +72,12 @@ def sidecar_for(path: Path) -> Path | None:
     return None
 
 
-def read_sidecar(path: Path) -> dict[str, Any]:
+def parse_sidecar(name: str, data: bytes) -> dict[str, Any]:
+    """The fields of a sidecar's TOML; RejectedInput (bad_metadata) when it is not valid TOML."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise RejectedInput(
-            path.name, "bad_metadata", f"sidecar {path.name} is not valid TOML: {e}"
-        ) from None
-    return data
+        raise RejectedInput(name, "bad_metadata", f"sidecar is not valid TOML: {e}") from None
 
 
 def parse_date(value: object) -> str | None:

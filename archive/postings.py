@@ -8,13 +8,12 @@ Whoosh. What it adds is the evaluation of boolean queries over sorted docnum arr
 matches costs a few vectorised operations instead of 100,000 Python calls. Tests compare every answer
 with Whoosh's own.
 
-It reads private attributes of whoosh-reloaded 2.7.5's codec (pinned exactly); `SUPPORTED` turns this
-module off, and the searcher falls back to plain Whoosh, if they are not what it expects.
+It reads private attributes of whoosh-reloaded 2.7.5's codec (pinned exactly in pyproject.toml); the
+tests that compare its answers with Whoosh's own fail first if another version changes them.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -30,8 +29,6 @@ from .schema import DOCUMENT, PASSAGE
 
 Ids = npt.NDArray[np.int64]
 """Sorted, unique docnums."""
-
-SUPPORTED = hasattr(whoosh3, "W3LeafMatcher") and hasattr(whoosh3.W3LeafMatcher, "_read_data")
 
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _EMPTY: Ids = np.empty(0, dtype=np.int64)
@@ -398,8 +395,3 @@ def _read_lengths(leaf: Any, fieldname: str) -> npt.NDArray[np.float64]:
     out = np.zeros(n, dtype=np.float64)
     out[:count] = _BYTE_TO_LENGTH[raw]
     return out
-
-
-def idf(doc_count: int, doc_frequency: int) -> float:
-    """Whoosh's idf, for tests."""
-    return math.log(doc_count / (doc_frequency + 1)) + 1

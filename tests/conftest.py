@@ -57,6 +57,25 @@ SMALL_ARCHIVE: dict[str, str] = {
 }
 
 
+# The fields of a hit in the /search JSON (and `archive search --json`), as issues 2 and 3 name them.
+HIT_KEYS = {
+    "id",
+    "document",
+    "position",
+    "section",
+    "title",
+    "date",
+    "source",
+    "type",
+    "text",
+    "highlight",
+    "agency",
+    "offence",
+    "score",
+    "url",
+}
+
+
 def write_documents(home: Path, files: dict[str, str | bytes]) -> None:
     for name, content in files.items():
         path = home / "documents" / name

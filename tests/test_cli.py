@@ -15,7 +15,7 @@ import pytest
 
 from archive.settings import ENVIRONMENT
 
-from .conftest import SMALL_ARCHIVE, write_documents
+from .conftest import HIT_KEYS, SMALL_ARCHIVE, write_documents
 
 ARCHIVE = Path(sys.executable).with_name("archive")
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -34,22 +34,6 @@ BODY_KEYS = {
     "hits",
     "facets",
     "suggestion",
-}
-HIT_KEYS = {
-    "id",
-    "document",
-    "position",
-    "section",
-    "title",
-    "date",
-    "source",
-    "type",
-    "text",
-    "highlight",
-    "agency",
-    "offence",
-    "score",
-    "url",
 }
 FACET_NAMES = {"agency", "offence", "year", "source", "type"}
 FACET_KEYS = {"value", "label", "count", "selected"}

@@ -14,7 +14,7 @@ from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
 
-from .conftest import write_documents
+from .conftest import HIT_KEYS, write_documents
 
 
 def ids(archive: Archive, query: str, **kw: object) -> list[str]:
@@ -225,22 +225,7 @@ def test_json_shape_is_the_api_contract(archive: Archive) -> None:
         "took_ms",
     } <= set(body)
     hit = body["hits"][0]  # type: ignore[index]
-    assert set(hit) == {
-        "id",
-        "document",
-        "position",
-        "section",
-        "title",
-        "date",
-        "source",
-        "type",
-        "text",
-        "highlight",
-        "agency",
-        "offence",
-        "score",
-        "url",
-    }
+    assert set(hit) == HIT_KEYS
     assert hit["url"] == f"/documents/{hit['document']}#p{hit['position']}"
     assert set(body["facets"]) == {"agency", "offence", "year", "source", "type"}  # type: ignore[arg-type]
 
