@@ -122,6 +122,14 @@ def key(word: str) -> str:
     return stem or folded
 
 
+@lru_cache(maxsize=262_144)
+def _plain(surface: str) -> tuple[str, bool] | None:
+    """The key of a word matched whole and whether it is a stop word; None if it has joiners to split."""
+    if _JOINED.search(surface):
+        return None
+    return key(surface), fold(surface) in STOP_WORDS
+
+
 def tokens(text: str) -> Iterator[Token]:
     """Every word of `text` in order, with stop words flagged rather than dropped."""
     position = 0
@@ -130,8 +138,9 @@ def tokens(text: str) -> Iterator[Token]:
         surface = match.group()
         start = match.start()
         kind = match.lastgroup
-        if kind == "word" and not _JOINED.search(surface):  # the common case: a plain word
-            yield Token(surface, key(surface), position, start, match.end(), fold(surface) in stops)
+        plain = _plain(surface) if kind == "word" else None
+        if plain is not None:  # the common case: a plain word
+            yield Token(surface, plain[0], position, start, match.end(), plain[1])
             position += 1
             continue
         if kind == "acronym":

@@ -16,7 +16,8 @@ import datetime as dt
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from whoosh.codec import whoosh3
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import IndexWriter, SegmentWriter
 
+from . import parallel
 from .analysis import Analyzed
 from .errors import IndexMissing
 from .models import Document
@@ -68,13 +70,22 @@ def needs_full_rebuild(index_dir: Path, taxonomy_fingerprint: str) -> str | None
     return None
 
 
+PARALLEL_AFTER = 4_000
+"""A full build takes a second process once this many passages are written (starting one costs ~1 s)."""
+
+
 def build(
     index_dir: Path,
     documents: Iterable[Document],
     taxonomy_fingerprint: str,
     progress: Progress | None = None,
+    parallel_after: int | None = PARALLEL_AFTER,
 ) -> Path:
-    """Build a complete new generation beside the live one, then make it live in one rename."""
+    """Build a complete new generation beside the live one, then make it live in one rename.
+
+    After `parallel_after` passages (None: never), every other document, by passage count, goes to a
+    second process that writes its own segment (`archive.parallel`).
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(index_dir)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -84,14 +95,23 @@ def build(
     try:
         ix = whoosh_index.create_in(str(tmp), build_schema())
         vocabulary = Vocabulary()
-        writer = _Writer(ix, limitmb=256)
+        helper: parallel.Helper | None = None
         try:
-            for document in documents:
-                _add(writer, document, vocabulary)
-                if progress:
-                    progress(1)
-            _commit(writer, optimize=True)
+            segments = _Segments(ix)
+            try:
+                helper = _write_all(segments, documents, vocabulary, tmp, progress, parallel_after)
+                extra: list[Any] = []
+                if helper is not None:
+                    helper.finish()
+                    helper = None
+                    extra = _adopt_part(tmp, vocabulary)
+            except BaseException:
+                segments.cancel()
+                raise
+            segments.commit(extra)
         finally:
+            if helper is not None:
+                helper.stop()
             ix.close()
         vocabulary.save(tmp)
         _write_meta(tmp, taxonomy_fingerprint)
@@ -119,7 +139,7 @@ def update(
     ix = whoosh_index.open_dir(str(generation))
     vocabulary = Vocabulary.load(generation)
     try:
-        writer = _Writer(ix, limitmb=128)
+        writer = _Writer(ix)
         try:
             for document_id in removed:
                 writer.delete_by_term("doc", document_id)
@@ -138,35 +158,228 @@ def update(
     _write_meta(generation, taxonomy_fingerprint)
 
 
-class _Writer(SegmentWriter):  # type: ignore[misc]
-    """Whoosh's segment writer, with field lengths read once per field when postings are written.
+_PART = "part"
 
-    Whoosh looks up the length of every posting's field in the new segment, and for fields that keep no
-    lengths (IDs, keywords) it asks the file system whether the column exists, once per posting: a third
-    of the build time here. The answers do not change while the segment is written.
+
+def _write_all(
+    segments: _Segments,
+    documents: Iterable[Document],
+    vocabulary: Vocabulary,
+    generation: Path,
+    progress: Progress | None,
+    parallel_after: int | None,
+) -> parallel.Helper | None:
+    """Add every document, sharing them with a helper process once `parallel_after` passages are in."""
+    helper = None
+    mine = theirs = 0
+    wanted = parallel_after is not None and parallel.worth_it()
+    try:
+        for document in documents:
+            size = len(document.passages) + 1
+            if helper is None and wanted and mine >= (parallel_after or 0):
+                helper = parallel.Helper(_build_part, generation / _PART)
+                mine = 0
+            if helper is not None and theirs <= mine:
+                helper.send(document)
+                theirs += size
+            else:
+                segments.add(document, vocabulary)
+                mine += size
+            if progress:
+                progress(1)
+    except BaseException:
+        if helper is not None:
+            helper.stop()
+        raise
+    return helper
+
+
+def _build_part(directory: Path, documents: Iterable[Document]) -> None:
+    """In the helper process: documents as one committed segment, and their vocabulary, in `directory`."""
+    directory.mkdir()
+    ix = whoosh_index.create_in(str(directory), build_schema())
+    vocabulary = Vocabulary()
+    try:
+        segments = _Segments(ix)
+        try:
+            for document in documents:
+                segments.add(document, vocabulary)
+        except BaseException:
+            segments.cancel()
+            raise
+        segments.commit()
+    finally:
+        ix.close()
+    vocabulary.save(directory)
+
+
+def _adopt_part(generation: Path, vocabulary: Vocabulary) -> list[Any]:
+    """Move the helper's segments into the generation; their objects, for the table of contents."""
+    part = generation / _PART
+    ix = whoosh_index.open_dir(str(part))
+    try:
+        segments = list(ix._segments())
+    finally:
+        ix.close()
+    names = [s.segment_id() for s in segments]
+    for path in part.iterdir():
+        if any(path.name.startswith(name + ".") or path.name.startswith(name + "_") for name in names):
+            os.rename(path, generation / path.name)
+    vocabulary.merge(Vocabulary.load(part))
+    shutil.rmtree(part)
+    return segments
+
+
+SEGMENT_PASSAGES = 100_000
+"""A full build commits a segment every this many passages: the postings of one segment are held in
+memory until it is written (about 300 MB for 100,000 passages), and segments are never merged by the build."""
+
+
+class _Segments:
+    """The segments of a build: documents go to the current one, committed without merging when full."""
+
+    def __init__(self, ix: Any) -> None:
+        self._ix = ix
+        self._writer = _Writer(ix)
+        self._size = 0
+
+    def add(self, document: Document, vocabulary: Vocabulary) -> None:
+        if self._size >= SEGMENT_PASSAGES:
+            _commit(self._writer, merge=False)
+            self._writer = _Writer(self._ix)
+            self._size = 0
+        _add(self._writer, document, vocabulary)
+        self._size += len(document.passages) + 1
+
+    def commit(self, extra: Sequence[Any] = ()) -> None:
+        """Commit the last segment, listing `extra` segments (moved into the index) beside all others."""
+        _commit(self._writer, mergetype=lambda _writer, segments: [*segments, *extra])
+
+    def cancel(self) -> None:
+        self._writer.cancel()
+
+
+class _Writer(SegmentWriter):  # type: ignore[misc]
+    """Whoosh's segment writer with a faster road from analysed text to the postings file.
+
+    The files are Whoosh's own (its codec writes them); what changes is how postings get there. Whoosh
+    keeps every posting as a tuple in a pool that it spills to disk and merge-sorts (pickling each
+    posting twice), then hands them one by one to the postings writer; here each term's postings are
+    gathered in arrays and written block by block. And Whoosh looks up a posting's field length once per
+    posting, asking the file system each time for fields that keep none (`_Lengths`).
     """
+
+    def __init__(self, ix: Any, **kwargs: Any) -> None:
+        super().__init__(ix, **kwargs)
+        self.pool.cleanup()  # type: ignore[has-type]  # Whoosh's own pool, never used
+        self.pool = _Pool()
 
     def per_document_reader(self) -> Any:
         return _Lengths(super().per_document_reader())
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        lengths = self.per_document_reader()
+        try:
+            self.pool.write(self.schema, self.fieldwriter, lengths)
+        finally:
+            lengths.close()
+        self.fieldwriter.close()
+
+
+class _Pool:
+    """Every posting of one segment being written, grouped by term: docnums, weights, encoded values."""
+
+    def __init__(self) -> None:
+        self._terms: dict[tuple[str, bytes], tuple[array[int], array[float], list[bytes]]] = {}
+        self._unsorted: set[tuple[str, bytes]] = set()
+
+    def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
+        fieldname, text, docnum, weight, value = item
+        key = (fieldname, text)
+        entry = self._terms.get(key)
+        if entry is None:
+            entry = self._terms[key] = (array("I"), array("f"), [])
+        elif docnum <= entry[0][-1]:  # merged segments may come in any order
+            self._unsorted.add(key)
+        entry[0].append(docnum)
+        entry[1].append(weight)
+        if value:
+            entry[2].append(value)
+
+    def cleanup(self) -> None:
+        self._terms.clear()
+
+    def write(self, schema: Any, fieldwriter: Any, lengths: _Lengths) -> None:
+        """Write every posting list, in (field, term) order, through the codec's field writer."""
+        current = None
+        for key in sorted(self._terms):
+            fieldname, text = key
+            if fieldname != current:
+                if current is not None:
+                    fieldwriter.finish_field()
+                fieldwriter.start_field(fieldname, schema[fieldname])
+                current = fieldname
+                table = lengths.table(fieldname) if schema[fieldname].scorable else None
+            ids, weights, values = self._terms[key]
+            if key in self._unsorted:
+                ids, weights, values = _in_docnum_order(ids, weights, values)
+            fieldwriter.start_term(text)
+            _write_postings(fieldwriter._postwriter, ids, weights, values, table)
+            fieldwriter.finish_term()
+        if current is not None:
+            fieldwriter.finish_field()
+        self._terms.clear()
+
+
+def _in_docnum_order(
+    ids: array[int], weights: array[float], values: list[bytes]
+) -> tuple[array[int], array[float], list[bytes]]:
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    return (
+        array("I", (ids[i] for i in order)),
+        array("f", (weights[i] for i in order)),
+        [values[i] for i in order] if values else values,
+    )
+
+
+def _write_postings(
+    postwriter: Any, ids: array[int], weights: array[float], values: list[bytes], lengths: list[int] | None
+) -> None:
+    """One term's postings into Whoosh's postings writer, a block at a time, as `add_posting` would."""
+    limit = postwriter._blocklimit
+    for start in range(0, len(ids), limit):
+        if start:
+            postwriter._write_block()
+        block = ids[start : start + limit]
+        postwriter._ids = block
+        postwriter._weights = weights[start : start + limit]
+        postwriter._values = values[start : start + limit]
+        postwriter._maxweight = max(0.0, max(postwriter._weights))
+        if lengths is not None:
+            found = [n for n in (lengths[d] for d in block) if n]
+            postwriter._minlength = min(found) if found else None
+            postwriter._maxlength = max(found) if found else 0
 
 
 class _Lengths:
     def __init__(self, reader: Any) -> None:
         self._reader = reader
-        self._columns: dict[str, tuple[bytes, int] | None] = {}
+        self._tables: dict[str, list[int]] = {}
+
+    def table(self, fieldname: str) -> list[int]:
+        """The length of a field in each document of the segment (0 when it keeps none)."""
+        if fieldname not in self._tables:
+            column = self._reader._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+            raw = b"" if column is None else column._dbfile.get(column._basepos, column._count)
+            table = [_LENGTHS[b] for b in raw]
+            table.extend([0] * (self._reader._doccount - len(table)))
+            self._tables[fieldname] = table
+        return self._tables[fieldname]
 
     def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
-        if fieldname not in self._columns:
-            column = self._reader._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
-            self._columns[fieldname] = (
-                None
-                if column is None
-                else (column._dbfile.get(column._basepos, column._count), column._count)
-            )
-        found = self._columns[fieldname]
-        if found is None or docnum >= found[1]:
-            return default
-        return int(_LENGTHS[found[0][docnum]])
+        table = self.table(fieldname)
+        return table[docnum] if docnum < len(table) else default
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._reader, name)
@@ -175,10 +388,10 @@ class _Lengths:
 _LENGTHS = [byte_to_length(b) for b in range(256)]
 
 
-def _commit(writer: IndexWriter, optimize: bool = False) -> None:
+def _commit(writer: IndexWriter, **how: Any) -> None:
     # A failed commit keeps Whoosh's lock for the life of the process unless cancelled (WHOOSH-NOTES).
     try:
-        writer.commit(optimize=optimize)
+        writer.commit(**how)
     except BaseException:
         writer.cancel()
         raise

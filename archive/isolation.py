@@ -56,13 +56,13 @@ def _current() -> concurrent.futures.ProcessPoolExecutor:
     with _lock:
         if _pool is None or _owner != os.getpid():
             _pool = concurrent.futures.ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
             )
             _owner = os.getpid()
         return _pool
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the worker: be killed when the process that started it dies, even by SIGKILL (Linux)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1

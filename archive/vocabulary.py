@@ -37,6 +37,13 @@ class Vocabulary:
                 self.forms[folded] = written
         self._sorted = None
 
+    def merge(self, other: Vocabulary) -> None:
+        """Add the counts of another part of the same generation (written forms: first seen wins)."""
+        self.counts.update(other.counts)
+        for folded, written in other.forms.items():
+            self.forms.setdefault(folded, written)
+        self._sorted = None
+
     def form(self, word: str) -> str:
         """A folded word as the documents write it (`enquete` -> `enquête`)."""
         return self.forms.get(word, word)
