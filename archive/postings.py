@@ -14,6 +14,8 @@ tests that compare its answers with Whoosh's own fail first if another version c
 
 from __future__ import annotations
 
+import itertools
+import pickle
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from whoosh import query as wq
 from whoosh.codec import whoosh3
+from whoosh.query.spans import SpanNear
 from whoosh.util.numeric import byte_to_length
 
 from .schema import DOCUMENT, PASSAGE
@@ -32,7 +35,11 @@ Ids = npt.NDArray[np.int64]
 
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _EMPTY: Ids = np.empty(0, dtype=np.int64)
-_CACHE_SIZE = 512
+CACHE_BYTES = 256 * 1024 * 1024
+"""Decoded posting lists kept per index generation: most of a term's cost is decoding Whoosh's blocks
+(unpickling, inflating), and a query mix cycles through more terms than a count-bounded cache holds."""
+
+_PHRASES = 256  # phrase matches kept per generation
 
 SINGLE = ("year", "source", "type")
 MULTI = ("agency", "offence")
@@ -66,6 +73,10 @@ class Arrays:
     _postings: OrderedDict[tuple[str, str], tuple[Ids, npt.NDArray[np.float64]]] = field(
         default_factory=OrderedDict
     )
+    _cached_bytes: int = 0
+    _values: OrderedDict[tuple[str, str], list[bytes]] = field(default_factory=OrderedDict)
+    _values_bytes: int = 0
+    _phrases: OrderedDict[tuple[tuple[str, str, int], ...], Ids] = field(default_factory=OrderedDict)
     _lengths: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     _deleted: npt.NDArray[np.bool_] | None = None
     dates: list[str] = field(default_factory=list)
@@ -165,9 +176,76 @@ class Arrays:
             ids, weights = _EMPTY, np.empty(0, dtype=np.float64)
         result = (ids, weights)
         self._postings[key] = result
-        if len(self._postings) > _CACHE_SIZE:
-            self._postings.popitem(last=False)
+        self._cached_bytes += ids.nbytes + weights.nbytes
+        while self._cached_bytes > CACHE_BYTES and len(self._postings) > 1:
+            _, (old_ids, old_weights) = self._postings.popitem(last=False)
+            self._cached_bytes -= old_ids.nbytes + old_weights.nbytes
         return result
+
+    def values(self, fieldname: str, text: str) -> list[bytes]:
+        """The encoded positions of a term in each live docnum of `postings(fieldname, text)`."""
+        with self._io:
+            key = (fieldname, text)
+            cached = self._values.get(key)
+            if cached is not None:
+                self._values.move_to_end(key)
+                return cached
+            found: list[bytes] = []
+            for leaf, _ in self.reader.leaf_readers():
+                if (fieldname, text) in leaf:
+                    found.extend(_read_values(leaf, fieldname, text))
+            if self._deleted is not None and self._deleted.any():
+                ids = self._all_ids(fieldname, text)
+                found = list(itertools.compress(found, ~self._deleted[ids]))
+            self._values[key] = found
+            self._values_bytes += sum(len(v) for v in found) + 40 * len(found)
+            while self._values_bytes > CACHE_BYTES // 2 and len(self._values) > 1:
+                _, old = self._values.popitem(last=False)
+                self._values_bytes -= sum(len(v) for v in old) + 40 * len(old)
+            return found
+
+    def _all_ids(self, fieldname: str, text: str) -> Ids:
+        parts = [
+            _read_postings(leaf, fieldname, text)[0] + offset
+            for leaf, offset in self.reader.leaf_readers()
+            if (fieldname, text) in leaf
+        ]
+        return np.concatenate(parts) if parts else _EMPTY
+
+    def phrase(self, chain: tuple[tuple[str, str, int], ...]) -> Ids:
+        """The docnums holding each (field, key) of `chain` at its offset from the first one's position.
+
+        This is what our phrase queries (nested SpanNear with slop == mindist) match in Whoosh; tests
+        compare the two. Positions are decoded only for the docnums holding every word.
+        """
+        with self._io:
+            cached = self._phrases.get(chain)
+        if cached is not None:
+            return cached
+        lists = [self.term(fieldname, text) for fieldname, text, _ in chain]
+        candidates = sorted(lists, key=len)[0]
+        for ids in lists:
+            candidates = np.intersect1d(candidates, ids, assume_unique=True)
+        keep = np.zeros(candidates.size, dtype=np.bool_)
+        if candidates.size:
+            columns = []
+            for (fieldname, text, offset), ids in zip(chain, lists, strict=True):
+                values = self.values(fieldname, text)
+                columns.append(([values[i] for i in np.searchsorted(ids, candidates)], offset))
+            first, rest = columns[0][0], columns[1:]
+            for j in range(candidates.size):
+                starts = set(_positions(first[j]))
+                for values, offset in rest:
+                    starts.intersection_update([p - offset for p in _positions(values[j])])
+                    if not starts:
+                        break
+                keep[j] = bool(starts)
+        found = candidates[keep]
+        with self._io:
+            self._phrases[chain] = found
+            if len(self._phrases) > _PHRASES:
+                self._phrases.popitem(last=False)
+        return found
 
     def lengths(self, fieldname: str) -> npt.NDArray[np.float64]:
         """Each docnum's length in a field, as Whoosh stores it (one byte, lossy above 108)."""
@@ -188,6 +266,8 @@ class Arrays:
         """The docnums matching a boolean query of terms, or Unsupported."""
         if isinstance(q, wq.Term):
             return self.term(q.fieldname, _text(q.text))
+        if isinstance(q, SpanNear):
+            return self.phrase(_chain(q))
         if isinstance(q, wq.Every):
             return self.live_passages
         if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
@@ -218,13 +298,15 @@ class Arrays:
     def scores(self, q: wq.Query, candidates: Ids, searcher: Any) -> npt.NDArray[np.float64]:
         """BM25F scores of `candidates` for `q`, as Whoosh's default weighting computes them."""
         total = np.zeros(candidates.size, dtype=np.float64)
-        for fieldname, text, boost in _scored_terms(q):
+        for fieldname, text, boost, chain in _scored_terms(q):
             ids, weights = self.postings(fieldname, text)
             if not ids.size:
                 continue
             where = np.searchsorted(ids, candidates)
             where[where >= ids.size] = 0
             present = ids[where] == candidates
+            if chain is not None:  # a phrase's words score where the phrase is, as in Whoosh
+                present &= np.isin(candidates, self.phrase(chain), assume_unique=True)
             if not present.any():
                 continue
             w = weights[where[present]]
@@ -328,17 +410,53 @@ def _terms(reader: Any, fieldname: str) -> list[str]:
     return [b.decode("utf-8") for b in reader.lexicon(fieldname)]
 
 
-def _scored_terms(q: wq.Query, boost: float = 1.0) -> list[tuple[str, str, float]]:
-    """The positive terms of a boolean query with their boosts (negated parts do not score)."""
+Scored = tuple[str, str, float, "tuple[tuple[str, str, int], ...] | None"]
+
+
+def _scored_terms(q: wq.Query, boost: float = 1.0) -> list[Scored]:
+    """The positive terms of a query with their boosts (negated parts do not score), and for the words
+    of a phrase the phrase they must form to score: Whoosh scores a phrase as the sum of its words."""
     if isinstance(q, wq.Not):
         return []
     if isinstance(q, wq.AndNot):
         return _scored_terms(q.a, boost * q.boost)
     if isinstance(q, wq.Term):
-        return [(q.fieldname, _text(q.text), boost * q.boost)]
-    out: list[tuple[str, str, float]] = []
+        return [(q.fieldname, _text(q.text), boost * q.boost, None)]
+    if isinstance(q, SpanNear):
+        chain = _chain(q)
+        return [(fieldname, text, boost * getattr(q, "boost", 1.0), chain) for fieldname, text, _ in chain]
+    out: list[Scored] = []
     for sub in q.children():
         out.extend(_scored_terms(sub, boost * getattr(q, "boost", 1.0)))
+    return out
+
+
+def _chain(q: wq.Query) -> tuple[tuple[str, str, int], ...]:
+    """A phrase (`archive.query` nests SpanNear(a, Term, slop=gap, mindist=gap)) as each word with its
+    offset from the first word; Unsupported for other span queries."""
+    if isinstance(q, wq.Term):
+        return ((q.fieldname, _text(q.text), 0),)
+    if isinstance(q, SpanNear) and q.ordered and q.slop == q.mindist >= 1 and isinstance(q.b, wq.Term):
+        left = _chain(q.a)
+        return (*left, (q.b.fieldname, _text(q.b.text), left[-1][2] + q.slop))
+    raise Unsupported(f"span query {q!r}")
+
+
+def _positions(value: bytes) -> list[int]:
+    """Whoosh's `Positions.decode_positions`: a count, then the pickled gaps between positions."""
+    return list(itertools.accumulate(pickle.loads(value[4:])))
+
+
+def _read_values(leaf: Any, fieldname: str, text: str) -> list[bytes]:
+    """Every posting's encoded value (positions) of a term in one segment, deleted documents included."""
+    btext = leaf.schema[fieldname].to_bytes(text)
+    matcher = leaf._terms.matcher(fieldname, btext, leaf.schema[fieldname].format)
+    out: list[bytes] = []
+    while matcher.is_active():
+        if matcher._data is None:
+            matcher._read_data()
+        out.extend(matcher._data[2])
+        matcher._next_block()
     return out
 
 

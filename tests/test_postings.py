@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from whoosh import query as wq
 
+from archive import query
 from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
@@ -51,6 +52,22 @@ def corpus(tmp_path: Path) -> Iterator[Archive]:
     archive.close()
 
 
+PARSER = query.make_parser()
+PHRASES = [
+    '"blanchiment escroquerie"',
+    '"argent cocaïne port"',
+    '"saisie de la peine"',  # stop words keep their places: "peine" two words after "saisie"
+    '"juge juge"',
+    '"blanchiment remplacé"',  # in the documents the fixture's update replaced (old versions deleted)
+]
+
+
+def _parsed(text: str) -> wq.Query:
+    found = query.parse(PARSER, text).query
+    assert found is not None
+    return found
+
+
 QUERIES = [
     wq.Term("content", "blanch"),
     wq.And([wq.Term("content", "blanch"), wq.Term("content", "douan")]),
@@ -61,6 +78,9 @@ QUERIES = [
         [wq.Or([wq.Term("content", "tribunal"), wq.Term("content", "parquet")]), wq.Term("content", "pein")]
     ),
     wq.Term("content", "absent"),
+    *(_parsed(text) for text in PHRASES),
+    _parsed('"cocaïne port" douane'),
+    query.parse(PARSER, '"saisie tribunal"').scoring,  # the phrase over passage, heading and title
 ]
 
 
