@@ -45,6 +45,8 @@ def build(peer_name: str, data: Path, directory: Path) -> dict[str, object]:
         "passages_per_s": len(passages) / seconds,
         "index_bytes": dir_size(directory),
         "peak_rss_mb": _peak_rss_mb(),
+        # the largest child process it waited for (our second indexing process), 0 if none
+        "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "rss_before_build_mb": rss_before,
     }
 
