@@ -88,7 +88,7 @@ def scale_section(res: dict[str, Any]) -> list[str]:
     lines += [
         "### Build",
         "",
-        "| peer | passages/s | build time | index size | peak RSS (build + helper process) | ours ÷ peer (passages/s) |",
+        "| peer | passages/s | build time | index size | peak RSS (build, helper) | ours ÷ peer (passages/s) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for p in peers:

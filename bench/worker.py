@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import resource
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +27,41 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class ChildrenPeak:
+    """The largest VmHWM seen among this process's children (our helper indexing process), polled.
+
+    RUSAGE_CHILDREN would not do: a spawned child's ru_maxrss keeps the peak its forked copy of this
+    process had before exec. VmHWM belongs to the child's own memory map.
+    """
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, every: float) -> None:
+        me = os.getpid()
+        while not self._stop.wait(every):
+            try:
+                children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+            except OSError:
+                continue
+            for pid in children:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
 def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -34,9 +71,11 @@ def build(peer_name: str, data: Path, directory: Path) -> dict[str, object]:
         documents, passages = pickle.load(f)
     peer = make(peer_name)
     rss_before = _peak_rss_mb()
+    children = ChildrenPeak()
     started = time.perf_counter()
     peer.build(directory, documents, passages)
     seconds = time.perf_counter() - started
+    children_peak = children.stop()
     return {
         "peer": peer_name,
         "description": peer.description,
@@ -45,8 +84,7 @@ def build(peer_name: str, data: Path, directory: Path) -> dict[str, object]:
         "passages_per_s": len(passages) / seconds,
         "index_bytes": dir_size(directory),
         "peak_rss_mb": _peak_rss_mb(),
-        # the largest child process it waited for (our second indexing process), 0 if none
-        "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "children_peak_rss_mb": children_peak,  # our second indexing process; 0 if none
         "rss_before_build_mb": rss_before,
     }
 
