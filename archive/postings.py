@@ -56,6 +56,7 @@ class Column:
     values: list[str]
     docs: Ids  # for multi-valued facets: one row per (passage, value) pair, sorted by passage
     codes: npt.NDArray[np.int32]  # the value index of each row
+    code_of: npt.NDArray[np.int32] | None = None  # single-valued facets: docnum -> value index, or -1
 
 
 @dataclass
@@ -77,6 +78,8 @@ class Arrays:
     _values: OrderedDict[tuple[str, str], list[bytes]] = field(default_factory=OrderedDict)
     _values_bytes: int = 0
     _phrases: OrderedDict[tuple[tuple[str, str, int], ...], Ids] = field(default_factory=OrderedDict)
+    _having: OrderedDict[tuple[str, tuple[str, ...]], Ids] = field(default_factory=OrderedDict)
+    live: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     _lengths: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     _deleted: npt.NDArray[np.bool_] | None = None
     dates: list[str] = field(default_factory=list)
@@ -116,6 +119,8 @@ class Arrays:
         arrays._deleted = deleted
         passages = arrays.term("kind", PASSAGE)
         arrays.live_passages = passages
+        arrays.live = np.zeros(n, dtype=np.bool_)
+        arrays.live[passages] = True
         # The indexer adds a document's passages, then its record, in one writer: within a segment and
         # through merges, a passage's document is the first record after it. No per-document lookups.
         records = arrays.term("kind", DOCUMENT)
@@ -127,7 +132,7 @@ class Arrays:
             docs: list[Ids] = []
             codes: list[npt.NDArray[np.int32]] = []
             for value in _terms(reader, name):
-                ids = np.intersect1d(arrays.term(name, value), passages, assume_unique=True)
+                ids = arrays.passages(arrays.term(name, value))
                 if ids.size:
                     docs.append(ids)
                     codes.append(np.full(ids.size, len(values), dtype=np.int32))
@@ -135,7 +140,11 @@ class Arrays:
             all_docs = np.concatenate(docs) if docs else _EMPTY
             all_codes = np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
             order = np.argsort(all_docs, kind="stable")
-            arrays.columns[name] = Column(values, all_docs[order], all_codes[order])
+            column = Column(values, all_docs[order], all_codes[order])
+            if name in SINGLE and np.all(column.docs[1:] != column.docs[:-1]):
+                column.code_of = np.full(n, -1, dtype=np.int32)
+                column.code_of[column.docs] = column.codes
+            arrays.columns[name] = column
         rank = np.full(n, np.iinfo(np.int32).max, dtype=np.int32)
         arrays.dates = sorted(_terms(reader, "date"))
         for i, value in enumerate(arrays.dates):
@@ -143,6 +152,10 @@ class Arrays:
         arrays.date_rank = rank
         arrays.position = _read_positions(reader, n)
         return arrays
+
+    def passages(self, ids: Ids) -> Ids:
+        """The live passages among sorted docnums (document records and deleted ones left out)."""
+        return ids[self.live[ids]]
 
     def term(self, fieldname: str, text: str) -> Ids:
         return self.postings(fieldname, text)[0]
@@ -225,7 +238,7 @@ class Arrays:
         lists = [self.term(fieldname, text) for fieldname, text, _ in chain]
         candidates = sorted(lists, key=len)[0]
         for ids in lists:
-            candidates = np.intersect1d(candidates, ids, assume_unique=True)
+            candidates = intersect(candidates, ids)
         keep = np.zeros(candidates.size, dtype=np.bool_)
         if candidates.size:
             columns = []
@@ -282,7 +295,7 @@ class Arrays:
             found = sorted((self.evaluate(s) for s in positive), key=len)
             out = found[0]
             for ids in found[1:]:
-                out = np.intersect1d(out, ids, assume_unique=True)
+                out = intersect(out, ids)
             for sub in negative:
                 out = np.setdiff1d(out, self.evaluate(sub), assume_unique=True)
             return out
@@ -290,7 +303,7 @@ class Arrays:
             parts = [self.evaluate(s) for s in q.subqueries if not isinstance(s, wq.Not)]
             if len(parts) != len(q.subqueries):
                 raise Unsupported("negation inside OR")
-            return np.unique(np.concatenate(parts)) if parts else _EMPTY
+            return union(parts, self.doc_count)
         if isinstance(q, wq.Not):
             return np.setdiff1d(self.live_passages, self.evaluate(q.query), assume_unique=True)
         raise Unsupported(type(q).__name__)
@@ -367,30 +380,71 @@ class Arrays:
         column = self.columns[name]
         if not column.values or not scope.size:
             return {}
-        mask = np.zeros(self.doc_count, dtype=np.bool_)
-        mask[scope] = True
-        bins = np.bincount(column.codes[mask[column.docs]], minlength=len(column.values))
+        if column.code_of is not None:
+            codes = column.code_of[scope]
+            bins = np.bincount(codes[codes >= 0], minlength=len(column.values))
+        else:
+            mask = np.zeros(self.doc_count, dtype=np.bool_)
+            mask[scope] = True
+            bins = np.bincount(column.codes[mask[column.docs]], minlength=len(column.values))
         return {column.values[i]: int(bins[i]) for i in np.nonzero(bins)[0]}
 
     def having(self, name: str, values: tuple[str, ...]) -> Ids:
-        """The passages carrying any of `values` of a facet."""
-        column = self.columns[name]
-        wanted = [i for i, v in enumerate(column.values) if v in set(values)]
-        if not wanted:
-            return _EMPTY
-        return np.unique(column.docs[np.isin(column.codes, wanted)])
+        """The passages carrying any of `values` of a facet (kept: filters come back often)."""
+        key = (name, tuple(sorted(set(values))))
+        with self._io:
+            found = self._having.get(key)
+        if found is None:
+            column = self.columns[name]
+            wanted = [i for i, v in enumerate(column.values) if v in set(values)]
+            found = union([column.docs[column.codes == i] for i in wanted], self.doc_count)
+            with self._io:
+                self._having[key] = found
+                if len(self._having) > _PHRASES:
+                    self._having.popitem(last=False)
+        return found
 
     def record_of(self, docnum: int) -> int:
         """The docnum of the record of a passage's document."""
         return int(self.records[self.document_of[docnum]])
 
     def distinct_documents(self, ids: Ids) -> int:
-        return int(np.unique(self.document_of[ids]).size) if ids.size else 0
+        if not ids.size:
+            return 0
+        owners = self.document_of[ids]  # sorted docnums have non-decreasing owners: count the changes
+        return int(np.count_nonzero(owners[1:] != owners[:-1])) + 1
 
 
 COORDINATION = 1.0
 _K1 = 1.2
 _B = 0.75
+
+
+def intersect(a: Ids, b: Ids) -> Ids:
+    """The docnums in both sorted, unique arrays: the smaller one looked up in the larger one.
+
+    O(small x log(large)), where numpy's intersect1d sorts both arrays together.
+    """
+    small, large = (a, b) if a.size <= b.size else (b, a)
+    if not small.size:
+        return _EMPTY
+    where = np.searchsorted(large, small)
+    where[where >= large.size] = 0
+    found: Ids = small[large[where] == small]
+    return found
+
+
+def union(parts: list[Ids], size: int) -> Ids:
+    """The sorted union of docnum arrays below `size`: through a mask when they are large."""
+    if not parts:
+        return _EMPTY
+    total = sum(p.size for p in parts)
+    if total < size // 32:
+        return np.unique(np.concatenate(parts))
+    mask = np.zeros(size, dtype=np.bool_)
+    for p in parts:
+        mask[p] = True
+    return np.flatnonzero(mask).astype(np.int64, copy=False)
 
 
 def coverage(candidates: Ids, parts: list[tuple[Ids, float]]) -> npt.NDArray[np.float64]:

@@ -146,7 +146,7 @@ class _Generation:
                     notes.append(f"recherche arrêtée après {WHOOSH_BUDGET:g} s : résultats partiels")
             found = np.fromiter(collector.results().docs(), dtype=np.int64)
             found.sort()
-        return np.intersect1d(found, arrays.live_passages, assume_unique=True)
+        return arrays.passages(found)
 
     def record(self, docnum: int) -> dict[str, Any]:
         """One document record (metadata of a hit's document), unpickled once per generation."""
@@ -300,13 +300,14 @@ class Searcher:
         parts = parsed.relaxable
         n = len(parts)
         allowed = _intersect(gen.arrays.live_passages, selections)
-        found = [np.intersect1d(gen.docs(part), allowed, assume_unique=True) for part in parts]
+        found = [postings.intersect(gen.docs(part), allowed) for part in parts]
         everything = max(int(gen.arrays.live_passages.size), 1)
         weighted = [(ids, math.log(everything / (ids.size + 1)) + 1) for ids in found]
         if not any(f.size for f in found):
             return strict, weighted, parsed.interpretation, ""
-        ids = np.unique(np.concatenate(found))
-        loosened = np.union1d(strict, ids[postings.coverage(ids, weighted) >= RELAX_SHARE])
+        size = gen.arrays.doc_count
+        ids = postings.union(found, size)
+        loosened = postings.union([strict, ids[postings.coverage(ids, weighted) >= RELAX_SHARE]], size)
         loose = parsed.interpretation.replace(" AND ", " OR ")
         if strict.size:
             note = (
@@ -447,9 +448,7 @@ class Searcher:
         with self._use() as gen:
             if gen is None:
                 return None
-            found = np.intersect1d(
-                gen.arrays.term("doc", document_id), gen.arrays.records, assume_unique=True
-            )
+            found = postings.intersect(gen.arrays.term("doc", document_id), gen.arrays.records)
             if not found.size:
                 return None
             record = gen.record(int(found[0]))
@@ -526,7 +525,7 @@ def _up_to_date(gen: _Generation) -> bool:
 def _intersect(base: Ids, sets: Iterable[Ids]) -> Ids:
     out = base
     for other in sorted(sets, key=len):
-        out = np.intersect1d(out, other, assume_unique=True)
+        out = postings.intersect(out, other)
     return out
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whoosh import query as wq
 
-from archive import query
+from archive import postings, query
 from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
@@ -133,3 +135,44 @@ def test_every_passage_maps_to_its_own_documents_record(corpus: Archive) -> None
             assert (
                 record["doc"] == gen.searcher.stored_fields(docnum)["doc"] and record["id"] == record["doc"]
             )
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 5_000), max_size=400), min_size=1, max_size=5),
+    st.sampled_from([5_001, 1_000_000]),
+)
+def test_set_operations_equal_numpys(lists: list[list[int]], size: int) -> None:
+    arrays = [np.unique(np.asarray(values, dtype=np.int64)) for values in lists]
+    expected_union = np.unique(np.concatenate(arrays))
+    assert postings.union(arrays, size).tolist() == expected_union.tolist()  # through a mask or a sort
+    expected = arrays[0]
+    found = arrays[0]
+    for other in arrays[1:]:
+        expected = np.intersect1d(expected, other, assume_unique=True)
+        found = postings.intersect(found, other)
+    assert found.tolist() == expected.tolist()
+    assert found.dtype == np.int64 and postings.union(arrays, size).dtype == np.int64
+
+
+def test_filters_and_distinct_documents_equal_a_scan(corpus: Archive) -> None:
+    with corpus.searcher._lock:
+        gen = corpus.searcher._generation()
+        assert gen is not None
+        arrays = gen.arrays
+        stored = {d: gen.searcher.stored_fields(d) for d in arrays.live_passages.tolist()}
+        records = {d: gen.searcher.stored_fields(d)["data"] for d in arrays.records.tolist()}
+        for name, values in (("type", ("article",)), ("source", ("Source 1", "Source 3")), ("year", ("2016",))):
+            chosen = arrays.having(name, values)
+            assert chosen.tolist() == sorted(
+                d for d in stored if _facet_value(name, records[arrays.record_of(d)]) in values
+            )
+            assert arrays.having(name, values) is chosen  # kept for the next search
+            assert arrays.distinct_documents(chosen) == len({stored[d]["doc"] for d in chosen.tolist()})
+
+
+def _facet_value(name: str, record: dict[str, object]) -> str | None:
+    if name == "year":
+        date = record.get("date")
+        return str(date)[:4] if date else None
+    value = record.get(name)
+    return str(value) if value else None
