@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -187,7 +188,9 @@ async def search_endpoint(request: Request) -> Response:
         validate(search_request)
         base = str(request.base_url).rstrip("/")
         return await _csv(archive, search_request, request.app.state.export_limit, base)
-    results = await run_in_threadpool(archive.search, search_request)
+    results = await anyio.to_thread.run_sync(
+        archive.search, search_request, limiter=request.app.state.searches
+    )
     if fmt == "json":
         return JSONResponse(results.to_json(), headers=VARY)
     response = render(
