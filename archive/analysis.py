@@ -43,7 +43,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import Stemmer
 
@@ -75,6 +75,7 @@ _TOKEN = re.compile(
     rf"|(?P<number>\d+(?:[.,]\d+)+)"  # 1,2  10.000
     rf"|(?P<word>{_WORD}(?:[{_APOSTROPHES}]{_WORD})*(?:[{_HYPHENS}]{_WORD}(?:[{_APOSTROPHES}]{_WORD})*)*)"
 )
+_SURFACE = re.compile(re.sub(r"\(\?P<\w+>", "(?:", _TOKEN.pattern))  # the same matches, no groups
 _SPLIT_APOSTROPHE = re.compile(f"[{_APOSTROPHES}]")
 _SPLIT_HYPHEN = re.compile(f"[{_HYPHENS}]")
 _NUMERIC = re.compile(r"^[\d.,]+$")
@@ -193,18 +194,41 @@ def _elide(piece: str, offset: int) -> Iterator[tuple[str, int]]:
 
 
 class Analyzed(str):
-    """Text whose tokens were computed once, for the indexer to hand to several consumers."""
+    """Text analysed once, for the indexer to hand to several consumers: its terms, without offsets."""
 
-    tokens: tuple[Token, ...]
+    terms: tuple[Term, ...]
+    memo: dict[object, Any]  # what consumers derive from the terms, once per text
 
     def __new__(cls, text: str) -> Analyzed:
         obj = super().__new__(cls, text)
-        obj.tokens = tuple(tokens(text))
+        obj.terms = tuple(terms(text))
+        obj.memo = {}
         return obj
 
     def words(self) -> dict[str, str]:
         """The words of the text that are not stop words: folded form -> lowercase form as written."""
-        return {fold(t.word): t.word.lower() for t in self.tokens if not t.stop and t.word.isalnum()}
+        return {fold(t[3]): t[3].lower() for t in self.terms if not t[2] and t[3].isalnum()}
+
+
+Term = tuple[str, int, bool, str]
+"""(key, position, stop, word as written): a token without its offsets."""
+
+
+def terms(text: str) -> Iterator[Term]:
+    """`tokens(text)` without offsets, for indexing: each distinct word as written is analysed once."""
+    position = 0
+    for surface in _SURFACE.findall(text):
+        found = _surface_terms(surface)
+        for key, offset, stop, word in found:
+            yield key, position + offset, stop, word
+        if found:
+            position += found[-1][1] + 1
+
+
+@lru_cache(maxsize=262_144)
+def _surface_terms(surface: str) -> tuple[Term, ...]:
+    """The terms of one matched word, positions counted from 0 (a match is analysed alone)."""
+    return tuple((t.key, t.position, t.stop, t.word) for t in tokens(surface))
 
 
 def keys(text: str) -> list[str]:

@@ -259,6 +259,10 @@ class _Segments:
         self._writer.cancel()
 
 
+COMPRESSION = 1
+"""zlib level of the posting blocks (Whoosh's default is 3); readers inflate any level alike."""
+
+
 class _Writer(SegmentWriter):  # type: ignore[misc]
     """Whoosh's segment writer with a faster road from analysed text to the postings file.
 
@@ -270,12 +274,48 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
     """
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
-        super().__init__(ix, **kwargs)
+        super().__init__(ix, codec=whoosh3.W3Codec(compression=COMPRESSION), **kwargs)
         self.pool.cleanup()  # type: ignore[has-type]  # Whoosh's own pool, never used
         self.pool = _Pool()
 
     def per_document_reader(self) -> Any:
         return _Lengths(super().per_document_reader())
+
+    def add_document(self, **fields: Any) -> None:
+        """Whoosh's `add_document` for what the indexer passes (no boosts, spelling fields or vectors)."""
+        if any(name.startswith("_") for name in fields):
+            super().add_document(**fields)
+            return
+        self._check_state()
+        schema = self.schema
+        docnum = self.docnum
+        perdoc = self.perdocwriter
+        posting = self.pool.add_posting
+        perdoc.start_doc(docnum)
+        try:
+            for name in sorted(fields):
+                value = fields[name]
+                if value is None:
+                    continue
+                field = schema[name]
+                length = 0
+                if field.indexed:
+                    for text, frequency, weight, encoded in field.format.word_values(
+                        value, field.analyzer, mode="index"
+                    ):
+                        posting(name, text.encode("utf-8"), docnum, weight, encoded)
+                        length += frequency
+                    if not field.scorable:
+                        length = 0
+                perdoc.add_field(name, field, value if field.stored else None, length)
+                if field.column_type:
+                    perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+        except Exception:
+            perdoc.cancel_doc()
+            raise
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
@@ -295,7 +335,11 @@ class _Pool:
         self._unsorted: set[tuple[str, bytes]] = set()
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
-        fieldname, text, docnum, weight, value = item
+        self.add_posting(*item)
+
+    def add_posting(
+        self, fieldname: str, text: bytes, docnum: int, weight: float, value: bytes | None
+    ) -> None:
         key = (fieldname, text)
         entry = self._terms.get(key)
         if entry is None:
@@ -411,7 +455,11 @@ def _add(writer: IndexWriter, document: Document, vocabulary: Vocabulary) -> Non
         common["year"] = year
     if meta.date:
         common["date"] = meta.date
+    sections: dict[str, Analyzed] = {}
     for p in document.passages:
+        section = sections.get(p.section)
+        if section is None:
+            section = sections[p.section] = Analyzed(p.section)
         content = Analyzed(p.text)
         vocabulary.add(content.words())
         agency = _merge(p.agency, meta.agency)
@@ -421,7 +469,7 @@ def _add(writer: IndexWriter, document: Document, vocabulary: Vocabulary) -> Non
             id=p.id,
             content=content,
             title=title,
-            section=p.section,
+            section=section,
             agency=",".join(agency),
             offence=",".join(offence),
             position=p.position,

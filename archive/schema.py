@@ -8,11 +8,12 @@ built with another version is rebuilt by `archive reindex`, never read.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from whoosh import columns, fields, formats
+from whoosh.analysis import IDTokenizer, Tokenizer
 from whoosh.analysis import Token as WhooshToken
-from whoosh.analysis import Tokenizer
 
 from . import analysis
 
@@ -63,8 +64,7 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
                 token.startchar, token.endchar = start_char, start_char + len(value)
             yield token
             return
-        found = value.tokens if isinstance(value, analysis.Analyzed) else analysis.tokens(value)
-        for t in found:
+        for t in analysis.tokens(value):
             if t.stop and removestops:
                 continue
             token.text = t.key
@@ -79,32 +79,62 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
             yield token
 
 
+@lru_cache(maxsize=65_536)
+def _single(position: int) -> bytes:
+    """`Positions.encode([position])`, computed once per position."""
+    return formats.Positions().encode([position])  # type: ignore[no-any-return]
+
+
 class FrenchPositions(formats.Positions):  # type: ignore[misc]
     """Whoosh's positions format, fed straight from text the indexer already analysed.
 
     Whoosh builds a posting list from a stream of token objects, one generator step per word; an
-    `Analyzed` text already holds its tokens, so the positions of each key are gathered in one loop.
+    `Analyzed` text already holds its terms, so the positions of each key are gathered in one loop.
     The bytes written are Whoosh's own (`Positions.encode`): readers and merges see no difference.
     """
 
-    def word_values(
-        self, value: Any, analyzer: Any, **kwargs: Any
-    ) -> Iterator[tuple[str, int, float, bytes]]:
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Any:
         if not isinstance(value, analysis.Analyzed):
-            yield from super().word_values(value, analyzer, **kwargs)
-            return
+            return super().word_values(value, analyzer, **kwargs)
+        # a document's title (and a section's heading) is one Analyzed shared by all its passages
+        key = ("positions", self.field_boost)
+        found = value.memo.get(key)
+        if found is None:
+            found = value.memo[key] = self._values(value)
+        return found
+
+    def _values(self, value: analysis.Analyzed) -> list[tuple[str, int, float, bytes]]:
         positions: dict[str, list[int]] = {}
-        for t in value.tokens:
-            if not t.stop:
-                found = positions.get(t.key)
+        for key, position, stop, _ in value.terms:
+            if not stop:
+                found = positions.get(key)
                 if found is None:
-                    positions[t.key] = [t.position]
+                    positions[key] = [position]
                 else:
-                    found.append(t.position)
+                    found.append(position)
         boost = self.field_boost
         encode = self.encode
-        for key, found in positions.items():
-            yield key, len(found), len(found) * boost, encode(found)
+        return [
+            (key, 1, boost, _single(found[0]))  # most words of a passage occur once: few encodings
+            if len(found) == 1
+            else (key, len(found), len(found) * boost, encode(found))
+            for key, found in positions.items()
+        ]
+
+
+class Identifier(formats.Existence):  # type: ignore[misc]
+    """Whoosh's format for ID fields, without running a tokenizer to learn that the term is the value."""
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and value and type(analyzer) is IDTokenizer:
+            return ((value, 1, self.field_boost, b""),)
+        return super().word_values(value, analyzer, **kwargs)
+
+
+def _id_field(**kwargs: Any) -> fields.ID:
+    field = fields.ID(**kwargs)
+    field.format = Identifier(field_boost=field.format.field_boost)
+    return field
 
 
 def _text_field(analyzer: FrenchTokenizer, field_boost: float = 1.0) -> fields.TEXT:
@@ -116,18 +146,18 @@ def _text_field(analyzer: FrenchTokenizer, field_boost: float = 1.0) -> fields.T
 def build_schema() -> fields.Schema:
     french = FrenchTokenizer()
     return fields.Schema(
-        kind=fields.ID(),
-        id=fields.ID(unique=True, stored=True),
-        doc=fields.ID(stored=True),
+        kind=_id_field(),
+        id=_id_field(unique=True, stored=True),
+        doc=_id_field(stored=True),
         content=_text_field(french),
         title=_text_field(french, field_boost=1.5),
         section=_text_field(french, field_boost=1.2),
         agency=fields.KEYWORD(commas=True, lowercase=True),
         offence=fields.KEYWORD(commas=True, lowercase=True),
-        year=fields.ID(),
-        source=fields.ID(),
-        type=fields.ID(),
-        date=fields.ID(),
+        year=_id_field(),
+        source=_id_field(),
+        type=_id_field(),
+        date=_id_field(),
         position=fields.COLUMN(columns.NumericColumn("i")),  # read as an array, never searched
         data=fields.STORED(),
     )

@@ -128,3 +128,18 @@ def test_any_text_tokenizes_with_offsets_inside_the_text(text: str) -> None:
         assert 0 <= t.start < t.end <= len(text)
         assert t.key
         assert "<" not in highlight(text, {t.key}).replace("<mark>", "").replace("</mark>", "")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*"aeéèàçœÉO.N.U'’-‐ 0123456789,;:!?«»\n\tlqdjsu", "aujourd'hui", "l'", "qu'", "État"]
+        ),
+        max_size=80,
+    ).map("".join)
+    | st.text()
+)
+def test_index_terms_equal_the_tokens_without_offsets(text: str) -> None:
+    """The indexer's cached road (each word as written analysed alone) gives what `tokens` gives."""
+    assert list(analysis.terms(text)) == [(t.key, t.position, t.stop, t.word) for t in analysis.tokens(text)]

@@ -208,3 +208,12 @@ def test_a_build_rolls_over_to_new_segments_and_reads_the_same(
     finally:
         ix.close()
     assert _dump(one) == _dump(many)
+
+
+@pytest.mark.parametrize("value", ["p", "2024/doc.txt#p3", "Le Monde", "2024-01-31", "a,b", " x "])
+def test_identifier_format_equals_whoosh_existence(value: str) -> None:
+    schema = build_schema()
+    for name in ("kind", "id", "doc", "year", "source", "type", "date"):
+        field = schema[name]
+        ours = list(field.format.word_values(value, field.analyzer))
+        assert ours == list(formats.Existence.word_values(field.format, value, field.analyzer))

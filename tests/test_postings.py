@@ -161,7 +161,11 @@ def test_filters_and_distinct_documents_equal_a_scan(corpus: Archive) -> None:
         arrays = gen.arrays
         stored = {d: gen.searcher.stored_fields(d) for d in arrays.live_passages.tolist()}
         records = {d: gen.searcher.stored_fields(d)["data"] for d in arrays.records.tolist()}
-        for name, values in (("type", ("article",)), ("source", ("Source 1", "Source 3")), ("year", ("2016",))):
+        for name, values in (
+            ("type", ("article",)),
+            ("source", ("Source 1", "Source 3")),
+            ("year", ("2016",)),
+        ):
             chosen = arrays.having(name, values)
             assert chosen.tolist() == sorted(
                 d for d in stored if _facet_value(name, records[arrays.record_of(d)]) in values
