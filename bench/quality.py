@@ -25,6 +25,7 @@ from . import corpus
 from .peers import installed, make
 from .peers.base import Peer, first_documents
 from .peers.whoosh_peer import WhooshPeer
+from .run import source_state
 
 HERE = Path(__file__).resolve().parent
 JUDGMENTS = HERE / "judgments.toml"
@@ -149,13 +150,17 @@ def run(work: Path, rebuild: bool = False) -> dict[str, object]:
         "judged_queries": len(judged),
         "peers": {},
     }
+    core = source_state()
+    result["source"] = core
     for name, peer in peers_for_quality():
         directory = work / ("whoosh" if name == "whoosh-or" else name)
-        if rebuild or not (directory / ".built").exists():
+        built = directory / ".built"
+        stamp = core["archive_digest"] if name == "archive" else "peer"  # our index follows the core
+        if rebuild or not built.exists() or built.read_text() != stamp:
             shutil.rmtree(directory, ignore_errors=True)
             directory.mkdir(parents=True)
             peer.build(directory, documents, passages)
-            (directory / ".built").touch()
+            built.write_text(stamp)
         peer.open(directory)
         mean_ndcg, per_query = ndcg(peer, judged)
         result["peers"][name] = {
@@ -184,7 +189,12 @@ def render(result: dict[str, object]) -> str:
     lines = [
         "## Search quality (`make bench-quality`)",
         "",
-        f"Corpus: codes-penal-domain, {result['documents']:,} documents (one per article), "
+        (
+            f"Core at {result['source']['commit']} (archive/*.py digest {result['source']['archive_digest']}). "  # type: ignore[index]
+            if "source" in result
+            else ""
+        )
+        + f"Corpus: codes-penal-domain, {result['documents']:,} documents (one per article), "
         f"{result['passages']:,} passages. Document ranking: top 100 passages, each document at its first "
         "occurrence, cut at 10. Known-item: "
         f"{result['known_items']} queries of five consecutive words of an article, accents stripped, one word "

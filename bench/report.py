@@ -194,10 +194,19 @@ def _targets(res: dict[str, Any], ours: dict[str, float]) -> list[str]:
             f"  Broad queries with facet counts: FTS5 ÷ ours = {rb[0]:.2f}× (broad), {rb[1]:.2f}× (broad+filter)."
         )
     ref = stats(search["whoosh"]["queries"])["p95"] if "whoosh" in search else None
-    lines.append(
-        f"- p95 under 150 ms: {_verdict(ours['p95'] < 150)}: {_ms(ours['p95'])}"
-        + (f" (naive Whoosh's p95 is {ref / ours['p95']:.1f}× that)." if ref else ".")
-    )
+    if n >= 1_000_000:
+        minutes = build["archive"]["seconds"] / 60 if "archive" in build else float("nan")
+        lines += [
+            f"- {n:,} passages indexed in under 15 minutes: {_verdict(minutes < 15)}: {minutes:.1f} min"
+            f" ({minutes / 15:.2f}× the limit).",
+            f"- p95 of the full response under 400 ms: {_verdict(ours['p95'] < 400)}: {_ms(ours['p95'])}"
+            f" ({ours['p95'] / 400:.2f}× the limit).",
+        ]
+    else:
+        lines.append(
+            f"- p95 under 150 ms: {_verdict(ours['p95'] < 150)}: {_ms(ours['p95'])}"
+            + (f" (naive Whoosh's p95 is {ref / ours['p95']:.1f}× that)." if ref else ".")
+        )
     h = res.get("http")
     if h and "skipped" not in h:
         errors = h["non_2xx"] + h["socket_errors"]
