@@ -61,6 +61,12 @@ def _ratio(peer: float, ours: float) -> str:
     return f"{peer / ours:.2g}×" if ours > 0 and peer / ours < 10 else f"{peer / ours:.0f}×"
 
 
+def _rss(build: dict[str, Any]) -> str:
+    child = build.get("children_peak_rss_mb", 0) or 0
+    main = f"{build['peak_rss_mb']:,.0f} MB"
+    return f"{main} + {child:,.0f} MB" if child >= 1 else main
+
+
 def scale_section(res: dict[str, Any]) -> list[str]:
     n = res["scale"]
     build, search = res.get("build", {}), res.get("search", {})
@@ -211,8 +217,11 @@ def _targets(res: dict[str, Any], ours: dict[str, float]) -> list[str]:
     if h and "skipped" not in h:
         errors = h["non_2xx"] + h["socket_errors"]
         ok = h["requests_per_s"] >= 100 and errors == 0 and h.get("p99_ms", 1e9) < 500
+        trend = (
+            "" if n == 200_000 else " (the target is stated for 200,000 passages; shown here for the trend)"
+        )
         lines.append(
-            f"- HTTP ≥ 100 searches/s with 16 clients, zero errors, p99 < 500 ms: {_verdict(ok)}: "
+            f"- HTTP ≥ 100 searches/s with 16 clients, zero errors, p99 < 500 ms{trend}: {_verdict(ok)}: "
             f"{h['requests_per_s']:.0f}/s ({h['requests_per_s'] / 100:.2f}× the target), {errors:.0f} errors, "
             f"p99 {_ms(h.get('p99_ms', 0))} ({h.get('p99_ms', 0) / 500:.2f}× the limit)."
         )
@@ -299,9 +308,3 @@ def write(path: Path = OUT) -> None:
 
 if __name__ == "__main__":
     write()
-
-
-def _rss(build: dict[str, Any]) -> str:
-    child = build.get("children_peak_rss_mb", 0) or 0
-    main = f"{build['peak_rss_mb']:,.0f} MB"
-    return f"{main} + {child:,.0f} MB" if child >= 1 else main
