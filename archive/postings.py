@@ -14,10 +14,13 @@ tests that compare its answers with Whoosh's own fail first if another version c
 
 from __future__ import annotations
 
+import io
 import itertools
 import pickle
 import threading
+import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,7 @@ import numpy.typing as npt
 from whoosh import query as wq
 from whoosh.codec import whoosh3
 from whoosh.query.spans import SpanNear
+from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from .schema import DOCUMENT, PASSAGE
@@ -503,42 +507,63 @@ def _positions(value: bytes) -> list[int]:
 
 def _read_values(leaf: Any, fieldname: str, text: str) -> list[bytes]:
     """Every posting's encoded value (positions) of a term in one segment, deleted documents included."""
-    btext = leaf.schema[fieldname].to_bytes(text)
-    matcher = leaf._terms.matcher(fieldname, btext, leaf.schema[fieldname].format)
     out: list[bytes] = []
-    while matcher.is_active():
-        if matcher._data is None:
-            matcher._read_data()
-        out.extend(matcher._data[2])
-        matcher._next_block()
+    for block in _blocks(leaf, fieldname, text):
+        out.extend(block[2])
     return out
 
 
 def _read_postings(leaf: Any, fieldname: str, text: str) -> tuple[Ids, npt.NDArray[np.float64]]:
-    """Every posting of a term in one segment, read block by block (deleted documents included)."""
-    btext = leaf.schema[fieldname].to_bytes(text)
-    matcher = leaf._terms.matcher(fieldname, btext, leaf.schema[fieldname].format)
+    """Every posting of a term in one segment (deleted documents included): docnums and weights."""
     ids: list[Any] = []
     weights: list[Any] = []
-    while matcher.is_active():
-        if matcher._data is None:
-            matcher._read_data()
-        raw_ids = matcher._data[0]
-        block = (
-            np.cumsum(np.asarray(raw_ids, dtype=np.int64)) if not matcher._byteids else np.asarray(raw_ids)
-        )
+    for raw_ids, raw_weights, _ in _blocks(leaf, fieldname, text):
+        block = np.cumsum(np.asarray(raw_ids, dtype=np.int64))  # docnums are stored as gaps
         ids.append(block)
-        raw_weights = matcher._data[1]
         if raw_weights is None:
             weights.append(np.ones(block.size))
         elif isinstance(raw_weights, float):
             weights.append(np.full(block.size, raw_weights))
         else:
             weights.append(np.asarray(raw_weights, dtype=np.float64))
-        matcher._next_block()
     if not ids:
         return _EMPTY, np.empty(0)
     return np.concatenate(ids), np.concatenate(weights)
+
+
+def _blocks(leaf: Any, fieldname: str, text: str) -> Iterator[tuple[Any, Any, Any]]:
+    """The (docnum gaps, weights, values) of each block of a term's posting list in one segment.
+
+    Whoosh's matcher reads a block's header through its file wrapper a few bytes at a time; the whole
+    posting list is read here in one call and its blocks decoded from memory. The layout is whoosh3's
+    (`W3PostingsWriter._write_block`): a 4-byte tag, then per block a signed length (negative for the
+    last), a pickled info tuple (count, last id, max weight, compression, min/max length) and the data.
+    """
+    btext = leaf.schema[fieldname].to_bytes(text)
+    terminfo = leaf._terms.term_info(fieldname, btext)
+    if terminfo.is_inlined():  # never written by our codec settings; read as Whoosh would
+        inline_ids, inline_weights, inline_values = terminfo.inlined_postings()
+        gaps = np.diff(np.asarray(inline_ids, dtype=np.int64), prepend=0)
+        yield gaps, tuple(inline_weights), tuple(inline_values)
+        return
+    offset, length = terminfo.extent()
+    if isinstance(length, tuple):  # whoosh3's W3TermInfo.from_bytes leaves the length in its unpacked tuple
+        (length,) = length
+    raw = leaf._terms._postfile.get(offset, length)
+    if raw[:4] != whoosh3.WHOOSH3_HEADER_MAGIC:
+        raise Unsupported(f"posting list of {fieldname}:{text!r} has no whoosh3 header")
+    stream = io.BytesIO(raw)
+    position = 4
+    while position < len(raw):
+        (size,) = unpack_int(raw[position : position + 4])
+        stream.seek(position + 4)
+        info = pickle.load(stream)
+        end = position + 4 + abs(size)
+        data = raw[stream.tell() : end]
+        yield pickle.loads(zlib.decompress(data) if info[3] else data)
+        if size < 0:
+            return
+        position = end
 
 
 def _read_positions(reader: Any, n: int) -> npt.NDArray[np.int32]:
