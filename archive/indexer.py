@@ -95,23 +95,15 @@ def build(
     try:
         ix = whoosh_index.create_in(str(tmp), build_schema())
         vocabulary = Vocabulary()
-        helper: parallel.Helper | None = None
         try:
             segments = _Segments(ix)
             try:
-                helper = _write_all(segments, documents, vocabulary, tmp, progress, parallel_after)
-                extra: list[Any] = []
-                if helper is not None:
-                    helper.finish()
-                    helper = None
-                    extra = _adopt_part(tmp, vocabulary)
+                extra = _write_all(segments, documents, vocabulary, tmp, progress, parallel_after)
             except BaseException:
                 segments.cancel()
                 raise
             segments.commit(extra)
         finally:
-            if helper is not None:
-                helper.stop()
             ix.close()
         vocabulary.save(tmp)
         _write_meta(tmp, taxonomy_fingerprint)
@@ -168,8 +160,10 @@ def _write_all(
     generation: Path,
     progress: Progress | None,
     parallel_after: int | None,
-) -> parallel.Helper | None:
-    """Add every document, sharing them with a helper process once `parallel_after` passages are in."""
+) -> list[Any]:
+    """Add every document, sharing them with a helper process once `parallel_after` passages are in.
+
+    Returns the helper's segments, moved into `generation` (none without a helper)."""
     helper = None
     mine = theirs = 0
     wanted = parallel_after is not None and parallel.worth_it()
@@ -187,11 +181,14 @@ def _write_all(
                 mine += size
             if progress:
                 progress(1)
+        if helper is None:
+            return []
+        helper.finish()
     except BaseException:
         if helper is not None:
             helper.stop()
         raise
-    return helper
+    return _adopt_part(generation, vocabulary)
 
 
 def _build_part(directory: Path, documents: Iterable[Document]) -> None:
@@ -278,9 +275,6 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
         self.pool.cleanup()  # type: ignore[has-type]  # Whoosh's own pool, never used
         self.pool = _Pool()
 
-    def per_document_reader(self) -> Any:
-        return _Lengths(super().per_document_reader())
-
     def add_document(self, **fields: Any) -> None:
         """Whoosh's `add_document` for what the indexer passes (no boosts, spelling fields or vectors)."""
         if any(name.startswith("_") for name in fields):
@@ -319,11 +313,11 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
-        lengths = self.per_document_reader()
+        reader = self.per_document_reader()
         try:
-            self.pool.write(self.schema, self.fieldwriter, lengths)
+            self.pool.write(self.schema, self.fieldwriter, _Lengths(reader))
         finally:
-            lengths.close()
+            reader.close()
         self.fieldwriter.close()
 
 
@@ -407,6 +401,8 @@ def _write_postings(
 
 
 class _Lengths:
+    """The field lengths of the segment being written, read once per field (Whoosh asks per posting)."""
+
     def __init__(self, reader: Any) -> None:
         self._reader = reader
         self._tables: dict[str, list[int]] = {}
@@ -420,13 +416,6 @@ class _Lengths:
             table.extend([0] * (self._reader._doccount - len(table)))
             self._tables[fieldname] = table
         return self._tables[fieldname]
-
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
-        table = self.table(fieldname)
-        return table[docnum] if docnum < len(table) else default
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._reader, name)
 
 
 _LENGTHS = [byte_to_length(b) for b in range(256)]

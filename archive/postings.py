@@ -14,15 +14,16 @@ tests that compare its answers with Whoosh's own fail first if another version c
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import pickle
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,9 @@ from whoosh.util.numeric import byte_to_length
 
 from .schema import DOCUMENT, PASSAGE
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 Ids = npt.NDArray[np.int64]
 """Sorted, unique docnums."""
 
@@ -43,10 +47,42 @@ CACHE_BYTES = 256 * 1024 * 1024
 """Decoded posting lists kept per index generation: most of a term's cost is decoding Whoosh's blocks
 (unpickling, inflating), and a query mix cycles through more terms than a count-bounded cache holds."""
 
-_PHRASES = 256  # phrase matches kept per generation
+_KEPT = 256  # phrase matches, and filters, kept per generation
 
 SINGLE = ("year", "source", "type")
 MULTI = ("agency", "offence")
+
+
+class _Lru(Generic[K, V]):
+    """A least-recently-used map bounded by the total `size` of its values (the caller holds the lock)."""
+
+    def __init__(self, limit: int, size: Callable[[V], int] = lambda _value: 1) -> None:
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._limit = limit
+        self._size = size
+        self._total = 0
+
+    def get(self, key: K) -> V | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> V:
+        self._items[key] = value
+        self._total += self._size(value)
+        while self._total > self._limit and len(self._items) > 1:
+            _, old = self._items.popitem(last=False)
+            self._total -= self._size(old)
+        return value
+
+
+def _array_bytes(value: tuple[Ids, npt.NDArray[np.float64]]) -> int:
+    return value[0].nbytes + value[1].nbytes
+
+
+def _values_bytes(values: list[bytes]) -> int:
+    return sum(len(v) for v in values) + 40 * len(values)  # 40: a small bytes object's overhead
 
 
 class Unsupported(Exception):
@@ -75,14 +111,14 @@ class Arrays:
     columns: dict[str, Column]
     date_rank: npt.NDArray[np.int32]  # docnum -> rank of its date (missing dates rank last)
     position: npt.NDArray[np.int32]
-    _postings: OrderedDict[tuple[str, str], tuple[Ids, npt.NDArray[np.float64]]] = field(
-        default_factory=OrderedDict
+    _postings: _Lru[tuple[str, str], tuple[Ids, npt.NDArray[np.float64]]] = field(
+        default_factory=lambda: _Lru(CACHE_BYTES, _array_bytes)
     )
-    _cached_bytes: int = 0
-    _values: OrderedDict[tuple[str, str], list[bytes]] = field(default_factory=OrderedDict)
-    _values_bytes: int = 0
-    _phrases: OrderedDict[tuple[tuple[str, str, int], ...], Ids] = field(default_factory=OrderedDict)
-    _having: OrderedDict[tuple[str, tuple[str, ...]], Ids] = field(default_factory=OrderedDict)
+    _values: _Lru[tuple[str, str], list[bytes]] = field(
+        default_factory=lambda: _Lru(CACHE_BYTES // 2, _values_bytes)
+    )
+    _phrases: _Lru[tuple[tuple[str, str, int], ...], Ids] = field(default_factory=lambda: _Lru(_KEPT))
+    _having: _Lru[tuple[str, tuple[str, ...]], Ids] = field(default_factory=lambda: _Lru(_KEPT))
     live: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     _lengths: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     _deleted: npt.NDArray[np.bool_] | None = None
@@ -173,31 +209,9 @@ class Arrays:
         key = (fieldname, text)
         cached = self._postings.get(key)
         if cached is not None:
-            self._postings.move_to_end(key)
             return cached
-        ids_parts: list[Ids] = []
-        weight_parts: list[npt.NDArray[np.float64]] = []
-        for leaf, offset in self.reader.leaf_readers():
-            if (fieldname, text) not in leaf:
-                continue
-            ids, weights = _read_postings(leaf, fieldname, text)
-            ids_parts.append(ids + offset)
-            weight_parts.append(weights)
-        if ids_parts:
-            ids = np.concatenate(ids_parts)
-            weights = np.concatenate(weight_parts)
-            if self._deleted is not None and self._deleted.any():
-                keep = ~self._deleted[ids]
-                ids, weights = ids[keep], weights[keep]
-        else:
-            ids, weights = _EMPTY, np.empty(0, dtype=np.float64)
-        result = (ids, weights)
-        self._postings[key] = result
-        self._cached_bytes += ids.nbytes + weights.nbytes
-        while self._cached_bytes > CACHE_BYTES and len(self._postings) > 1:
-            _, (old_ids, old_weights) = self._postings.popitem(last=False)
-            self._cached_bytes -= old_ids.nbytes + old_weights.nbytes
-        return result
+        ids, weights, _ = self._read(fieldname, text, values=False)
+        return self._postings.put(key, (ids, weights))
 
     def values(self, fieldname: str, text: str) -> list[bytes]:
         """The encoded positions of a term in each live docnum of `postings(fieldname, text)`."""
@@ -205,29 +219,31 @@ class Arrays:
             key = (fieldname, text)
             cached = self._values.get(key)
             if cached is not None:
-                self._values.move_to_end(key)
                 return cached
-            found: list[bytes] = []
-            for leaf, _ in self.reader.leaf_readers():
-                if (fieldname, text) in leaf:
-                    found.extend(_read_values(leaf, fieldname, text))
-            if self._deleted is not None and self._deleted.any():
-                ids = self._all_ids(fieldname, text)
-                found = list(itertools.compress(found, ~self._deleted[ids]))
-            self._values[key] = found
-            self._values_bytes += sum(len(v) for v in found) + 40 * len(found)
-            while self._values_bytes > CACHE_BYTES // 2 and len(self._values) > 1:
-                _, old = self._values.popitem(last=False)
-                self._values_bytes -= sum(len(v) for v in old) + 40 * len(old)
-            return found
+            return self._values.put(key, self._read(fieldname, text, values=True)[2])
 
-    def _all_ids(self, fieldname: str, text: str) -> Ids:
-        parts = [
-            _read_postings(leaf, fieldname, text)[0] + offset
-            for leaf, offset in self.reader.leaf_readers()
-            if (fieldname, text) in leaf
-        ]
-        return np.concatenate(parts) if parts else _EMPTY
+    def _read(
+        self, fieldname: str, text: str, values: bool
+    ) -> tuple[Ids, npt.NDArray[np.float64], list[bytes]]:
+        """A term's postings over every segment, deleted documents left out (the caller holds `_io`)."""
+        ids_parts: list[Ids] = []
+        weight_parts: list[npt.NDArray[np.float64]] = []
+        found: list[bytes] = []
+        for leaf, offset in self.reader.leaf_readers():
+            if (fieldname, text) in leaf:
+                ids, weights = _read_postings(leaf, fieldname, text, found if values else None)
+                ids_parts.append(ids + offset)
+                weight_parts.append(weights)
+        if not ids_parts:
+            return _EMPTY, np.empty(0, dtype=np.float64), found
+        ids = np.concatenate(ids_parts)
+        weights = np.concatenate(weight_parts)
+        if self._deleted is not None and self._deleted.any():
+            keep = ~self._deleted[ids]
+            ids, weights = ids[keep], weights[keep]
+            if values:
+                found = list(itertools.compress(found, keep))
+        return ids, weights, found
 
     def phrase(self, chain: tuple[tuple[str, str, int], ...]) -> Ids:
         """The docnums holding each (field, key) of `chain` at its offset from the first one's position.
@@ -240,9 +256,7 @@ class Arrays:
         if cached is not None:
             return cached
         lists = [self.term(fieldname, text) for fieldname, text, _ in chain]
-        candidates = sorted(lists, key=len)[0]
-        for ids in lists:
-            candidates = intersect(candidates, ids)
+        candidates = functools.reduce(intersect, sorted(lists, key=len))
         keep = np.zeros(candidates.size, dtype=np.bool_)
         if candidates.size:
             columns = []
@@ -257,12 +271,8 @@ class Arrays:
                     if not starts:
                         break
                 keep[j] = bool(starts)
-        found = candidates[keep]
         with self._io:
-            self._phrases[chain] = found
-            if len(self._phrases) > _PHRASES:
-                self._phrases.popitem(last=False)
-        return found
+            return self._phrases.put(chain, candidates[keep])
 
     def lengths(self, fieldname: str) -> npt.NDArray[np.float64]:
         """Each docnum's length in a field, as Whoosh stores it (one byte, lossy above 108)."""
@@ -403,9 +413,7 @@ class Arrays:
             wanted = [i for i, v in enumerate(column.values) if v in set(values)]
             found = union([column.docs[column.codes == i] for i in wanted], self.doc_count)
             with self._io:
-                self._having[key] = found
-                if len(self._having) > _PHRASES:
-                    self._having.popitem(last=False)
+                self._having.put(key, found)
         return found
 
     def record_of(self, docnum: int) -> int:
@@ -505,19 +513,14 @@ def _positions(value: bytes) -> list[int]:
     return list(itertools.accumulate(pickle.loads(value[4:])))
 
 
-def _read_values(leaf: Any, fieldname: str, text: str) -> list[bytes]:
-    """Every posting's encoded value (positions) of a term in one segment, deleted documents included."""
-    out: list[bytes] = []
-    for block in _blocks(leaf, fieldname, text):
-        out.extend(block[2])
-    return out
-
-
-def _read_postings(leaf: Any, fieldname: str, text: str) -> tuple[Ids, npt.NDArray[np.float64]]:
-    """Every posting of a term in one segment (deleted documents included): docnums and weights."""
+def _read_postings(
+    leaf: Any, fieldname: str, text: str, values: list[bytes] | None = None
+) -> tuple[Ids, npt.NDArray[np.float64]]:
+    """Every posting of a term in one segment (deleted documents included): docnums and weights, and
+    each posting's encoded value (positions) appended to `values` when given."""
     ids: list[Any] = []
     weights: list[Any] = []
-    for raw_ids, raw_weights, _ in _blocks(leaf, fieldname, text):
+    for raw_ids, raw_weights, raw_values in _blocks(leaf, fieldname, text):
         block = np.cumsum(np.asarray(raw_ids, dtype=np.int64))  # docnums are stored as gaps
         ids.append(block)
         if raw_weights is None:
@@ -526,6 +529,8 @@ def _read_postings(leaf: Any, fieldname: str, text: str) -> tuple[Ids, npt.NDArr
             weights.append(np.full(block.size, raw_weights))
         else:
             weights.append(np.asarray(raw_weights, dtype=np.float64))
+        if values is not None:
+            values.extend(raw_values)
     if not ids:
         return _EMPTY, np.empty(0)
     return np.concatenate(ids), np.concatenate(weights)
