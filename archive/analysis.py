@@ -39,6 +39,7 @@ and a final `s` after `u`/`o`, which Snowball keeps, is dropped (`détenus`, `nu
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -194,20 +195,48 @@ def _elide(piece: str, offset: int) -> Iterator[tuple[str, int]]:
 
 
 class Analyzed(str):
-    """Text analysed once, for the indexer to hand to several consumers: its terms, without offsets."""
+    """Text analysed once, for the indexer to hand to several consumers.
 
-    terms: tuple[Term, ...]
-    memo: dict[object, Any]  # what consumers derive from the terms, once per text
+    Each distinct word as written is analysed once per process (`_surface`); a text keeps the analysis
+    of its words, and its terms, kept keys and vocabulary are assembled from them on demand.
+    """
+
+    memo: dict[object, Any]  # what consumers derive from the text, once per text
+    _parts: list[_Surface]
 
     def __new__(cls, text: str) -> Analyzed:
         obj = super().__new__(cls, text)
-        obj.terms = tuple(terms(text))
+        obj._parts = [_surface(s) for s in _SURFACE.findall(text)]
         obj.memo = {}
         return obj
 
+    def _starts(self) -> list[int]:
+        """The position of each matched word's first term."""
+        parts = self._parts
+        return list(itertools.accumulate([p[1] for p in parts[:-1]], initial=0)) if parts else []
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """`tuple(terms(text))`."""
+        return tuple(
+            (k, start + offset, stop, word)
+            for part, start in zip(self._parts, self._starts(), strict=True)
+            for k, offset, stop, word in part[0]
+        )
+
+    def kept(self) -> tuple[list[str], list[int]]:
+        """The keys of the words that are not stop words, and their positions."""
+        parts = self._parts
+        keys = [k for p in parts for k in p[2]]
+        if all([p[5] for p in parts]):  # the common case: at most one key per word, at its start
+            positions = [start for p, start in zip(parts, self._starts(), strict=True) if p[2]]
+        else:
+            positions = [start + r for p, start in zip(parts, self._starts(), strict=True) for r in p[3]]
+        return keys, positions
+
     def words(self) -> dict[str, str]:
         """The words of the text that are not stop words: folded form -> lowercase form as written."""
-        return {fold(t[3]): t[3].lower() for t in self.terms if not t[2] and t[3].isalnum()}
+        return {folded: written for p in self._parts for folded, written in p[4]}
 
 
 Term = tuple[str, int, bool, str]
@@ -229,6 +258,26 @@ def terms(text: str) -> Iterator[Term]:
 def _surface_terms(surface: str) -> tuple[Term, ...]:
     """The terms of one matched word, positions counted from 0 (a match is analysed alone)."""
     return tuple((t.key, t.position, t.stop, t.word) for t in tokens(surface))
+
+
+_Surface = tuple[tuple[Term, ...], int, tuple[str, ...], tuple[int, ...], tuple[tuple[str, str], ...], bool]
+
+
+@lru_cache(maxsize=262_144)
+def _surface(surface: str) -> _Surface:
+    """One matched word's terms, width in positions, kept keys and their offsets, vocabulary words, and
+    whether it keeps at most one key, at its start."""
+    found = _surface_terms(surface)
+    kept = [t for t in found if not t[2]]
+    offsets = tuple(t[1] for t in kept)
+    return (
+        found,
+        found[-1][1] + 1 if found else 0,
+        tuple(t[0] for t in kept),
+        offsets,
+        tuple((fold(t[3]), t[3].lower()) for t in kept if t[3].isalnum()),
+        offsets in ((), (0,)),
+    )
 
 
 def keys(text: str) -> list[str]:

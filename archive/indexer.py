@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import os
 import shutil
-from array import array
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from . import parallel
 from .analysis import Analyzed
 from .errors import IndexMissing
 from .models import Document
+from .pool import Pool
 from .schema import DOCUMENT, PASSAGE, SCHEMA_VERSION, build_schema
 from .vocabulary import Vocabulary
 
@@ -273,7 +273,7 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
     def __init__(self, ix: Any, **kwargs: Any) -> None:
         super().__init__(ix, codec=whoosh3.W3Codec(compression=COMPRESSION), **kwargs)
         self.pool.cleanup()  # type: ignore[has-type]  # Whoosh's own pool, never used
-        self.pool = _Pool()
+        self.pool = Pool(self.schema)
 
     def add_document(self, **fields: Any) -> None:
         """Whoosh's `add_document` for what the indexer passes (no boosts, spelling fields or vectors)."""
@@ -284,7 +284,8 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
         schema = self.schema
         docnum = self.docnum
         perdoc = self.perdocwriter
-        posting = self.pool.add_posting
+        pool = self.pool
+        posting = pool.add_posting
         perdoc.start_doc(docnum)
         try:
             for name in sorted(fields):
@@ -294,14 +295,18 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
                 field = schema[name]
                 length = 0
                 if field.indexed:
-                    for text, frequency, weight, encoded in field.format.word_values(
-                        value, field.analyzer, mode="index"
-                    ):
-                        posting(name, text.encode("utf-8"), docnum, weight, encoded)
-                        length += frequency
+                    if isinstance(value, Analyzed) and pool.takes_text(name):
+                        length = pool.add_text(name, value, docnum)
+                    else:
+                        for text, frequency, weight, encoded in field.format.word_values(
+                            value, field.analyzer, mode="index"
+                        ):
+                            posting(name, text.encode("utf-8"), docnum, weight, encoded)
+                            length += frequency
                     if not field.scorable:
                         length = 0
-                perdoc.add_field(name, field, value if field.stored else None, length)
+                if length or field.stored:  # Whoosh's add_field does nothing otherwise
+                    perdoc.add_field(name, field, value if field.stored else None, length)
                 if field.column_type:
                     perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
         except Exception:
@@ -315,89 +320,10 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
         self.perdocwriter.close()
         reader = self.per_document_reader()
         try:
-            self.pool.write(self.schema, self.fieldwriter, _Lengths(reader))
+            self.pool.write(self.fieldwriter, _Lengths(reader))
         finally:
             reader.close()
         self.fieldwriter.close()
-
-
-class _Pool:
-    """Every posting of one segment being written, grouped by term: docnums, weights, encoded values."""
-
-    def __init__(self) -> None:
-        self._terms: dict[tuple[str, bytes], tuple[array[int], array[float], list[bytes]]] = {}
-        self._unsorted: set[tuple[str, bytes]] = set()
-
-    def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
-        self.add_posting(*item)
-
-    def add_posting(
-        self, fieldname: str, text: bytes, docnum: int, weight: float, value: bytes | None
-    ) -> None:
-        key = (fieldname, text)
-        entry = self._terms.get(key)
-        if entry is None:
-            entry = self._terms[key] = (array("I"), array("f"), [])
-        elif docnum <= entry[0][-1]:  # merged segments may come in any order
-            self._unsorted.add(key)
-        entry[0].append(docnum)
-        entry[1].append(weight)
-        if value:
-            entry[2].append(value)
-
-    def cleanup(self) -> None:
-        self._terms.clear()
-
-    def write(self, schema: Any, fieldwriter: Any, lengths: _Lengths) -> None:
-        """Write every posting list, in (field, term) order, through the codec's field writer."""
-        current = None
-        for key in sorted(self._terms):
-            fieldname, text = key
-            if fieldname != current:
-                if current is not None:
-                    fieldwriter.finish_field()
-                fieldwriter.start_field(fieldname, schema[fieldname])
-                current = fieldname
-                table = lengths.table(fieldname) if schema[fieldname].scorable else None
-            ids, weights, values = self._terms[key]
-            if key in self._unsorted:
-                ids, weights, values = _in_docnum_order(ids, weights, values)
-            fieldwriter.start_term(text)
-            _write_postings(fieldwriter._postwriter, ids, weights, values, table)
-            fieldwriter.finish_term()
-        if current is not None:
-            fieldwriter.finish_field()
-        self._terms.clear()
-
-
-def _in_docnum_order(
-    ids: array[int], weights: array[float], values: list[bytes]
-) -> tuple[array[int], array[float], list[bytes]]:
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    return (
-        array("I", (ids[i] for i in order)),
-        array("f", (weights[i] for i in order)),
-        [values[i] for i in order] if values else values,
-    )
-
-
-def _write_postings(
-    postwriter: Any, ids: array[int], weights: array[float], values: list[bytes], lengths: list[int] | None
-) -> None:
-    """One term's postings into Whoosh's postings writer, a block at a time, as `add_posting` would."""
-    limit = postwriter._blocklimit
-    for start in range(0, len(ids), limit):
-        if start:
-            postwriter._write_block()
-        block = ids[start : start + limit]
-        postwriter._ids = block
-        postwriter._weights = weights[start : start + limit]
-        postwriter._values = values[start : start + limit]
-        postwriter._maxweight = max(0.0, max(postwriter._weights))
-        if lengths is not None:
-            found = [n for n in (lengths[d] for d in block) if n]
-            postwriter._minlength = min(found) if found else None
-            postwriter._maxlength = max(found) if found else 0
 
 
 class _Lengths:

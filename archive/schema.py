@@ -7,17 +7,26 @@ built with another version is rebuilt by `archive reindex`, never read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 from whoosh import columns, fields, formats
-from whoosh.analysis import IDTokenizer, Tokenizer
+from whoosh.analysis import (
+    CompositeAnalyzer,
+    IDTokenizer,
+    LowercaseFilter,
+    RegexTokenizer,
+    StripFilter,
+    Tokenizer,
+)
 from whoosh.analysis import Token as WhooshToken
+from whoosh.system import pack_uint
 
 from . import analysis
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 PASSAGE = "p"
 DOCUMENT = "d"
@@ -131,6 +140,50 @@ class Identifier(formats.Existence):  # type: ignore[misc]
         return super().word_values(value, analyzer, **kwargs)
 
 
+class Keywords(formats.Frequency):  # type: ignore[misc]
+    """Whoosh's format for comma-separated KEYWORD fields, without a token object per keyword.
+
+    `KeywordAnalyzer(lowercase=True, commas=True)` is a regex for `[^,]+`, then strip, then lowercase;
+    the same steps on the string give the same terms, frequencies and values.
+    """
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Any:
+        if not (isinstance(value, str) and _commas_lowercase(analyzer)):
+            return super().word_values(value, analyzer, **kwargs)
+        counts: dict[str, int] = {}
+        for piece in _COMMA_SEPARATED.findall(value):
+            text = piece.strip().lower()
+            counts[text] = counts.get(text, 0) + 1
+        boost = self.field_boost
+        return [(text, n, n * boost, _packed_count(n)) for text, n in counts.items()]
+
+
+_COMMA_SEPARATED = re.compile(r"[^,]+")
+
+
+@lru_cache(maxsize=64)
+def _packed_count(n: int) -> bytes:
+    return pack_uint(n)  # type: ignore[no-any-return]
+
+
+def _commas_lowercase(analyzer: Any) -> bool:
+    """Whether `analyzer` is `KeywordAnalyzer(lowercase=True, commas=True)`."""
+    items = getattr(analyzer, "items", None)
+    return (
+        isinstance(analyzer, CompositeAnalyzer)
+        and items is not None
+        and [type(item) for item in items] == [RegexTokenizer, StripFilter, LowercaseFilter]
+        and items[0].expression.pattern == _COMMA_SEPARATED.pattern
+        and not items[0].gaps
+    )
+
+
+def _keyword_field() -> fields.KEYWORD:
+    field = fields.KEYWORD(commas=True, lowercase=True)
+    field.format = Keywords(field_boost=field.format.field_boost)
+    return field
+
+
 def _id_field(**kwargs: Any) -> fields.ID:
     field = fields.ID(**kwargs)
     field.format = Identifier(field_boost=field.format.field_boost)
@@ -152,8 +205,8 @@ def build_schema() -> fields.Schema:
         content=_text_field(french),
         title=_text_field(french, field_boost=1.5),
         section=_text_field(french, field_boost=1.2),
-        agency=fields.KEYWORD(commas=True, lowercase=True),
-        offence=fields.KEYWORD(commas=True, lowercase=True),
+        agency=_keyword_field(),
+        offence=_keyword_field(),
         year=_id_field(),
         source=_id_field(),
         type=_id_field(),

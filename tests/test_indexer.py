@@ -16,7 +16,7 @@ from whoosh import formats
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from archive import indexer, parallel
+from archive import indexer, parallel, pool
 from archive.analysis import Analyzed
 from archive.models import Document, Metadata, Passage
 from archive.postings import Arrays
@@ -124,10 +124,24 @@ def _write(directory: Path, writer_class: type, batches: list[list[Document]], d
     return directory
 
 
+def _long_document() -> Document:
+    """Values past pickle's limits: 1,100 positions of one word (batched appends), gaps over 65,535
+    (4-byte ints) and position lists longer than 255 bytes (long byte strings)."""
+    text = " ".join(["saisie"] * 1_100 + ["douane"] * 300 + ["x"] * 70_000 + ["douane", "saisie"])
+    passage = Passage("2020/long.txt", 1, "", 0, len(text), text)
+    return Document(
+        "2020/long.txt", "f" * 64, "fplong", "txt", Metadata(title="Saisie saisie"), (passage,), 1
+    )
+
+
+@pytest.mark.parametrize(("chunk", "compress_from"), [(pool.CHUNK, pool.COMPRESS_FROM), (7, 0)])
 def test_bulk_postings_equal_whoosh_stock_writer_through_segments_deletions_and_merges(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, compress_from: int
 ) -> None:
+    monkeypatch.setattr(pool, "CHUNK", chunk)  # terms written in many small groups
+    monkeypatch.setattr(pool, "COMPRESS_FROM", compress_from)  # every block compressed
     documents = _documents(120, seed=3)
+    documents[70] = _long_document()
     batches = [documents[:50], documents[50:90], documents[90:]]
     delete = [documents[4].id, documents[61].id, documents[119].id]
     ours = _write(tmp_path / "ours", indexer._Writer, batches, delete)
@@ -217,3 +231,14 @@ def test_identifier_format_equals_whoosh_existence(value: str) -> None:
         field = schema[name]
         ours = list(field.format.word_values(value, field.analyzer))
         assert ours == list(formats.Existence.word_values(field.format, value, field.analyzer))
+
+
+@pytest.mark.parametrize(
+    "value", ["", ",", "junalco", "Junalco,douane", " a , b ,a", "A,,a", " , ", "x ,X, x", "éÉ,Œuvre"]
+)
+def test_keywords_format_equals_whoosh_frequency(value: str) -> None:
+    schema = build_schema()
+    for name in ("agency", "offence"):
+        field = schema[name]
+        ours = sorted(field.format.word_values(value, field.analyzer))
+        assert ours == sorted(formats.Frequency.word_values(field.format, value, field.analyzer))
