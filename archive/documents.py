@@ -61,7 +61,7 @@ def safe_name(name: str) -> str:
     base = re.split(r"[/\\\\]", name)[-1]
     base = unicodedata.normalize("NFC", "".join(c for c in base if c.isprintable()))
     base = _UNSAFE.sub("_", base).strip(" .")
-    base = base.lstrip("-_ ") or base
+    base = base.lstrip("-_ .") or base  # "×.0" -> "_.0" must not become ".0"
     if not base or set(base) <= {"_", "."}:
         raise RejectedInput(name[:80] or "(no name)", "bad_name", "no usable file name")
     stem, dot, suffix = base.rpartition(".")

@@ -8,7 +8,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from archive.documents import MANIFEST, MAX_NAME_BYTES, Store, is_document, safe_folder, safe_name
@@ -236,6 +236,7 @@ def test_safe_name_is_one_harmless_component_or_a_rejection(tmp_path: Path, name
 
 
 @given(st.text(max_size=400))
+@example("×.0")  # a replaced first character left a leading dot once
 def test_safe_name_never_escapes_whatever_the_name(name: str) -> None:
     try:
         safe = safe_name(name)
