@@ -32,6 +32,18 @@ from .analysis import Analyzed
 Bytes = npt.NDArray[np.uint8]
 Ints = npt.NDArray[np.int64]
 
+
+def deflate(data: bytes, level: int) -> bytes:
+    """`zlib.compress(data, level)` with a 4 KB window and a small hash table (memLevel 4).
+
+    Posting blocks and stored fields are at most a few KB: zlib's defaults (32 KB window, memLevel 8) set
+    up about 256 KB of state on every call, which costs several times the compression itself. The
+    output is an ordinary zlib stream that `zlib.decompress` (Whoosh's readers) inflates as any other.
+    """
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 12, 4)
+    return compressor.compress(data) + compressor.flush()
+
+
 COMPRESS_FROM = 96
 """Blocks whose pickle is shorter than this many bytes are stored uncompressed (zlib's header and
 dictionary-less start make small blocks bigger, and each call costs more than the block)."""
@@ -538,7 +550,6 @@ def _write_terms(
     pack = _TERMINFO.pack
     extent = _EXTENT.pack
     pack_int = _INT.pack
-    compress = zlib.compress
     offset = postfile.tell()
     pending: list[bytes] = []
     size = 0
@@ -549,7 +560,7 @@ def _write_terms(
         for b in range(bounds[t], last + 1):
             block = data_b[d_off[b] : d_off[b + 1]]
             if squeeze[b]:
-                block = compress(block, level)
+                block = deflate(block, level)
             head = info_b[i_off[b] : i_off[b + 1]]
             length = len(head) + len(block)
             pieces.append(pack_int(-length if b == last else length))
