@@ -38,13 +38,13 @@ and a final `s` after `u`/`o`, which Snowball keeps, is dropped (`détenus`, `nu
 
 from __future__ import annotations
 
-import functools
 import html
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import Stemmer
 
@@ -93,44 +93,19 @@ class Token(NamedTuple):
     stop: bool
 
 
-_MEMO_SIZE = 262_144
-_MISSING: Any = object()
-_T = TypeVar("_T")
-
-
-def _memo(function: Callable[[str], _T]) -> Callable[[str], _T]:
-    """Cache a function of one word, forgetting everything once `_MEMO_SIZE` words are kept.
-
-    Not `functools.lru_cache`: its bookkeeping keeps one object per entry that every full garbage
-    collection walks, and a build fills these caches with a million of them.
-    """
-    cache: dict[str, _T] = {}
-
-    @functools.wraps(function)
-    def cached(word: str) -> _T:
-        found = cache.get(word, _MISSING)
-        if found is _MISSING:
-            if len(cache) >= _MEMO_SIZE:
-                cache.clear()
-            found = cache[word] = function(word)
-        return found  # type: ignore[no-any-return]
-
-    return cached
-
-
 _FOLD_EXTRA = str.maketrans(
     {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"}
 )
 
 
-@_memo
+@lru_cache(maxsize=262_144)
 def fold(word: str) -> str:
     """Lowercase and strip accents and ligatures: `Œuvre` -> `oeuvre`, `Pédocriminalité` -> `pedocriminalite`."""
     decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD_EXTRA).casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@_memo
+@lru_cache(maxsize=262_144)
 def key(word: str) -> str:
     """The index key of one word (no spaces, no apostrophes): folded, then stemmed to a fixed point."""
     folded = _JOINERS.sub("", fold(word))
@@ -149,7 +124,7 @@ def key(word: str) -> str:
     return stem or folded
 
 
-@_memo
+@lru_cache(maxsize=262_144)
 def _plain(surface: str) -> tuple[str, bool] | None:
     """The key of a word matched whole and whether it is a stop word; None if it has joiners to split."""
     if _JOINED.search(surface):
@@ -233,7 +208,8 @@ class Analyzed(str):
         obj = super().__new__(cls, text)
         # no word spans whitespace: a text's words are its chunks' words, and chunks repeat far more
         # than texts do, so each distinct chunk is matched once
-        obj._parts = [part for chunk in text.split() for part in _chunk(chunk)]
+        known = _CHUNKS.get
+        obj._parts = [part for chunk in text.split() for part in (known(chunk) or _chunk(chunk))]
         obj.memo = {}
         return obj
 
@@ -281,22 +257,29 @@ def terms(text: str) -> Iterator[Term]:
             position += found[-1][1] + 1
 
 
-@_memo
+@lru_cache(maxsize=262_144)
 def _surface_terms(surface: str) -> tuple[Term, ...]:
     """The terms of one matched word, positions counted from 0 (a match is analysed alone)."""
     return tuple((t.key, t.position, t.stop, t.word) for t in tokens(surface))
 
 
-@_memo
 def _chunk(chunk: str) -> tuple[_Surface, ...]:
-    """The analysed words of a run of text without whitespace."""
-    return tuple(_surface(s) for s in _SURFACE.findall(chunk))
+    """The analysed words of a run of text without whitespace, kept in `_CHUNKS`."""
+    found = _CHUNKS.get(chunk)
+    if found is None:
+        if len(_CHUNKS) >= 262_144:
+            _CHUNKS.clear()
+        found = _CHUNKS[chunk] = tuple(_surface(s) for s in _SURFACE.findall(chunk))
+    return found
+
+
+_CHUNKS: dict[str, tuple[_Surface, ...]] = {}  # looked up inline by Analyzed: the hottest cache
 
 
 _Surface = tuple[tuple[Term, ...], int, tuple[str, ...], tuple[int, ...], tuple[tuple[str, str], ...], bool]
 
 
-@_memo
+@lru_cache(maxsize=262_144)
 def _surface(surface: str) -> _Surface:
     """One matched word's terms, width in positions, kept keys and their offsets, vocabulary words, and
     whether it keeps at most one key, at its start."""

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from .isolation import die_with_parent
 
 NAME = "archive-index-helper"
 _BATCH = 64  # documents per message
-_PIPE_BYTES = 1 << 20  # room for about ten messages: the builder never waits for a helper that keeps up
+_PIPE_BYTES = 1 << 20
+_PENDING = 512  # messages (about 50 MB) waiting for the pipe: the builder runs ahead of a busy helper
 _POLL_SECONDS = 0.5
 
 
@@ -37,9 +39,11 @@ def worth_it() -> bool:
 class Helper:
     """`target(directory, documents)` run in a spawned process over the documents sent to it.
 
-    Documents go in pickled batches through a pipe written by the caller's own thread: a feeder thread
-    (`multiprocessing.Queue`) would wait for the interpreter lock behind the busy builder and starve
-    the helper.
+    The builder pickles documents in batches; a thread writes them to the helper's pipe. Each side has
+    spells of other work (a segment written takes seconds), so the messages waiting in between are
+    allowed to pile up to `_PENDING` rather than make one process wait for the other. (A
+    `multiprocessing.Queue` pickles in its feeder thread, which waits for the interpreter lock behind
+    the busy builder and starved the helper.)
     """
 
     def __init__(self, target: Callable[[Path, Any], None], directory: Path) -> None:
@@ -49,11 +53,15 @@ class Helper:
         _widen(self._writer)
         self._errors: multiprocessing.Queue[str] = context.Queue()
         self._batch: list[Any] = []
+        self._pending: queue.Queue[bytes | None] = queue.Queue(_PENDING)
+        self._broken = False
         self._process = context.Process(
             target=_run, args=(target, directory, reader, self._errors), name=NAME, daemon=True
         )
         self._process.start()
         reader.close()  # only the helper reads: if it dies, writing fails instead of blocking
+        self._sender = threading.Thread(target=self._send_pending, name=NAME + "-sender", daemon=True)
+        self._sender.start()
 
     def send(self, document: Any) -> None:
         self._batch.append(document)
@@ -63,7 +71,11 @@ class Helper:
     def finish(self) -> None:
         """Wait for the helper to commit its part; its error, if it had one, is raised here."""
         self._flush()
-        self._write(pickle.dumps(None))
+        self._put(pickle.dumps(None))  # the end of the documents, for the helper
+        self._put(None)  # the end of the messages, for the sender
+        while self._sender.is_alive():
+            self._sender.join(_POLL_SECONDS)
+            self._check_alive()
         self._writer.close()
         while self._process.is_alive():
             self._process.join(_POLL_SECONDS)
@@ -74,21 +86,45 @@ class Helper:
         if self._process.is_alive():
             self._process.kill()
         self._process.join()
+        self._broken = True
+        with contextlib.suppress(queue.Full):
+            self._pending.put_nowait(None)
+        self._sender.join(_POLL_SECONDS * 10)
         self._writer.close()
 
     def _flush(self) -> None:
         if self._batch:
             data = pickle.dumps(self._batch, pickle.HIGHEST_PROTOCOL)
             self._batch = []
-            self._write(data)
+            self._put(data)
 
-    def _write(self, data: bytes) -> None:
-        try:
-            self._writer.send_bytes(data)
-        except OSError:  # the helper is gone (BrokenPipeError): say why
+    def _put(self, data: bytes | None) -> None:
+        while True:
+            self._check_alive()
+            try:
+                self._pending.put(data, timeout=_POLL_SECONDS)
+                return
+            except queue.Full:
+                pass
+
+    def _send_pending(self) -> None:
+        """In the sender thread: write the messages to the pipe until the last one or a broken pipe."""
+        while True:
+            data = self._pending.get()
+            if data is None or self._broken:
+                return
+            try:
+                self._writer.send_bytes(data)
+            except OSError:  # the helper is gone (BrokenPipeError); the builder is told by _check_alive
+                self._broken = True
+                return
+
+    def _check_alive(self) -> None:
+        if self._broken or not self._process.is_alive():
             self._process.join(_POLL_SECONDS * 10)
-            self._raise_if_failed()
-            raise RuntimeError("the second indexing process stopped reading") from None
+            if self._process.exitcode is not None or self._broken:
+                self._raise_if_failed()
+                raise RuntimeError("the second indexing process stopped reading")
 
     def _raise_if_failed(self) -> None:
         try:

@@ -214,6 +214,7 @@ def test_a_build_rolls_over_to_new_segments_and_reads_the_same(
     documents = _documents(300, seed=11)
     one = indexer.build(tmp_path / "one", documents, "tax", parallel_after=None)
     monkeypatch.setattr(indexer, "SEGMENT_PASSAGES", 150)
+    monkeypatch.setattr(indexer, "SEND_AHEAD", 40)  # the helper gets 40 more before each full segment
     many = indexer.build(tmp_path / "many", documents, "tax", parallel_after=200)
     ix = whoosh_index.open_dir(str(many))
     try:
