@@ -1,4 +1,4 @@
-"""The architecture as tests: the core never imports the web layer, and Whoosh stays in four modules."""
+"""The architecture as tests: the core never imports the web layer, and Whoosh stays in six modules."""
 
 from __future__ import annotations
 
