@@ -198,7 +198,7 @@ class Analyzed(str):
     """Text analysed once, for the indexer to hand to several consumers.
 
     Each distinct word as written is analysed once per process (`_surface`); a text keeps the analysis
-    of its words, and its terms, kept keys and vocabulary are assembled from them on demand.
+    of its words, and its kept keys and vocabulary are assembled from them on demand.
     """
 
     memo: dict[object, Any]  # what consumers derive from the text, once per text
@@ -216,45 +216,25 @@ class Analyzed(str):
     def _starts(self) -> list[int]:
         """The position of each matched word's first term."""
         parts = self._parts
-        return list(itertools.accumulate([p[1] for p in parts[:-1]], initial=0)) if parts else []
-
-    @property
-    def terms(self) -> tuple[Term, ...]:
-        """`tuple(terms(text))`."""
-        return tuple(
-            (k, start + offset, stop, word)
-            for part, start in zip(self._parts, self._starts(), strict=True)
-            for k, offset, stop, word in part[0]
-        )
+        return list(itertools.accumulate([p[0] for p in parts[:-1]], initial=0)) if parts else []
 
     def kept(self) -> tuple[list[str], list[int]]:
         """The keys of the words that are not stop words, and their positions."""
         parts = self._parts
-        keys = [k for p in parts for k in p[2]]
-        if all([p[5] for p in parts]):  # the common case: at most one key per word, at its start
-            positions = [start for p, start in zip(parts, self._starts(), strict=True) if p[2]]
+        keys = [k for p in parts for k in p[1]]
+        if all([p[4] for p in parts]):  # the common case: at most one key per word, at its start
+            positions = [start for p, start in zip(parts, self._starts(), strict=True) if p[1]]
         else:
-            positions = [start + r for p, start in zip(parts, self._starts(), strict=True) for r in p[3]]
+            positions = [start + r for p, start in zip(parts, self._starts(), strict=True) for r in p[2]]
         return keys, positions
 
     def words(self) -> dict[str, str]:
         """The words of the text that are not stop words: folded form -> lowercase form as written."""
-        return {folded: written for p in self._parts for folded, written in p[4]}
+        return {folded: written for p in self._parts for folded, written in p[3]}
 
 
 Term = tuple[str, int, bool, str]
 """(key, position, stop, word as written): a token without its offsets."""
-
-
-def terms(text: str) -> Iterator[Term]:
-    """`tokens(text)` without offsets, for indexing: each distinct word as written is analysed once."""
-    position = 0
-    for surface in _SURFACE.findall(text):
-        found = _surface_terms(surface)
-        for key, offset, stop, word in found:
-            yield key, position + offset, stop, word
-        if found:
-            position += found[-1][1] + 1
 
 
 @lru_cache(maxsize=262_144)
@@ -276,18 +256,17 @@ def _chunk(chunk: str) -> tuple[_Surface, ...]:
 _CHUNKS: dict[str, tuple[_Surface, ...]] = {}  # looked up inline by Analyzed: the hottest cache
 
 
-_Surface = tuple[tuple[Term, ...], int, tuple[str, ...], tuple[int, ...], tuple[tuple[str, str], ...], bool]
+_Surface = tuple[int, tuple[str, ...], tuple[int, ...], tuple[tuple[str, str], ...], bool]
 
 
 @lru_cache(maxsize=262_144)
 def _surface(surface: str) -> _Surface:
-    """One matched word's terms, width in positions, kept keys and their offsets, vocabulary words, and
+    """One matched word's width in positions, kept keys and their offsets, vocabulary words, and
     whether it keeps at most one key, at its start."""
     found = _surface_terms(surface)
     kept = [t for t in found if not t[2]]
     offsets = tuple(t[1] for t in kept)
     return (
-        found,
         found[-1][1] + 1 if found else 0,
         tuple(t[0] for t in kept),
         offsets,

@@ -25,7 +25,6 @@ from typing import Any
 from whoosh import columns
 from whoosh import index as whoosh_index
 from whoosh.codec import whoosh3
-from whoosh.util.numeric import byte_to_length
 from whoosh.writing import IndexWriter, SegmentWriter
 
 from . import parallel
@@ -33,6 +32,7 @@ from .analysis import Analyzed
 from .errors import IndexMissing
 from .models import Document
 from .pool import Pool, deflate
+from .postings import field_lengths
 from .schema import DOCUMENT, PASSAGE, SCHEMA_VERSION, build_schema
 from .vocabulary import Vocabulary
 
@@ -320,11 +320,9 @@ COMPRESSION = 1
 class _Writer(SegmentWriter):  # type: ignore[misc]
     """Whoosh's segment writer with a faster road from analysed text to the postings file.
 
-    The files are Whoosh's own (its codec writes them); what changes is how postings get there. Whoosh
-    keeps every posting as a tuple in a pool that it spills to disk and merge-sorts (pickling each
-    posting twice), then hands them one by one to the postings writer; here each term's postings are
-    gathered in arrays and written block by block. And Whoosh looks up a posting's field length once per
-    posting, asking the file system each time for fields that keep none (`_Lengths`).
+    The files are Whoosh's own; what changes is how postings get there. Whoosh keeps every posting as a
+    tuple in a pool that it spills to disk and merge-sorts, then hands them one by one to its codec;
+    here they go to `pool.Pool`, which writes them with numpy, reading each field's lengths in one call.
     """
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
@@ -378,7 +376,8 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
         self.perdocwriter.close()
         reader = self.per_document_reader()
         try:
-            self.pool.write(self.fieldwriter, _Lengths(reader))
+            count = reader.doc_count_all()
+            self.pool.write(self.fieldwriter, lambda name: field_lengths(reader, name, count))
         finally:
             reader.close()
         self.fieldwriter.close()
@@ -395,27 +394,6 @@ class _StoredBytes(columns.CompressedBytesColumn.Writer):  # type: ignore[misc]
 
     def add(self, docnum: int, v: bytes) -> None:
         columns.VarBytesColumn.Writer.add(self, docnum, deflate(v, STORED_LEVEL))
-
-
-class _Lengths:
-    """The field lengths of the segment being written, read once per field (Whoosh asks per posting)."""
-
-    def __init__(self, reader: Any) -> None:
-        self._reader = reader
-        self._tables: dict[str, list[int]] = {}
-
-    def table(self, fieldname: str) -> list[int]:
-        """The length of a field in each document of the segment (0 when it keeps none)."""
-        if fieldname not in self._tables:
-            column = self._reader._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
-            raw = b"" if column is None else column._dbfile.get(column._basepos, column._count)
-            table = [_LENGTHS[b] for b in raw]
-            table.extend([0] * (self._reader._doccount - len(table)))
-            self._tables[fieldname] = table
-        return self._tables[fieldname]
-
-
-_LENGTHS = [byte_to_length(b) for b in range(256)]
 
 
 def _commit(writer: IndexWriter, **how: Any) -> None:

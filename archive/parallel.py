@@ -120,11 +120,12 @@ class Helper:
                 return
 
     def _check_alive(self) -> None:
-        if self._broken or not self._process.is_alive():
+        """Raise if the helper failed or stopped reading. It may exit normally once it has read the
+        end of the documents, while the sender thread is still winding down: that is not a failure."""
+        if self._broken or self._process.exitcode not in (None, 0):
             self._process.join(_POLL_SECONDS * 10)
-            if self._process.exitcode is not None or self._broken:
-                self._raise_if_failed()
-                raise RuntimeError("the second indexing process stopped reading")
+            self._raise_if_failed()
+            raise RuntimeError("the second indexing process stopped reading")
 
     def _raise_if_failed(self) -> None:
         try:

@@ -64,7 +64,7 @@ class Pool:
 
     def takes_text(self, fieldname: str) -> bool:
         """Whether `add_text` can index this field (a positions field with Whoosh's encoding)."""
-        return type(self._schema[fieldname].format) in _POSITIONS
+        return type(self._schema[fieldname].format) is formats.Positions
 
     def add_posting(
         self, fieldname: str, text: bytes, docnum: int, weight: float, value: bytes | None
@@ -77,14 +77,15 @@ class Pool:
     def cleanup(self) -> None:
         self._fields.clear()
 
-    def write(self, fieldwriter: Any, lengths: Any) -> None:
-        """Write every posting list, in (field, term) order, into the codec's files."""
+    def write(self, fieldwriter: Any, lengths: Callable[[str], npt.NDArray[np.float64]]) -> None:
+        """Write every posting list, in (field, term) order, into the codec's files; `lengths(name)` is
+        the field's length in each document of the segment."""
         for name in sorted(self._fields):
             postings = self._fields.pop(name).postings()
             if postings is None:
                 continue
             field = self._schema[name]
-            table = np.asarray(lengths.table(name), dtype=np.int64) if field.scorable else None
+            table = lengths(name).astype(np.int64) if field.scorable else None
             _write_field(fieldwriter, name, field, postings, table)
         self._fields.clear()
 
@@ -92,18 +93,9 @@ class Pool:
         field = self._fields.get(fieldname)
         if field is None:
             fmt = self._schema[fieldname].format
-            field = _Tokens(fmt) if type(fmt) in _POSITIONS else _Postings(fmt)
+            field = _Tokens(fmt) if type(fmt) is formats.Positions else _Postings(fmt)
             self._fields[fieldname] = field
         return field
-
-
-def _positions_formats() -> tuple[type, ...]:
-    from .schema import FrenchPositions  # schema imports analysis only; the pool is imported by the indexer
-
-    return (formats.Positions, FrenchPositions)
-
-
-_POSITIONS = _positions_formats()
 
 
 class _Sorted:
@@ -270,7 +262,12 @@ def _term_bounds(posting_ranks: npt.NDArray[Any], terms: list[Any]) -> tuple[lis
 def _ragged(rows: npt.NDArray[np.uint8], lengths: Ints) -> tuple[Bytes, Ints]:
     """The first `lengths[i]` bytes of each row, concatenated, and where each row's bytes start."""
     keep = np.arange(rows.shape[1])[None, :] < lengths[:, None]
-    return rows[keep], np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    return rows[keep], _offsets(lengths)
+
+
+def _offsets(lengths: npt.NDArray[Any]) -> Ints:
+    """Where each of consecutive items of these lengths starts, and the end."""
+    return np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
 
 
 def _fixed(data: Bytes, width: int) -> tuple[Bytes, Ints]:
@@ -283,10 +280,7 @@ def _same(token: bytes, count: int) -> tuple[Bytes, Ints]:
 
 def _where(mask: npt.NDArray[np.bool_], token: bytes) -> tuple[Bytes, Ints]:
     """`token` for the items where `mask` holds, nothing for the others."""
-    lengths = mask.astype(np.int64) * len(token)
-    return np.tile(np.frombuffer(token, dtype=np.uint8), int(mask.sum())), np.concatenate(
-        ([0], np.cumsum(lengths))
-    ).astype(np.int64)
+    return np.tile(np.frombuffer(token, dtype=np.uint8), int(mask.sum())), _offsets(mask * len(token))
 
 
 def _ints(values: Ints) -> tuple[Bytes, Ints]:
@@ -319,7 +313,7 @@ def _join(count: int, parts: list[tuple[Bytes, Ints]]) -> tuple[Bytes, Ints]:
     """Item i of the result is item i of each part, in order: every part has `count` items."""
     sizes = [np.diff(offsets) for _, offsets in parts]
     total = np.sum(sizes, axis=0) if sizes else np.zeros(count, dtype=np.int64)
-    out_offsets = np.concatenate(([0], np.cumsum(total))).astype(np.int64)
+    out_offsets = _offsets(total)
     out = np.empty(int(out_offsets[-1]), dtype=np.uint8)
     base = out_offsets[:-1].copy()
     for (data, offsets), size in zip(parts, sizes, strict=True):
@@ -338,8 +332,7 @@ def _spread(shift: Ints, size: Ints, total: int) -> Ints:
 
 def _pieces(strings: list[bytes]) -> tuple[Bytes, Ints]:
     lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
-    data = np.frombuffer(b"".join(strings), dtype=np.uint8)
-    return data, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    return np.frombuffer(b"".join(strings), dtype=np.uint8), _offsets(lengths)
 
 
 def _byte_string(value: bytes) -> bytes:
@@ -437,7 +430,7 @@ def _write_terms(
     # blocks: each term's postings cut every `limit`
     blocks_per_term = (per_term + limit - 1) // limit
     term_of_block = np.repeat(np.arange(len(p.terms)), blocks_per_term)
-    first_block = np.concatenate(([0], np.cumsum(blocks_per_term)))
+    first_block = _offsets(blocks_per_term)
     block_start = (
         p.starts[term_of_block] + (np.arange(term_of_block.size) - first_block[term_of_block]) * limit
     )
@@ -585,5 +578,5 @@ def _sub(data: Bytes, offsets: Ints, first: Ints, end: Ints) -> tuple[Bytes, Int
     """For each i, items `first[i]:end[i]` of a ragged buffer, concatenated: a ragged buffer again."""
     lo = offsets[first]
     size = offsets[end] - lo
-    out_offsets = np.concatenate(([0], np.cumsum(size))).astype(np.int64)
+    out_offsets = _offsets(size)
     return data[_spread(lo - out_offsets[:-1], size, int(out_offsets[-1]))], out_offsets

@@ -26,7 +26,7 @@ from whoosh.system import pack_uint
 
 from . import analysis
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 PASSAGE = "p"
 DOCUMENT = "d"
@@ -86,49 +86,6 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
             if chars:
                 token.startchar, token.endchar = start_char + t.start, start_char + t.end
             yield token
-
-
-@lru_cache(maxsize=65_536)
-def _single(position: int) -> bytes:
-    """`Positions.encode([position])`, computed once per position."""
-    return formats.Positions().encode([position])  # type: ignore[no-any-return]
-
-
-class FrenchPositions(formats.Positions):  # type: ignore[misc]
-    """Whoosh's positions format, fed straight from text the indexer already analysed.
-
-    Whoosh builds a posting list from a stream of token objects, one generator step per word; an
-    `Analyzed` text already holds its terms, so the positions of each key are gathered in one loop.
-    The bytes written are Whoosh's own (`Positions.encode`): readers and merges see no difference.
-    """
-
-    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, analysis.Analyzed):
-            return super().word_values(value, analyzer, **kwargs)
-        # a document's title (and a section's heading) is one Analyzed shared by all its passages
-        key = ("positions", self.field_boost)
-        found = value.memo.get(key)
-        if found is None:
-            found = value.memo[key] = self._values(value)
-        return found
-
-    def _values(self, value: analysis.Analyzed) -> list[tuple[str, int, float, bytes]]:
-        positions: dict[str, list[int]] = {}
-        for key, position, stop, _ in value.terms:
-            if not stop:
-                found = positions.get(key)
-                if found is None:
-                    positions[key] = [position]
-                else:
-                    found.append(position)
-        boost = self.field_boost
-        encode = self.encode
-        return [
-            (key, 1, boost, _single(found[0]))  # most words of a passage occur once: few encodings
-            if len(found) == 1
-            else (key, len(found), len(found) * boost, encode(found))
-            for key, found in positions.items()
-        ]
 
 
 class Identifier(formats.Existence):  # type: ignore[misc]
@@ -191,9 +148,7 @@ def _id_field(**kwargs: Any) -> fields.ID:
 
 
 def _text_field(analyzer: FrenchTokenizer, field_boost: float = 1.0) -> fields.TEXT:
-    field = fields.TEXT(analyzer=analyzer, phrase=True, field_boost=field_boost)
-    field.format = FrenchPositions(field_boost=field_boost)
-    return field
+    return fields.TEXT(analyzer=analyzer, phrase=True, field_boost=field_boost)
 
 
 def build_schema() -> fields.Schema:
