@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +56,7 @@ class Helper:
         self._batch: list[Any] = []
         self._pending: queue.Queue[bytes | None] = queue.Queue(_PENDING)
         self._broken = False
+        self._ended = False
         self._process = context.Process(
             target=_run, args=(target, directory, reader, self._errors), name=NAME, daemon=True
         )
@@ -68,11 +70,18 @@ class Helper:
         if len(self._batch) >= _BATCH:
             self._flush()
 
+    def end(self) -> None:
+        """No more documents: the helper writes its last segment while this process writes its own
+        (telling it only in `finish` left it idle for as long: 3 s of 38 at 200,000 passages)."""
+        if not self._ended:
+            self._ended = True
+            self._flush()
+            self._put(pickle.dumps(None))  # the end of the documents, for the helper
+            self._put(None)  # the end of the messages, for the sender
+
     def finish(self) -> None:
         """Wait for the helper to commit its part; its error, if it had one, is raised here."""
-        self._flush()
-        self._put(pickle.dumps(None))  # the end of the documents, for the helper
-        self._put(None)  # the end of the messages, for the sender
+        self.end()
         while self._sender.is_alive():
             self._sender.join(_POLL_SECONDS)
             self._check_alive()
@@ -151,6 +160,11 @@ def _run(target: Callable[[Path, Any], None], directory: Path, reader: Any, erro
     except BaseException as exc:  # reported to the parent, which raises it in the build
         errors.put(f"{type(exc).__name__}: {exc}")
         raise
+    # The part is committed and its files closed. Exit without tearing down the interpreter: freeing
+    # the millions of objects of a build took a second, while the builder waited for the exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _received(reader: Any) -> Iterator[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
@@ -11,9 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from whoosh import formats
 from whoosh import index as whoosh_index
+from whoosh.filedb import filetables
+from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
 from archive import indexer, parallel, pool
@@ -171,6 +175,35 @@ def test_the_pools_words_are_whoosh_positions_postings(seed: int) -> None:
     assert {key: (len(p), float(len(p)), p) for key, p in ours.items()} == whoosh
 
 
+def test_term_table_rows_in_bulk_are_the_bytes_of_whoosh_add(tmp_path: Path) -> None:
+    """Rows added in a few bulk calls, then closed, write the file Whoosh's row-by-row `add` writes:
+    rows, hash tables (with collisions and empty buckets), directory and ordered index."""
+    rnd = random.Random(11)
+    keys = sorted({bytes(rnd.choices(b"abcdefghij\xc3\xa9", k=rnd.randint(1, 12))) for _ in range(3_000)})
+    rows = np.zeros(len(keys), dtype=pool._TERM_ROW)
+    rows["df"] = [rnd.randint(1, 10**6) for _ in keys]
+    rows["weight"] = [rnd.random() * 100 for _ in keys]
+    rows["offset"] = np.cumsum([rnd.randint(1, 2**20) for _ in keys])
+    storage = FileStorage(str(tmp_path)).create()
+
+    stock = filetables.OrderedHashWriter(storage.create_file("stock"))
+    for key, row in zip(keys, rows, strict=True):
+        stock.add(key, row.tobytes())
+    stock.close()
+    ours = pool.TermTable(storage.create_file("ours"))
+    cuts = [0, 1, 2, 700, 2_500, len(keys)]
+    for a, b in itertools.pairwise(cuts):
+        ours.add_rows(keys[a:b], rows[a:b])
+    ours.close()
+    assert (tmp_path / "ours").read_bytes() == (tmp_path / "stock").read_bytes()
+
+    again = pool.TermTable(storage.create_file("again"))
+    again.add_rows(keys[5:6], rows[5:6])
+    with pytest.raises(ValueError, match="Keys must increase"):
+        again.add_rows(keys[:3], rows[:3])
+    again.close()
+
+
 def test_parallel_build_writes_the_same_index_as_one_process(tmp_path: Path) -> None:
     documents = _documents(300, seed=5)
     one = indexer.build(tmp_path / "one", documents, "tax", parallel_after=None)
@@ -190,6 +223,20 @@ def test_parallel_build_writes_the_same_index_as_one_process(tmp_path: Path) -> 
         (two / "vocabulary.json").read_text()
     )
     assert not any(p.name.endswith(".tmp") or p.name == "part" for p in (tmp_path / "two").rglob("*"))
+
+
+def test_a_counted_build_too_small_to_share_starts_no_helper(tmp_path: Path) -> None:
+    documents = _documents(60, seed=6)
+    size = sum(len(d.passages) + 1 for d in documents)
+    small = indexer.build(tmp_path / "small", documents, "tax", parallel_after=size // 2 + 1)
+    shared = indexer.build(tmp_path / "shared", documents, "tax", parallel_after=size // 2)
+    segments = {}
+    for name, generation in (("small", small), ("shared", shared)):
+        ix = whoosh_index.open_dir(str(generation))
+        segments[name] = len(ix._segments())
+        ix.close()
+    assert segments == {"small": 1, "shared": 2}
+    assert _dump(small) == _dump(shared)
 
 
 def test_a_killed_helper_fails_the_build_and_leaves_the_live_index(tmp_path: Path) -> None:
