@@ -109,7 +109,9 @@ def _docnums(generation: Path) -> list[str]:
         ix.close()
 
 
-def _write(directory: Path, writer_class: type, batches: list[list[Document]], delete: list[str]) -> Path:
+def _write(
+    directory: Path, writer_class: type, batches: list[list[Document]], delete: list[str], merge: bool = True
+) -> Path:
     """Each batch as one commit without merging, then deletions and a merge of everything."""
     directory.mkdir()
     ix = whoosh_index.create_in(str(directory), build_schema())
@@ -122,10 +124,31 @@ def _write(directory: Path, writer_class: type, batches: list[list[Document]], d
         w = writer_class(ix)
         for document_id in delete:
             w.delete_by_term("doc", document_id)
-        w.commit(optimize=True)
+        w.commit(optimize=merge, merge=merge)
     finally:
         ix.close()
     return directory
+
+
+def _columns(directory: Path) -> list[dict[str, bytes]]:
+    """The numeric column files of each segment (field lengths, passage positions)."""
+    ix = whoosh_index.open_dir(str(directory))
+    out = []
+    try:
+        for segment in ix._segments():
+            files = segment.open_compound_file(ix.storage)
+            name = segment.segment_id()
+            found = {
+                n.removeprefix(name): files.open_file(n).read()
+                for n in files.list()
+                if n.endswith(".col") and "_stored" not in n
+            }
+            files.close()
+            assert {"._content_len.col", ".position.col"} <= found.keys()
+            out.append(found)
+    finally:
+        ix.close()
+    return out
 
 
 def _long_document() -> Document:
@@ -152,6 +175,14 @@ def test_bulk_postings_equal_whoosh_stock_writer_through_segments_deletions_and_
     stock = _write(tmp_path / "stock", SegmentWriter, batches, delete)
     assert _docnums(ours) == _docnums(stock)  # same docnums, so the per-docnum statistics compare too
     assert _dump(ours) == _dump(stock)
+    # lengths and positions, the same bytes: as written, and through a merge
+    assert _columns(ours) == _columns(stock)
+    unmerged = [
+        _write(tmp_path / name, writer, batches, [], merge=False)
+        for name, writer in (("ours-unmerged", indexer._Writer), ("stock-unmerged", SegmentWriter))
+    ]
+    assert len(_columns(unmerged[0])) == len(batches)
+    assert _columns(unmerged[0]) == _columns(unmerged[1])
     assert len(_docnums(ours)) == sum(len(d.passages) + 1 for d in documents if d.id not in delete)
 
 
