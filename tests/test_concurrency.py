@@ -369,7 +369,11 @@ def test_cli_full_reindex_and_http_reindex_at_once(server: Server) -> None:
 
 
 def test_http_full_reindex_and_cli_reindex_at_once(server: Server) -> None:
-    server.write({1900: "zibeline"})  # something to index, so the job holds the lock a while
+    # Enough to index that a full reindex holds the lock well past a second writer's start (about 0.5 s
+    # of interpreter and imports): with N_DOCS alone the whole reindex took 0.6 s, and a CLI started
+    # after it took the lock could find it already released. Kept for the test after this one.
+    server.write(dict.fromkeys(range(3000, 3000 + 3 * N_DOCS), ""))
+    server.write({1900: "zibeline"})
     with server.client() as client:
         r = client.post("/reindex", params={"full": "true"}, headers=AUTH)
     assert r.status_code == 202
