@@ -99,8 +99,9 @@ def build(
 ) -> Path:
     """Build a complete new generation beside the live one, then make it live in one rename.
 
-    After `parallel_after` passages (None: never), a share of the documents (`HELPER_SHARE`, by passage
-    count) goes to a second process that writes its own segments (`archive.parallel`).
+    A share of the documents (`HELPER_SHARE`, by passage count) goes to a second process that writes
+    its own segments (`archive.parallel`), from the start or after `parallel_after` passages
+    (`_helper_start`; None: never).
     """
     with _fewer_collections():
         return _build(index_dir, documents, taxonomy_fingerprint, progress, parallel_after)
@@ -210,7 +211,7 @@ def _write_all(
     start = _helper_start(documents, parallel_after)
     try:
         for document in documents:
-            size = len(document.passages) + 1
+            size = _records(document)
             if helper is None and start is not None and mine >= start:
                 helper = parallel.Helper(_build_part, generation / _PART)
                 mine = 0
@@ -246,8 +247,14 @@ def _helper_start(documents: Iterable[Document], parallel_after: int | None) -> 
         return None
     if not isinstance(documents, Sequence):
         return parallel_after
-    total = sum(len(document.passages) + 1 for document in documents)
+    total = sum(map(_records, documents))
     return 0 if total >= 2 * parallel_after else None
+
+
+def _records(document: Document) -> int:
+    """The index records of a document: one per passage, and its own. Segments and the helper's share
+    are counted in records."""
+    return len(document.passages) + 1
 
 
 def _build_part(directory: Path, documents: Iterable[Document]) -> None:
@@ -308,7 +315,7 @@ class _Segments:
         if self.full:
             self.flush()
         _add(self._writer, document, vocabulary)
-        self._size += len(document.passages) + 1
+        self._size += _records(document)
 
     @property
     def full(self) -> bool:
@@ -349,7 +356,7 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
         # writers made by Whoosh's __init__, given faster methods that write the same bytes
         self.perdocwriter.__class__ = _PerDocWriter
         schema = self.schema
-        self._plain = frozenset(schema.names())
+        self._names = frozenset(schema.names())
         # each field, in Whoosh's order (by name): whether the pool takes its analysed text, whether
         # it has lengths (indexed and scorable), whether it is stored, and its column
         self._plan = [
@@ -368,7 +375,7 @@ class _Writer(SegmentWriter):  # type: ignore[misc]
 
     def add_document(self, **fields: Any) -> None:
         """Whoosh's `add_document` for what the indexer passes (no boosts, spelling fields or vectors)."""
-        if not self._plain.issuperset(fields):  # Whoosh's checks and its handling of `_boost` and such
+        if not self._names.issuperset(fields):  # Whoosh's checks and its handling of `_boost` and such
             super().add_document(**fields)
             return
         self._check_state()
@@ -426,15 +433,21 @@ class _PerDocWriter(whoosh3.W3PerDocWriter):  # type: ignore[misc]
     values in an array until the segment is written."""
 
     def _create_column(self, fieldname: str, column: Any) -> None:
-        typecode = getattr(column, "_typecode", "")
-        if type(column) is columns.NumericColumn and array(typecode).itemsize == struct.calcsize(
-            "!" + typecode
-        ):
+        if type(column) is columns.NumericColumn and _array_packs_as_struct(column._typecode):
             self._colwriters[fieldname] = _HeldNumbers(
                 self._cols.create_file(fieldname), column._typecode, column._default
             )
         else:
             super()._create_column(fieldname, column)
+
+
+def _array_packs_as_struct(typecode: str) -> bool:
+    """Whether an `array` of this typecode holds values of the size Whoosh's `struct` packs them to
+    (`"l"` does not on 64-bit Linux; `"e"` has no array)."""
+    try:
+        return array(typecode).itemsize == struct.calcsize("!" + typecode)
+    except (ValueError, struct.error):
+        return False
 
 
 class _HeldNumbers(columns.NumericColumn.Writer):  # type: ignore[misc]

@@ -386,8 +386,6 @@ def _encoded_positions_slowly(deltas: Ints, starts: Ints) -> tuple[Bytes, Ints]:
 # -- blocks and terms ---------------------------------------------------------------------------------
 
 _HEAD = whoosh3.WHOOSH3_HEADER_MAGIC
-_TERMINFO = whoosh3.W3TermInfo._struct
-_EXTENT = struct.Struct("!qi")  # whoosh3's pack_long + pack_int after the term info
 _BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
 
 
@@ -570,7 +568,7 @@ _TERM_ROW = np.dtype(
     ]
 )
 _ROW_HEAD = np.dtype([("key", ">i4"), ("value", ">i4")])  # filetables' _lengths (!ii)
-assert _TERM_ROW.itemsize == _TERMINFO.size + _EXTENT.size
+assert _TERM_ROW.itemsize == whoosh3.W3TermInfo._struct.size + struct.calcsize("!qi")
 
 
 def _deflated(data: Bytes, offsets: Ints, squeeze: npt.NDArray[np.bool_], level: int) -> tuple[Bytes, Ints]:

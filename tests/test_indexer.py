@@ -206,6 +206,17 @@ def test_the_pools_words_are_whoosh_positions_postings(seed: int) -> None:
     assert {key: (len(p), float(len(p)), p) for key, p in ours.items()} == whoosh
 
 
+@pytest.mark.parametrize(
+    ("typecode", "held"), [("B", True), ("i", True), ("q", True), ("l", False), ("e", False)]
+)
+def test_numeric_columns_are_held_in_arrays_only_where_array_and_struct_agree(
+    typecode: str, held: bool
+) -> None:
+    """`l` is 8 bytes in an array on 64-bit Linux and 4 when Whoosh packs it; `e` has no array: both
+    keep Whoosh's own column writer."""
+    assert indexer._array_packs_as_struct(typecode) is held
+
+
 def test_term_table_rows_in_bulk_are_the_bytes_of_whoosh_add(tmp_path: Path) -> None:
     """Rows added in a few bulk calls, then closed, write the file Whoosh's row-by-row `add` writes:
     rows, hash tables (with collisions and empty buckets), directory and ordered index."""
