@@ -14,6 +14,10 @@ ENVIRONMENT: dict[str, str] = {
     "ARCHIVE_MAX_UPLOAD_MB": "largest HTTP upload request body, in MB (default 50)",
     "ARCHIVE_PASSAGE_MIN_WORDS": "passages shorter than this are merged with their neighbour (default 40)",
     "ARCHIVE_PASSAGE_MAX_WORDS": "passages longer than this are split at sentences (default 200)",
+    "ARCHIVE_BASE_URL": "public URL of the service (e.g. https://archive.example.org) for absolute links in "
+    "exports; unset: links are relative, never built from the request's Host header",
+    "ARCHIVE_TRUSTED_PROXIES": "comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto "
+    "headers are believed (default: none)",
 }
 """Every setting the environment can give, with its help text (a test keeps this and the README in step)."""
 
@@ -26,6 +30,8 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     passage_min_words: int = 40
     passage_max_words: int = 200
+    base_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def documents_dir(self) -> Path:
@@ -54,6 +60,10 @@ class Settings:
             max_upload_bytes=_megabytes(env, "ARCHIVE_MAX_UPLOAD_MB", 50),
             passage_min_words=_integer(env, "ARCHIVE_PASSAGE_MIN_WORDS", 40),
             passage_max_words=_integer(env, "ARCHIVE_PASSAGE_MAX_WORDS", 200),
+            base_url=_base_url(env.get("ARCHIVE_BASE_URL")),
+            trusted_proxies=tuple(
+                a.strip() for a in (env.get("ARCHIVE_TRUSTED_PROXIES") or "").split(",") if a.strip()
+            ),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "home" in given:
@@ -76,3 +86,16 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
 
 def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
     return _integer(env, name, default) * 1024 * 1024
+
+
+def _base_url(raw: str | None) -> str | None:
+    """`https://host[:port][/prefix]` without its trailing slash, or None when unset."""
+    if not raw or not raw.strip():
+        return None
+    from urllib.parse import urlsplit
+
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"ARCHIVE_BASE_URL must be an http(s) URL like https://archive.example.org, not {raw!r}")
+    return value
