@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ArchiveBusy, ArchiveError, DocumentNotFound, UsageError
+from .errors import ArchiveBusy, ArchiveError, DocumentNotFound, UsageError, relative_to_home
 from .home import Archive
-from .models import Report, SearchRequest
+from .models import Report, SearchRequest, printable
 from .settings import ENVIRONMENT, Settings
 
 EXAMPLES = """\
@@ -158,7 +158,10 @@ def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> 
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as e:  # full disk, read-only storage, permissions: the live index is left as it was
-        where = f" ({e.filename})" if e.filename else ""
+        shown = relative_to_home(e.filename, settings.home)  # the home's files by their place in it
+        if shown is None and e.filename:
+            shown = printable(str(e.filename))  # a file of the user's own, given on the command line
+        where = f" ({shown})" if shown else ""
         print(
             f"archive: cannot complete: {e.strerror or e}{where}; the live index is unchanged",
             file=sys.stderr,
@@ -318,7 +321,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         archive.close()
     for p in problems:
-        print(f"{p.severity:<7} {p.path}: {p.message}")
+        print(f"{p.severity:<7} {printable(p.path)}: {p.message}")
     errors = sum(p.severity == "error" for p in problems)
     print(f"{errors} error(s), {len(problems) - errors} warning(s)" if problems else "all good")
     return 1 if errors else 0
@@ -332,10 +335,13 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     archive = Archive(settings)
     try:
         stats = archive.stats()
+        failed = archive.health()
     finally:
         archive.close()
     if args.json:
         out = {
+            "status": "degraded" if failed else "ok" if stats.generation else "no_index",
+            "degraded": failed,
             "documents": stats.documents,
             "passages": stats.passages,
             "built_at": stats.built_at,
@@ -354,6 +360,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         f"{stats.documents} documents, {stats.passages} passages, index {stats.index_bytes / 1e6:.1f} MB "
         f"(schema {stats.schema_version}, built {stats.built_at or 'never'})"
     )
+    if failed:
+        print(f"  degraded since {failed.get('since')}: {failed.get('what')} failed: {failed.get('reason')}")
     for name, values in stats.facets.items():
         top = ", ".join(f"{f.label} ({f.count})" for f in values[:8])
         print(f"  {name}: {top or '-'}")

@@ -3,18 +3,26 @@
 The manifest is BagIt's `manifest-sha256.txt` (`<sha256>  <path>` per line, paths relative to
 `documents/`). Files are written to a hidden temporary name and renamed into place, so a reader never
 sees half a file, and nothing is ever overwritten.
+
+Symbolic links are never followed: scanning lists them as refused, reading refuses them, and writing
+refuses any folder on the way that is one, so nothing outside `documents/` is indexed, served or written.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import io
 import os
 import re
+import stat
 import unicodedata
 from pathlib import Path, PurePosixPath
 
 from .errors import DocumentNotFound, RejectedInput
 from .metadata import SIDECAR_SUFFIX, sidecar_for
+from .models import Rejection, printable
 
 MANIFEST = "manifest-sha256.txt"
 _RESERVED = {"manifest-sha256.txt", "tagmanifest-sha256.txt", "bagit.txt", "bag-info.txt"}
@@ -30,17 +38,53 @@ _UNSAFE = re.compile(r"[^\w.\-()' ,+&@€’]")
 MAX_NAME_BYTES = 200
 """Longest stored file name in UTF-8 bytes: file systems allow 255, temporary names add a few."""
 
+_UNNAMEABLE = {"Cc", "Cs", "Zl", "Zp"}
+"""Characters no name may hold: controls (tab, line feed, escape, DEL, C1), undecodable bytes (surrogates)
+and line separators. Such a name breaks a URL route, a log line or a terminal, so it is refused, not
+silently rewritten: the file is never stored or indexed under a name its owner did not choose."""
+CONTROL_CHARACTERS = "the name holds control characters (line break, tab, escape...): rename the file"
+SYMLINK = Rejection(
+    "symlink", "symbolic link: never indexed (the archive does not follow links; put the file itself there)"
+)
+BAD_NAME = Rejection("bad_name", CONTROL_CHARACTERS)
+
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of a regular file, never followed through a symbolic link (OSError ELOOP then)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with _open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, never through a symbolic link; RejectedInput past `limit` bytes.
+
+    Opened once and checked on the open file, so a file swapped for a link or grown after the scan is
+    not read through or past the limit."""
+    with _open_regular(path) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise RejectedInput(
+            path.name, "too_large", f"file too large (more than {limit / 1e6:.0f} MB, the limit)"
+        )
+    return data
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EISDIR, "not a regular file", path.name)
+        return open(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def is_document(relative: PurePosixPath) -> bool:
@@ -50,6 +94,11 @@ def is_document(relative: PurePosixPath) -> bool:
     return relative.as_posix() not in _RESERVED and not relative.name.endswith(SIDECAR_SUFFIX)
 
 
+def unnameable(name: str) -> bool:
+    """Whether a name holds a character no stored name may hold (see `_UNNAMEABLE`)."""
+    return any(unicodedata.category(c) in _UNNAMEABLE for c in name)
+
+
 def safe_name(name: str) -> str:
     """A file name reduced to one safe path component, or RejectedInput when nothing sensible is left.
 
@@ -57,8 +106,13 @@ def safe_name(name: str) -> str:
     ('passwd', 'Rapport final.pdf', '_CON.txt')
     >>> safe_name("manifest-sha256.txt"), safe_name("NUL.tar.gz")
     ('_manifest-sha256.txt', '_NUL.tar.gz')
+    >>> safe_name("Note\\u202f: synthèse.pdf")  # French typography's narrow no-break space
+    'Note _ synthèse.pdf'
     """
     base = re.split(r"[/\\\\]", name)[-1]
+    if unnameable(base):
+        raise RejectedInput(printable(name[:80]), "bad_name", CONTROL_CHARACTERS)
+    base = "".join(" " if unicodedata.category(c) == "Zs" else c for c in base)  # no-break spaces
     base = unicodedata.normalize("NFC", "".join(c for c in base if c.isprintable()))
     base = _UNSAFE.sub("_", base).strip(" .")
     base = base.lstrip("-_ .") or base  # "×.0" -> "_.0" must not become ".0"
@@ -87,8 +141,9 @@ def safe_folder(folder: str | None) -> str:
     parts = [p for p in re.split(r"[/\\\\]+", folder) if p and p not in (".", "..")]
     try:
         return "/".join(safe_name(p) for p in parts)
-    except RejectedInput:
-        raise RejectedInput(folder[:80], "bad_name", "no usable folder name") from None
+    except RejectedInput as e:
+        why = e.reason if e.reason == CONTROL_CHARACTERS else "no usable folder name"
+        raise RejectedInput(printable(folder[:80]), "bad_name", why) from None
 
 
 class Store:
@@ -102,30 +157,112 @@ class Store:
         return self.root / MANIFEST
 
     def scan(self) -> list[str]:
-        """Every document id under the root, sorted."""
+        """Every document id under the root, sorted: regular files only, never through a link."""
+        return self.survey()[0]
+
+    def survey(self) -> tuple[list[str], dict[str, Rejection]]:
+        """Every document id, sorted, and every path the walk refused, with why.
+
+        Symbolic links (to files or folders, inside or outside documents/) are refused and never
+        followed; so are files whose path holds control characters, which no URL or log line can carry.
+        Refused paths are raw (they may hold those characters): show them with `printable`.
+        """
         if not self.root.is_dir():
-            return []
-        out: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            return [], {}
+        ids: list[str] = []
+        refused: dict[str, Rejection] = {}
+        for dirpath, dirnames, filenames in os.walk(self.root):  # followlinks=False: never enters a link
+            here = Path(dirpath)
+            folders = []
+            for name in sorted(d for d in dirnames if not d.startswith(".")):
+                if (here / name).is_symlink():
+                    refused[(here / name).relative_to(self.root).as_posix()] = SYMLINK
+                else:
+                    folders.append(name)
+            dirnames[:] = folders
             for filename in filenames:
-                rel = PurePosixPath(Path(dirpath, filename).relative_to(self.root).as_posix())
-                if is_document(rel) and Path(dirpath, filename).is_file():
-                    out.append(rel.as_posix())
-        return sorted(out)
+                rel = PurePosixPath((here / filename).relative_to(self.root).as_posix())
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                try:
+                    mode = os.lstat(here / filename).st_mode
+                except FileNotFoundError:  # removed while we looked
+                    continue
+                if stat.S_ISLNK(mode):
+                    refused[rel.as_posix()] = SYMLINK  # sidecars and the manifest too: none is read
+                elif stat.S_ISREG(mode) and is_document(rel):
+                    if unnameable(rel.as_posix()):
+                        refused[rel.as_posix()] = BAD_NAME
+                    else:
+                        ids.append(rel.as_posix())
+        return sorted(ids), dict(sorted(refused.items()))
 
     def path_of(self, document_id: str) -> Path:
-        """The file of a document id; DocumentNotFound for ids that are unsafe or name no document."""
+        """The file of a document id; DocumentNotFound for ids that are unsafe, links or name no document."""
         rel = PurePosixPath(document_id)
-        if rel.is_absolute() or ".." in rel.parts or not rel.parts or not is_document(rel):
+        if (
+            rel.is_absolute()
+            or ".." in rel.parts
+            or not rel.parts
+            or not is_document(rel)
+            or unnameable(document_id)
+        ):
             raise DocumentNotFound(document_id)
         path = self.root / rel
-        if not path.is_file() or not path.resolve().is_relative_to(self.root.resolve()):
+        if (
+            self._linked(rel)
+            or not path.is_file()
+            or not path.resolve().is_relative_to(self.root.resolve())
+        ):
             raise DocumentNotFound(document_id)
         return path
 
+    def _linked(self, rel: PurePosixPath) -> bool:
+        """Whether any existing component of documents/REL is a symbolic link."""
+        path = self.root
+        for part in rel.parts:
+            path = path / part
+            try:
+                if stat.S_ISLNK(os.lstat(path).st_mode):
+                    return True
+            except (FileNotFoundError, NotADirectoryError):
+                return False
+        return False
+
     def sidecar_of(self, document_id: str) -> Path | None:
-        return sidecar_for(self.root / document_id)
+        """A document's sidecar; a sidecar that is a symbolic link is never read (check reports it)."""
+        sidecar = sidecar_for(self.root / document_id)
+        return None if sidecar is None or sidecar.is_symlink() else sidecar
+
+    def target(self, document_id: str) -> Path:
+        """Where a new document would be stored; RejectedInput when the way there is not plain folders.
+
+        A folder on the way that is a symbolic link (`documents/evil -> /tmp`) is refused, so is one that
+        is a file, and so is a folder where the file would go. Messages name paths inside documents/ only.
+        """
+        rel = PurePosixPath(document_id)
+        path = self.root
+        for depth, part in enumerate(rel.parts, start=1):
+            path = path / part
+            shown = printable("/".join(rel.parts[:depth]))
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                break
+            if stat.S_ISLNK(mode):
+                raise RejectedInput(
+                    document_id,
+                    "symlink",
+                    f"{shown} is a symbolic link: the archive never writes through links",
+                )
+            if depth < len(rel.parts) and not stat.S_ISDIR(mode):
+                raise RejectedInput(document_id, "name_taken", f"{shown} is a file, not a folder")
+            if depth == len(rel.parts) and not stat.S_ISREG(mode):
+                raise RejectedInput(document_id, "name_taken", f"{shown} is already taken by a folder")
+        target = self.root / rel
+        if not target.resolve().is_relative_to(self.root.resolve()):
+            raise RejectedInput(document_id, "symlink", f"{printable(document_id)} leads outside documents/")
+        return target
 
     def read_manifest(self) -> dict[str, str]:
         entries: dict[str, str] = {}
@@ -145,18 +282,65 @@ class Store:
         _atomic_write(self.manifest_path, text.encode("utf-8"))
 
     def put(self, document_id: str, data: bytes) -> None:
-        """Store new bytes under a new id; never replaces an existing file."""
-        path = self.root / document_id
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        """Store new bytes under a new id; never replaces an existing file, never writes through a link.
+
+        RejectedInput (`name_taken`, `symlink`) when the name is taken or the way there is not plain
+        folders; nothing is written then. Folders are created and opened one at a time relative to the
+        one before, without following links, so a folder swapped for a link meanwhile is refused too.
+        """
+        rel = PurePosixPath(document_id)
+        self.target(document_id)  # the clear refusals; the opens below close the race
+        self.root.mkdir(parents=True, exist_ok=True)
+        where = self.root
+        folder = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            os.link(tmp, path)  # fails if the name was taken meanwhile: nothing is overwritten
+            for depth, part in enumerate(rel.parts[:-1], start=1):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=folder)
+                try:
+                    inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+                except OSError as e:
+                    if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    shown = printable("/".join(rel.parts[:depth]))
+                    raise RejectedInput(
+                        document_id,
+                        "symlink",
+                        f"{shown} is not a plain folder: the archive never writes there",
+                    ) from None
+                os.close(folder)
+                folder, where = inner, where / part
+            self._put_in(folder, document_id, rel.name, data)
+        except OSError as e:  # names relative to a folder descriptor: say which file, in full
+            if isinstance(e.filename, str) and not os.path.isabs(e.filename):
+                e.filename = str(where / e.filename)
+            raise
         finally:
-            tmp.unlink(missing_ok=True)
+            os.close(folder)
+
+    @staticmethod
+    def _put_in(folder: int, document_id: str, name: str, data: bytes) -> None:
+        tmp = f".{name}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=folder)  # a leftover of ours, or a link someone placed there
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder)
+        try:
+            with open(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            try:  # fails if the name was taken meanwhile: nothing is overwritten
+                os.link(tmp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+            except FileExistsError:
+                raise RejectedInput(
+                    document_id,
+                    "name_taken",
+                    f"another file was stored as {printable(document_id)} meanwhile: "
+                    "rename yours, or remove the stored one first",
+                ) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=folder)
 
     def leftovers(self) -> list[str]:
         """Temporary files a killed writer left in documents/ (hidden `.NAME.PID.tmp` files)."""

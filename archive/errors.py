@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from .models import printable
+
 
 class ArchiveError(Exception):
     """Base of every error the core raises on purpose."""
@@ -44,7 +49,7 @@ class IndexMissing(ArchiveError):
     code = "index_missing"
 
     def __init__(self, path: str) -> None:
-        super().__init__(f"no index at {path}: run `archive reindex`")
+        super().__init__(f"no index in {Path(path).name}/ yet: run `archive reindex`")  # no server path
         self.path = path
 
 
@@ -61,6 +66,33 @@ class RejectedInput(ArchiveError):
 
     def __reduce__(self) -> tuple[type[RejectedInput], tuple[str, str, str]]:  # crosses process boundaries
         return (type(self), (self.path, self.reason_code, self.reason))
+
+
+class ReaderUnavailable(RejectedInput):
+    """The reader process failed twice for reasons of its own (crashed, could not start, got no CPU).
+
+    Not the file's fault: a rebuild never drops an indexed document for it (see `ReaderFailed`)."""
+
+    code = "reader_unavailable"
+
+
+class ReaderFailed(ArchiveError):
+    """A write stopped because documents already indexed could not be read again, for reasons of ours.
+
+    The live index is left as it was rather than replaced by a smaller one."""
+
+    code = "reader_failed"
+
+    def __init__(self, what: str, documents: list[tuple[str, str]]) -> None:
+        names = ", ".join(d for d, _ in documents[:10]) + (" ..." if len(documents) > 10 else "")
+        reasons = "; ".join(sorted({r for _, r in documents}))
+        super().__init__(
+            f"{what} stopped: {len(documents)} document(s) already indexed could not be read again "
+            f"({names}): {reasons}. The live index is unchanged; run the reindex again, and if it "
+            "fails again check the server's memory and logs"
+        )
+        self.what = what
+        self.documents = [d for d, _ in documents]
 
 
 class FixityError(ArchiveError):
@@ -88,10 +120,22 @@ class StorageError(ArchiveError):
 
     code = "storage"
 
-    def __init__(self, what: str, error: OSError) -> None:
-        where = f" ({error.filename})" if error.filename else ""
+    def __init__(self, what: str, error: OSError, home: Path | None = None) -> None:
+        # Never an absolute server path: the file is named relative to the archive home, or not at all.
+        self.path = relative_to_home(error.filename, home)
+        where = f" ({self.path})" if self.path else ""
         super().__init__(
-            f"{what}: cannot complete: {error.strerror or error}{where} (could not write); "
+            f"{what}: cannot complete: {error.strerror or type(error).__name__}{where} (could not write); "
             "the live index and the originals are as they were"
         )
         self.errno = error.errno
+
+
+def relative_to_home(filename: object, home: Path | None) -> str | None:
+    """`filename` relative to `home` (`documents/2024/a.txt`), or None when it is elsewhere or unknown."""
+    if home is None or not isinstance(filename, str | bytes | os.PathLike):
+        return None
+    path = Path(os.fsdecode(filename))
+    if not path.is_absolute() or not path.is_relative_to(home):
+        return None
+    return printable(path.relative_to(home).as_posix())

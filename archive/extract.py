@@ -69,15 +69,9 @@ def extract(name: str, data: bytes, max_bytes: int) -> Extracted:
             "too_large",
             f"file too large ({len(data) / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB)",
         )
-    reader: Callable[[str, bytes], Extracted] = _READERS[fmt]
-    # third-party parsers run in a worker that can be stopped
-    isolated = fmt in ("html", "pdf")
-    try:
-        extracted = isolation.run(reader, name, data) if isolated else reader(name, data)
-    except RejectedInput:
-        raise
-    except (Exception, RecursionError) as e:  # a reader's bug must cost one file, never the batch
-        raise RejectedInput(name, "unreadable", f"could not read this file ({type(e).__name__})") from None
+    # every reader runs in a worker process that is stopped when the file uses up its time budget;
+    # a reader's bug costs one file (RejectedInput), never the batch
+    extracted = isolation.run(_READERS[fmt], name, data, fmt)
     if not any(b.text.strip() for b in extracted.blocks):
         raise RejectedInput(name, "empty", "no text to index in this file")
     return extracted

@@ -14,9 +14,18 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from . import extract, indexer, metadata, passages
-from .documents import Store, safe_folder, safe_name, sha256_bytes, sha256_file
-from .errors import DocumentNotFound, FixityError, RejectedInput, StorageError, UsageError
+from . import extract, health, indexer, metadata, passages
+from .documents import BAD_NAME, Store, read_regular, safe_folder, safe_name, sha256_bytes, sha256_file
+from .errors import (
+    ArchiveBusy,
+    DocumentNotFound,
+    FixityError,
+    ReaderFailed,
+    ReaderUnavailable,
+    RejectedInput,
+    StorageError,
+    UsageError,
+)
 from .lock import WriteLock
 from .models import (
     FACETS,
@@ -31,9 +40,10 @@ from .models import (
     SearchResults,
     Stats,
     Status,
+    printable,
 )
 from .schema import SCHEMA_VERSION
-from .searcher import Searcher
+from .searcher import Export, Searcher, check_filters
 from .settings import Settings
 from .taxonomy import Taxonomy
 
@@ -49,6 +59,7 @@ class Archive:
         self.store = Store(settings.documents_dir)
         self.taxonomy = Taxonomy.load(settings.taxonomy_path)
         self.searcher = Searcher(settings.index_dir, self.taxonomy)
+        self._unread: list[str] = []  # files the current write could not read for lack of a reader
 
     def close(self) -> None:
         self.searcher.close()
@@ -65,11 +76,20 @@ class Archive:
         """Search passages; raises UsageError for out-of-range parameters, never for query text."""
         return self.searcher.search(validate(request))
 
-    def document(self, document_id: str, query: str = "") -> DocumentView:
-        view = self.searcher.document(document_id, query)
+    def document(
+        self, document_id: str, query: str = "", page: int = 1, position: int | None = None
+    ) -> DocumentView:
+        """One page of a document's passages (the page holding `position` if given), `query` marked."""
+        if not 1 <= page <= 10_000:
+            raise UsageError("page must be between 1 and 10000", "page")
+        view = self.searcher.document(document_id, query, page=page, position=position)
         if view is None:
             raise DocumentNotFound(document_id)
         return view
+
+    def export(self, request: SearchRequest, limit: int) -> Export:
+        """Every match of a search in ranked order, up to `limit`, from one index generation."""
+        return self.searcher.export(validate(request), limit)
 
     def original(self, document_id: str) -> tuple[Path, str]:
         """The stored file of a document and its media type."""
@@ -112,7 +132,7 @@ class Archive:
 
     def _read(self, document_id: str) -> tuple[bytes, bytes | None]:
         path = self.store.root / document_id
-        size = path.stat().st_size
+        size = path.lstat().st_size
         if size > self.settings.max_file_bytes:
             raise RejectedInput(
                 document_id,
@@ -121,7 +141,8 @@ class Archive:
                 f"{self.settings.max_file_bytes / 1e6:.0f} MB)",
             )
         sidecar = self.store.sidecar_of(document_id)
-        return path.read_bytes(), sidecar.read_bytes() if sidecar else None
+        data = read_regular(path, self.settings.max_file_bytes)
+        return data, read_regular(sidecar, metadata.MAX_SIDECAR_BYTES) if sidecar else None
 
     # ------------------------------------------------------------------ writing
 
@@ -142,23 +163,55 @@ class Archive:
 
     @contextmanager
     def _writing(self, what: str, wait: float) -> Iterator[None]:
-        """Hold the write lock, after clearing what a killed writer may have left behind."""
+        """Hold the write lock, after clearing what a killed writer may have left behind.
+
+        A write that fails for a reason of ours (storage, reader) is recorded in the archive's health
+        until a later write succeeds; see `health`.
+        """
+        index_dir = self.settings.index_dir
         try:
-            with WriteLock(self.settings.index_dir, what, wait):
+            with WriteLock(index_dir, what, wait):
+                self._unread = []
                 self.store.clean()
-                indexer.clean_stale(self.settings.index_dir)
-                yield
-        except OSError as e:  # full disk, read-only storage: say so; the writers undid their part
-            raise StorageError(what, e) from e
+                indexer.clean_stale(index_dir)
+                try:
+                    yield
+                except OSError as e:  # full disk, read-only storage: say so; the writers undid their part
+                    error = StorageError(what, e, self.settings.home)
+                    health.record(index_dir, what, error.code, str(error))
+                    raise error from e
+                except ReaderFailed as e:
+                    health.record(index_dir, what, e.code, str(e))
+                    raise
+                if self._unread:
+                    names = ", ".join(self._unread[:5]) + (" ..." if len(self._unread) > 5 else "")
+                    health.record(
+                        index_dir,
+                        what,
+                        ReaderUnavailable.code,
+                        f"{len(self._unread)} file(s) not read for lack of a working reader: {names}",
+                    )
+                else:
+                    health.clear(index_dir)
+        except ArchiveBusy:
+            raise
+        except OSError as e:  # the lock itself could not be taken or released
+            raise StorageError(what, e, self.settings.home) from e
+
+    def health(self) -> dict[str, object] | None:
+        """Why the last write failed (`what`, `code`, `reason`, `since`), or None if it succeeded."""
+        return health.read(self.settings.index_dir)
 
     def _reindex(self, full: bool, progress: Progress | None, accept_changes: bool = True) -> Report:
         index_dir = self.settings.index_dir
         full = full or indexer.needs_full_rebuild(index_dir, self.taxonomy.fingerprint) is not None
-        records = {} if full else self.searcher.records()
-        ids = self.store.scan()
+        indexed = self.searcher.records()  # what the live index holds: never lost for a reason of ours
+        records = {} if full else indexed
+        ids, refused = self.store.survey()  # links and names with control characters are never read
         manifest = self.store.read_manifest()
-        outcomes: list[Outcome] = []
+        outcomes = [Outcome(printable(path), "rejected", why) for path, why in refused.items()]
         changed: list[Document] = []
+        lost: list[tuple[str, str]] = []  # indexed documents the reader failed on: (id, reason)
         seen: dict[str, str] = {}  # sha256 -> first document id with that content
         keep: set[str] = set()
         shas: dict[str, str] = {}
@@ -171,7 +224,8 @@ class Archive:
                 )
         if not accept_changes:
             altered = [i for i, sha in shas.items() if manifest.get(i, sha) != sha]
-            missing = [i for i in manifest if i not in shas and i not in ids]
+            listed = set(ids)
+            missing = [i for i in manifest if i not in shas and i not in listed and refused.get(i) != BAD_NAME]
             if altered or missing:
                 raise FixityError(altered, sorted(missing))
         for i, document_id in enumerate(ids, start=1):
@@ -186,7 +240,12 @@ class Archive:
                 continue
             seen[sha] = document_id
             sidecar = self.store.sidecar_of(document_id)
-            sidecar_bytes = sidecar.read_bytes() if sidecar else None
+            try:
+                sidecar_bytes = read_regular(sidecar, metadata.MAX_SIDECAR_BYTES) if sidecar else None
+            except (OSError, RejectedInput) as e:
+                why = e.reason if isinstance(e, RejectedInput) else f"cannot read: {e.strerror}"
+                outcomes.append(Outcome(document_id, "rejected", Rejection("bad_metadata", f"sidecar: {why}")))
+                continue
             record = records.get(document_id)
             if record and record.get("fingerprint") == self._fingerprint(sha, sidecar_bytes):
                 keep.add(document_id)
@@ -194,6 +253,13 @@ class Archive:
                 continue
             try:
                 document = self.prepare(document_id, *self._read(document_id))
+            except ReaderUnavailable as e:
+                if document_id in indexed:
+                    lost.append((document_id, e.reason))
+                else:
+                    self._unread.append(document_id)
+                outcomes.append(Outcome(document_id, "rejected", Rejection(e.reason_code, e.reason)))
+                continue
             except RejectedInput as e:
                 outcomes.append(Outcome(document_id, "rejected", Rejection(e.reason_code, e.reason)))
                 continue
@@ -201,9 +267,12 @@ class Archive:
             changed.append(document)
             status: Status = "updated" if document_id in records else "added"
             outcomes.append(Outcome(document_id, status, passages=len(document.passages)))
+        if lost:  # never replace the live index with a smaller one because our reader failed
+            raise ReaderFailed("reindex --full" if full else "reindex", lost)
         removed = sorted(set(records) - keep)
-        outcomes.extend(Outcome(r, "removed") for r in removed if r not in ids)
-        manifest = {k: v for k, v in manifest.items() if k in set(ids)}
+        present = set(ids)
+        outcomes.extend(Outcome(r, "removed") for r in removed if r not in present)
+        manifest = {k: v for k, v in manifest.items() if k in present}
         if full:
             indexer.build(index_dir, changed, self.taxonomy.fingerprint)
         elif changed or removed:
@@ -278,7 +347,7 @@ class Archive:
                     except OSError as e:
                         raise RejectedInput(given, "unreadable", f"cannot read: {e.strerror}") from None
                     sha = sha256_bytes(data)
-                    target = self.store.root / document_id
+                    target = self.store.target(document_id)  # refused when the way there is a link
                     if target.exists():
                         if sha256_file(target) == sha:
                             outcomes.append(Outcome(document_id, "unchanged"))
@@ -294,13 +363,23 @@ class Archive:
                         continue
                     document = self.prepare(document_id, data, sidecar)
                 except RejectedInput as e:
+                    if isinstance(e, ReaderUnavailable):
+                        self._unread.append(document_id)
                     outcomes.append(Outcome(given, "rejected", Rejection(e.reason_code, e.reason)))
                     continue
-                written.append(document_id)  # before the write: an interrupt in between is undone too
-                self.store.put(document_id, data)
-                if sidecar is not None:
-                    written.append(document_id + metadata.SIDECAR_SUFFIX)
-                    self.store.put(document_id + metadata.SIDECAR_SUFFIX, sidecar)
+                mark = len(written)
+                try:
+                    written.append(document_id)  # before the write: an interrupt in between is undone too
+                    self.store.put(document_id, data)
+                    if sidecar is not None:
+                        written.append(document_id + metadata.SIDECAR_SUFFIX)
+                        self.store.put(document_id + metadata.SIDECAR_SUFFIX, sidecar)
+                except RejectedInput as e:  # name taken or folder linked meanwhile: what is there is not ours
+                    for name in written[mark:-1]:  # only what this file stored before the refusal
+                        (self.store.root / name).unlink()
+                    del written[mark:]
+                    outcomes.append(Outcome(given, "rejected", Rejection(e.reason_code, e.reason)))
+                    continue
                 manifest[document_id] = sha
                 by_sha[sha] = document_id
                 stored.append(document)
@@ -341,7 +420,17 @@ class Archive:
     def check(self) -> list[Problem]:
         """Fixity of every original against the manifest, and the index against the documents."""
         problems: list[Problem] = []
-        ids = self.store.scan()
+        failed = self.health()
+        if failed:
+            problems.append(
+                Problem(
+                    "warning",
+                    "index/",
+                    f"the last write ({failed.get('what')}, {failed.get('since')}) failed: "
+                    f"{failed.get('reason')}; the next successful write clears this",
+                )
+            )
+        ids, refused = self.store.survey()
         manifest = self.store.read_manifest()
         shas: dict[str, str] = {}
         for document_id in ids:
@@ -358,8 +447,18 @@ class Archive:
                     Problem("error", document_id, "altered: its SHA-256 differs from the manifest")
                 )
         for document_id in sorted(set(manifest) - set(ids)):
+            if refused.get(document_id) != BAD_NAME:  # present, but refused for its name: said below
+                problems.append(
+                    Problem(
+                        "error",
+                        printable(document_id),
+                        "missing: listed in the manifest but not in documents/",
+                    )
+                )
+        for path, rejection in refused.items():  # never read, never indexed, never served
+            prefix = "cannot be indexed: " if rejection == BAD_NAME else ""
             problems.append(
-                Problem("error", document_id, "missing: listed in the manifest but not in documents/")
+                Problem("warning", printable(path), f"{prefix}{rejection.message} [{rejection.code}]")
             )
         for name in self.store.leftovers():
             problems.append(
@@ -422,7 +521,9 @@ class Archive:
                     )
                 )
         for document_id in sorted(set(records) - set(ids)):
-            problems.append(Problem("error", document_id, "orphaned: indexed but no longer in documents/"))
+            problems.append(
+                Problem("error", printable(document_id), "orphaned: indexed but no longer in documents/")
+            )
         return problems
 
 
@@ -457,4 +558,5 @@ def validate(request: SearchRequest) -> SearchRequest:
     for name in request.filters:
         if name not in FACETS:
             raise UsageError(f"unknown facet {name!r}: use {', '.join(FACETS)}", name)
+    check_filters(request.filters)
     return request

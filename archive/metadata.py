@@ -72,6 +72,10 @@ def sidecar_for(path: Path) -> Path | None:
     return None
 
 
+MAX_SIDECAR_BYTES = 1_000_000
+"""Largest metadata sidecar read: a few fields of TOML, never megabytes."""
+
+
 def parse_sidecar(name: str, data: bytes) -> dict[str, Any]:
     """The fields of a sidecar's TOML; RejectedInput (bad_metadata) when it is not valid TOML."""
     try:

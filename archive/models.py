@@ -5,6 +5,7 @@ Whoosh objects never leave the indexing and searching modules; everything else s
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,7 +15,30 @@ FACETS: tuple[str, ...] = ("agency", "offence", "year", "source", "type")
 Sort = Literal["relevance", "newest", "oldest"]
 SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
 
+MAX_SELECTED = 20
+"""Values one facet filter may select at once. A researcher ticks a handful (the archive's years span a
+few decades); each selected value costs a posting-list union and a line of the page, so 1,700 of them
+were a way to freeze the service. More is refused with a clear error, never silently dropped."""
+
+DOCUMENT_PAGE = 200
+"""Passages per page of a document view: a 65,000-passage document was 115 MB of JSON in one answer.
+Passage `#p<position>` of a document is on page `(position - 1) // DOCUMENT_PAGE + 1`."""
+
 Status = Literal["added", "updated", "unchanged", "removed", "rejected", "duplicate"]
+
+_UNSHOWABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls, invisible formatting, undecodable bytes, line breaks
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on one line: controls and invisible characters escaped as Python writes them.
+
+    >>> printable("a\\nb\\x1b[31m.txt"), printable("Procès-verbal.pdf"), printable("\\udcff\\u202e.txt")
+    ('a\\\\nb\\\\x1b[31m.txt', 'Procès-verbal.pdf', '\\\\udcff\\\\u202e.txt')
+    """
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _UNSHOWABLE else c
+        for c in text
+    )
 
 
 @dataclass(frozen=True)
@@ -125,12 +149,13 @@ class Outcome:
     passages: int = 0
 
     def describe(self) -> str:
+        path = printable(self.path)  # a given name may hold a line break: one outcome, one line
         if self.reason:
-            return f"{self.status:<9} {self.path}: {self.reason.message} [{self.reason.code}]"
+            return f"{self.status:<9} {path}: {self.reason.message} [{self.reason.code}]"
         if self.duplicate_of:
-            return f"{self.status:<9} {self.path}: same content as {self.duplicate_of}"
+            return f"{self.status:<9} {path}: same content as {self.duplicate_of}"
         suffix = f" ({self.passages} passages)" if self.passages else ""
-        return f"{self.status:<9} {self.path}{suffix}"
+        return f"{self.status:<9} {path}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -147,7 +172,8 @@ class Report:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """Everything a front end can ask of a search. Validation of ranges happens in `__post_init__`."""
+    """Everything a front end can ask of a search. Ranges are checked by `home.validate`, and the number
+    of values per facet (MAX_SELECTED) by `searcher.check_filters`, which every search and export runs."""
 
     query: str = ""
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet name -> OR'ed values
@@ -255,7 +281,15 @@ class DocumentView:
     passages: tuple[Passage, ...]
     size: int
     highlights: tuple[str, ...] = ()  # each passage as escaped HTML, query words in <mark>
-    matches: tuple[int, ...] = ()  # positions of the passages that match the query
+    matches: tuple[int, ...] = ()  # positions of the passages that match the query, in the whole document
+    page: int = 1  # `passages` is this page of the document, DOCUMENT_PAGE passages at most
+    per_page: int = DOCUMENT_PAGE
+    total_passages: int = 0  # in the whole document
+    notes: tuple[str, ...] = ()  # what was done to the query (partial matches past the deadline...)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total_passages // self.per_page))
 
 
 @dataclass(frozen=True)

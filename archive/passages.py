@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .models import Block, Passage
 
 CHARS_PER_WORD = 12
-"""A passage may hold `max_words * CHARS_PER_WORD` characters, unless it is one unbreakable token."""
+"""A passage holds at most `max_words * CHARS_PER_WORD` characters (an over-long token is cut too)."""
 
 _ABBREVIATIONS = frozenset(
     "m mm mme mmes mlle mlles me mes dr pr st ste art arts al cf etc ex fig vol no n° p pp ch chap "
@@ -106,8 +106,7 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     begin = start
     for m in _SENTENCE_END.finditer(text, start, end):
-        before = text[begin : m.start()].split()
-        last_word = before[-1].lower().strip("(«\"'") if before else ""
+        last_word = _word_before(text, begin, m.start()).lower().strip("(«\"'")
         if not last_word or last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
             continue
         if not _NEXT_STARTS_SENTENCE.match(text, m.end(), end):
@@ -122,8 +121,21 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+def _word_before(text: str, begin: int, end: int) -> str:
+    """The last word of text[begin:end], found by scanning back from `end` (linear over a paragraph:
+    splitting text[begin:end] at every candidate end was quadratic when sentences did not end there)."""
+    stop = end
+    while stop > begin and text[stop - 1].isspace():
+        stop -= 1
+    first = stop
+    while first > begin and not text[first - 1].isspace():
+        first -= 1
+    return text[first:stop]
+
+
 def _word_chunks(text: str, start: int, end: int, max_words: int, max_chars: int) -> list[_Unit]:
-    """Cut between words so each chunk keeps to both maxima; a single over-long token stands alone."""
+    """Cut between words so each chunk keeps to both maxima; a token longer than `max_chars` (a 10 MB
+    "word" of base64 or junk) is cut into pieces of `max_chars`, each a passage of one word."""
     chunks: list[_Unit] = []
     first = last = -1
     count = 0
@@ -131,6 +143,9 @@ def _word_chunks(text: str, start: int, end: int, max_words: int, max_chars: int
         if count and (count + 1 > max_words or m.end() - first > max_chars):
             chunks.append(_Unit(first, last, count))
             count = 0
+        if m.end() - m.start() > max_chars:
+            chunks.extend(_Unit(i, min(i + max_chars, m.end()), 1) for i in range(m.start(), m.end(), max_chars))
+            continue
         if not count:
             first = m.start()
         last = m.end()

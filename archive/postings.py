@@ -19,6 +19,7 @@ import io
 import itertools
 import pickle
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -89,6 +90,36 @@ class Unsupported(Exception):
     """A query this module does not evaluate; the caller asks Whoosh instead."""
 
 
+Chain = tuple[tuple[str, str, int], ...]
+"""A phrase: each (field, key) with its offset from the first word."""
+
+_CHECK_EVERY = 64
+"""Phrase candidates verified between two looks at the clock (a few milliseconds of work at most)."""
+
+
+class Deadline:
+    """The moment one request's evaluation must stop, and whether it did stop early.
+
+    Work that can stop with a part of its answer (verifying phrase candidates, Whoosh's own collectors)
+    looks at it as it goes; what it stopped sets `cut`, so the caller says the results are partial.
+    Partial phrase matches are kept here for the rest of the request (ranking asks for them again),
+    never in the generation's caches.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._end = None if seconds is None else time.monotonic() + seconds
+        self.cut = False
+        self.partial: dict[Chain, Ids] = {}
+
+    def expired(self) -> bool:
+        return self._end is not None and time.monotonic() >= self._end
+
+    def remaining(self) -> float | None:
+        """Seconds left (0 when expired), or None without a limit."""
+        return None if self._end is None else max(0.0, self._end - time.monotonic())
+
+
 @dataclass
 class Column:
     """A facet over passages: its values, and for each value the passages carrying it."""
@@ -117,7 +148,7 @@ class Arrays:
     _values: _Lru[tuple[str, str], list[bytes]] = field(
         default_factory=lambda: _Lru(CACHE_BYTES // 2, _values_bytes)
     )
-    _phrases: _Lru[tuple[tuple[str, str, int], ...], Ids] = field(default_factory=lambda: _Lru(_KEPT))
+    _phrases: _Lru[Chain, Ids] = field(default_factory=lambda: _Lru(_KEPT))
     _having: _Lru[tuple[str, tuple[str, ...]], Ids] = field(default_factory=lambda: _Lru(_KEPT))
     live: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     _lengths: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
@@ -245,34 +276,74 @@ class Arrays:
                 found = list(itertools.compress(found, keep))
         return ids, weights, found
 
-    def phrase(self, chain: tuple[tuple[str, str, int], ...]) -> Ids:
+    def phrase(
+        self,
+        chain: Chain,
+        deadline: Deadline | None = None,
+        within: Ids | None = None,
+        negated: bool = False,
+    ) -> Ids:
         """The docnums holding each (field, key) of `chain` at its offset from the first one's position.
 
         This is what our phrase queries (nested SpanNear with slop == mindist) match in Whoosh; tests
-        compare the two. Positions are decoded only for the docnums holding every word.
+        compare the two. Positions are decoded only for the docnums holding every word, and only for
+        those in `within` when given (then the answer is exact inside `within` only). Past the
+        `deadline`, the candidates verified so far are the answer: a subset of the matches, never
+        cached beyond the request; `negated` (the phrase is excluded) counts the unverified ones as
+        matches instead, so that a query's partial answer never holds a passage it should not.
         """
-        with self._io:
-            cached = self._phrases.get(chain)
-        if cached is not None:
-            return cached
-        lists = [self.term(fieldname, text) for fieldname, text, _ in chain]
+        if within is None and not negated:
+            with self._io:
+                cached = self._phrases.get(chain)
+            if cached is not None:
+                return cached
+            if deadline is not None and chain in deadline.partial:
+                return deadline.partial[chain]
+        lists: list[Ids] = []
+        for fieldname, text, _ in chain:
+            if deadline is not None and deadline.expired():
+                everything = functools.reduce(intersect, lists, self.live_passages)
+                return self._cut(chain, everything if negated else _EMPTY, deadline, within, negated)
+            lists.append(self.term(fieldname, text))
         candidates = functools.reduce(intersect, sorted(lists, key=len))
+        if within is not None:
+            candidates = intersect(candidates, within)
         keep = np.zeros(candidates.size, dtype=np.bool_)
+        done = candidates.size
         if candidates.size:
             columns = []
             for (fieldname, text, offset), ids in zip(chain, lists, strict=True):
+                if deadline is not None and deadline.expired():
+                    return self._cut(chain, candidates if negated else _EMPTY, deadline, within, negated)
                 values = self.values(fieldname, text)
                 columns.append(([values[i] for i in np.searchsorted(ids, candidates)], offset))
             first, rest = columns[0][0], columns[1:]
             for j in range(candidates.size):
+                if deadline is not None and j % _CHECK_EVERY == 0 and j and deadline.expired():
+                    done = j
+                    break
                 starts = set(_positions(first[j]))
                 for values, offset in rest:
                     starts.intersection_update([p - offset for p in _positions(values[j])])
                     if not starts:
                         break
                 keep[j] = bool(starts)
+        found: Ids = candidates[:done][keep[:done]]
+        if deadline is not None and done < candidates.size:
+            if negated:  # the unverified candidates are excluded too
+                found = np.concatenate([found, candidates[done:]])
+            return self._cut(chain, found, deadline, within, negated)
+        if within is not None or negated:
+            return found
         with self._io:
-            return self._phrases.put(chain, candidates[keep])
+            return self._phrases.put(chain, found)
+
+    @staticmethod
+    def _cut(chain: Chain, found: Ids, deadline: Deadline, within: Ids | None, negated: bool = False) -> Ids:
+        deadline.cut = True
+        if within is None and not negated:
+            deadline.partial[chain] = found
+        return found
 
     def lengths(self, fieldname: str) -> npt.NDArray[np.float64]:
         """Each docnum's length in a field, as Whoosh stores it (one byte, lossy above 108)."""
@@ -289,41 +360,64 @@ class Arrays:
 
     # ------------------------------------------------------------------ evaluating
 
-    def evaluate(self, q: wq.Query) -> Ids:
-        """The docnums matching a boolean query of terms, or Unsupported."""
+    def evaluate(
+        self,
+        q: wq.Query,
+        deadline: Deadline | None = None,
+        within: Ids | None = None,
+        negated: bool = False,
+    ) -> Ids:
+        """The docnums matching a boolean query of terms, or Unsupported.
+
+        With `within`, phrases are verified only there: the answer is exact inside `within`. Past the
+        `deadline`, phrases answer with the matches verified so far (and `deadline.cut` says so), or,
+        under a negation, with every candidate not yet ruled out: a partial answer is a subset of the
+        true one. `negated` says the query is itself inside a negation.
+        """
+
+        def sub(query: wq.Query) -> Ids:
+            return self.evaluate(query, deadline, within, negated)
+
+        def excluded(query: wq.Query) -> Ids:
+            return self.evaluate(query, deadline, within, not negated)
+
         if isinstance(q, wq.Term):
             return self.term(q.fieldname, _text(q.text))
         if isinstance(q, SpanNear):
-            return self.phrase(_chain(q))
+            return self.phrase(_chain(q), deadline, within, negated)
         if isinstance(q, wq.Every):
             return self.live_passages
         if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
             return _EMPTY
         if isinstance(q, wq.AndNot):
-            return np.setdiff1d(self.evaluate(q.a), self.evaluate(q.b), assume_unique=True)
+            return np.setdiff1d(sub(q.a), excluded(q.b), assume_unique=True)
         if isinstance(q, wq.And):
             positive = [s for s in q.subqueries if not isinstance(s, wq.Not)]
             negative = [s.query for s in q.subqueries if isinstance(s, wq.Not)]
             if not positive:
                 raise Unsupported("only negations")
-            found = sorted((self.evaluate(s) for s in positive), key=len)
+            found = sorted((sub(s) for s in positive), key=len)
             out = found[0]
             for ids in found[1:]:
                 out = intersect(out, ids)
-            for sub in negative:
-                out = np.setdiff1d(out, self.evaluate(sub), assume_unique=True)
+            for neg in negative:
+                out = np.setdiff1d(out, excluded(neg), assume_unique=True)
             return out
         if isinstance(q, wq.Or) and not isinstance(q, wq.DisjunctionMax):
-            parts = [self.evaluate(s) for s in q.subqueries if not isinstance(s, wq.Not)]
+            parts = [sub(s) for s in q.subqueries if not isinstance(s, wq.Not)]
             if len(parts) != len(q.subqueries):
                 raise Unsupported("negation inside OR")
             return union(parts, self.doc_count)
         if isinstance(q, wq.Not):
-            return np.setdiff1d(self.live_passages, self.evaluate(q.query), assume_unique=True)
+            return np.setdiff1d(self.live_passages, excluded(q.query), assume_unique=True)
         raise Unsupported(type(q).__name__)
 
-    def scores(self, q: wq.Query, candidates: Ids, searcher: Any) -> npt.NDArray[np.float64]:
-        """BM25F scores of `candidates` for `q`, as Whoosh's default weighting computes them."""
+    def scores(
+        self, q: wq.Query, candidates: Ids, searcher: Any, deadline: Deadline | None = None
+    ) -> npt.NDArray[np.float64]:
+        """BM25F scores of `candidates` for `q`, as Whoosh's default weighting computes them.
+
+        Past the `deadline`, a phrase's words score only where the phrase was verified in time."""
         total = np.zeros(candidates.size, dtype=np.float64)
         for fieldname, text, boost, chain in _scored_terms(q):
             ids, weights = self.postings(fieldname, text)
@@ -333,7 +427,7 @@ class Arrays:
             where[where >= ids.size] = 0
             present = ids[where] == candidates
             if chain is not None:  # a phrase's words score where the phrase is, as in Whoosh
-                present &= np.isin(candidates, self.phrase(chain), assume_unique=True)
+                present &= np.isin(candidates, self.phrase(chain, deadline), assume_unique=True)
             if not present.any():
                 continue
             w = weights[where[present]]
@@ -355,6 +449,7 @@ class Arrays:
         k: int,
         searcher: Any,
         coordination: list[tuple[Ids, float]] | None = None,
+        deadline: Deadline | None = None,
     ) -> list[tuple[int, float]]:
         """The k best candidates by score (ties: lower docnum first), with their scores.
 
@@ -364,7 +459,7 @@ class Arrays:
         """
         if not candidates.size or k <= 0:
             return []
-        scores = self.scores(q, candidates, searcher)
+        scores = self.scores(q, candidates, searcher, deadline)
         if coordination:
             scores = scores * coverage(candidates, coordination) ** COORDINATION
         if candidates.size > k:
@@ -497,7 +592,7 @@ def _scored_terms(q: wq.Query, boost: float = 1.0) -> list[Scored]:
     return out
 
 
-def _chain(q: wq.Query) -> tuple[tuple[str, str, int], ...]:
+def _chain(q: wq.Query) -> Chain:
     """A phrase (`archive.query` nests SpanNear(a, Term, slop=gap, mindist=gap)) as each word with its
     offset from the first word; Unsupported for other span queries."""
     if isinstance(q, wq.Term):

@@ -8,15 +8,17 @@ generation or its Whoosh commit changes, so readers never see a half-written ind
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import numpy as np
 from whoosh import query as wq
@@ -25,10 +27,13 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher as WhooshSearcher
 
 from . import analysis, postings, query
+from .errors import UsageError
 from .indexer import live_generation, read_meta
 from .metadata import type_label
 from .models import (
+    DOCUMENT_PAGE,
     FACETS,
+    MAX_SELECTED,
     DocumentView,
     FacetValue,
     Hit,
@@ -38,13 +43,22 @@ from .models import (
     SearchResults,
     Stats,
 )
-from .postings import Ids
+from .postings import Deadline, Ids
 from .schema import SCHEMA_VERSION
 from .taxonomy import Taxonomy
 from .vocabulary import Vocabulary
 
-WHOOSH_BUDGET = 3.0
-"""Seconds a query Whoosh evaluates itself (phrases, spans, ranges) may take before results are cut."""
+SEARCH_DEADLINE = 3.0
+"""Seconds one search, document view or export ranking may spend matching before it answers with what
+it found so far (and a note saying so). Phrase verification on our arrays and Whoosh's own evaluation
+(spans, ranges) both stop there: a 64-word phrase over 66,000 passages took 57 s without it, and two
+20-word phrases held both search threads for 32 s. The rest of the answer (ranking what was found,
+facets, highlights) is bounded by the page size and takes milliseconds."""
+
+WHOOSH_BUDGET = SEARCH_DEADLINE
+"""The former name of SEARCH_DEADLINE, when only Whoosh's own evaluation had a time limit."""
+
+PARTIAL_NOTE = "recherche arrêtée après {seconds:g} s : résultats partiels"
 
 RELAX_SHARE = 0.3
 """A loosened query keeps the passages holding at least this share of its words' weight (idf)."""
@@ -130,20 +144,23 @@ class _Generation:
         self.primary.close()
         self.ix.close()
 
-    def docs(self, q: wq.Query, notes: list[str] | None = None) -> Ids:
-        """The passages matching a query: from the arrays, or from Whoosh (within the time budget)."""
+    def docs(self, q: wq.Query, deadline: Deadline | None = None, within: Ids | None = None) -> Ids:
+        """The passages matching a query: from the arrays, or from Whoosh, stopped at the deadline.
+
+        With `within`, the answer is exact inside `within` (phrases are verified only there).
+        """
         arrays = self.arrays
         try:
-            found = arrays.evaluate(q)
+            found = arrays.evaluate(q, deadline, within)
         except postings.Unsupported:
-            collector = TimeLimitCollector(
-                self.searcher.collector(limit=None, scored=False), WHOOSH_BUDGET, use_alarm=False
-            )
+            deadline = deadline or Deadline(SEARCH_DEADLINE)
+            collector = _timed(self.searcher.collector(limit=None, scored=False), deadline)
+            if collector is None:
+                return np.empty(0, dtype=np.int64)
             try:
                 self.searcher.search_with_collector(q, collector)
             except TimeLimit:
-                if notes is not None:
-                    notes.append(f"recherche arrêtée après {WHOOSH_BUDGET:g} s : résultats partiels")
+                deadline.cut = True
             found = np.fromiter(collector.results().docs(), dtype=np.int64)
             found.sort()
         return arrays.passages(found)
@@ -177,6 +194,7 @@ class Searcher:
         self._lock = threading.RLock()
         self._gen: _Generation | None = None
         self._parser = query.make_parser()
+        self.deadline = SEARCH_DEADLINE  # seconds; the time limit of every search, view and export
 
     def close(self) -> None:
         with self._lock:
@@ -206,13 +224,24 @@ class Searcher:
         if gen.users == 0:
             gen.close()
 
-    @contextlib.contextmanager
-    def _use(self) -> Iterator[_Generation | None]:
-        """The live generation, kept open for the caller even if a newer one goes live meanwhile."""
+    def _acquire(self) -> _Generation | None:
+        """The live generation, kept open for the caller (until `_release`) even if a newer one goes live."""
         with self._lock:
             gen = self._generation()
             if gen is not None:
                 gen.users += 1
+            return gen
+
+    def _release(self, gen: _Generation) -> None:
+        with self._lock:
+            gen.users -= 1
+            if gen.retired and gen.users == 0:
+                gen.close()
+
+    @contextlib.contextmanager
+    def _use(self) -> Iterator[_Generation | None]:
+        """The live generation with a Whoosh searcher lent to this thread, for one request."""
+        gen = self._acquire()
         try:
             if gen is None:
                 yield gen
@@ -221,60 +250,92 @@ class Searcher:
                     yield gen
         finally:
             if gen is not None:
-                with self._lock:
-                    gen.users -= 1
-                    if gen.retired and gen.users == 0:
-                        gen.close()
+                self._release(gen)
 
     # ------------------------------------------------------------------ search
 
     def search(self, request: SearchRequest) -> SearchResults:
+        """One page of ranked hits with facet counts; matching stops at SEARCH_DEADLINE (then notes say so)."""
+        check_filters(request.filters)
         started = time.perf_counter()
+        deadline = Deadline(self.deadline)
         with self._use() as gen:
-            parsed = query.parse(self._parser, request.query)
             if gen is None:
+                parsed = query.parse(self._parser, request.query)
                 parsed.notes.append("l'index n'est pas encore construit : lancez `archive reindex`")
                 return _empty(request, parsed, started)
-            arrays = gen.arrays
-            q = parsed.query
-            if q is not None:
-                q = query.expand(q, gen.vocabulary, parsed.notes)
-                ranking = (
-                    query.expand(parsed.scoring, gen.vocabulary, []) if parsed.scoring is not None else q
-                )
-            matched = arrays.live_passages if q is None else gen.docs(q, parsed.notes)
-            selections = self._selections(arrays, request)
-            final = _intersect(matched, selections.values())
-            relaxed = False
-            scoring = ranking if q is not None else None
-            interpretation = parsed.interpretation
-            coordination: list[tuple[Ids, float]] | None = None
-            if parsed.relaxable and final.size < BLEND_BELOW:
-                loosened, parts, interpretation, note = self._relax(gen, parsed, final, selections.values())
-                if loosened.size > final.size:
-                    relaxed = True
-                    final = matched = loosened
-                    coordination = parts
-                    scoring = wq.Or(parsed.scoring_parts)
-                    parsed.notes.insert(0, note)
-            hits = self._page(gen, request, scoring, final, coordination)
-            facets = self._facets(arrays, request, matched, selections)
-            suggestion = self._suggest(gen, parsed.text, parsed.words)
-            keys = query.highlight_keys(scoring)
+            plan = self._plan(gen, request, deadline)
+            start = (request.page - 1) * request.per_page
+            needed = start + request.per_page
+            hits = self._ranked(gen, request, plan, needed, deadline)[start:needed]
+            facets = self._facets(gen.arrays, request, plan.matched, plan.selections)
+            parsed = plan.parsed
+            # optional work: a search already out of time answers without a suggestion
+            suggestion = None if deadline.expired() else self._suggest(gen, parsed.text, parsed.words)
+            keys = query.highlight_keys(plan.scoring)
             return SearchResults(
                 query=request.query,
-                interpreted_as=interpretation,
-                total=int(final.size),
-                documents=arrays.distinct_documents(final),
+                interpreted_as=plan.interpretation,
+                total=int(plan.final.size),
+                documents=gen.arrays.distinct_documents(plan.final),
                 page=request.page,
                 per_page=request.per_page,
                 hits=tuple(self._hit(gen, docnum, score, keys) for docnum, score in hits),
                 facets=facets,
                 suggestion=suggestion,
-                relaxed=relaxed,
+                relaxed=plan.relaxed,
                 took_ms=(time.perf_counter() - started) * 1000,
-                notes=tuple(parsed.notes),
+                notes=_notes(parsed.notes, deadline),
             )
+
+    def export(self, request: SearchRequest, limit: int) -> Export:
+        """Every match of a search in ranked order, up to `limit`, ranked once on one index generation.
+
+        The generation stays open until the export is closed, however long its reader takes: rows are
+        read in chunks (`Export.hits`), each from the same generation, so an export never mixes two
+        states of the index. Matching stops at SEARCH_DEADLINE like a search's; `page` and `per_page`
+        are ignored.
+        """
+        check_filters(request.filters)
+        deadline = Deadline(self.deadline)
+        gen = self._acquire()
+        if gen is None:
+            return Export(0, (), False, [], self, None)
+        try:
+            with gen.borrowed():
+                plan = self._plan(gen, request, deadline)
+                ranked = self._ranked(gen, request, plan, limit, deadline) if limit > 0 else []
+        except BaseException:
+            self._release(gen)
+            raise
+        notes = _notes(plan.parsed.notes, deadline)
+        return Export(int(plan.final.size), notes, deadline.cut, ranked, self, gen)
+
+    def _plan(self, gen: _Generation, request: SearchRequest, deadline: Deadline) -> _Plan:
+        """What a search matches and how it ranks it: shared by a page of results and an export."""
+        arrays = gen.arrays
+        parsed = query.parse(self._parser, request.query)
+        q = parsed.query
+        ranking: wq.Query | None = None
+        if q is not None:
+            q = query.expand(q, gen.vocabulary, parsed.notes)
+            ranking = query.expand(parsed.scoring, gen.vocabulary, []) if parsed.scoring is not None else q
+        matched = arrays.live_passages if q is None else gen.docs(q, deadline)
+        selections = self._selections(arrays, request)
+        final = _intersect(matched, selections.values())
+        plan = _Plan(parsed, matched, selections, final, ranking, None, parsed.interpretation, False)
+        if parsed.relaxable and final.size < BLEND_BELOW:
+            loosened, parts, interpretation, note = self._relax(
+                gen, parsed, final, selections.values(), deadline
+            )
+            if loosened.size > final.size:
+                plan.relaxed = True
+                plan.final = plan.matched = loosened
+                plan.coordination = parts
+                plan.scoring = wq.Or(parsed.scoring_parts)
+                plan.interpretation = interpretation
+                parsed.notes.insert(0, note)
+        return plan
 
     def _selections(self, arrays: postings.Arrays, request: SearchRequest) -> dict[str, Ids]:
         """For each active filter, the passages it lets through (values of one facet are OR'ed)."""
@@ -287,7 +348,12 @@ class Searcher:
         return out
 
     def _relax(
-        self, gen: _Generation, parsed: query.Parsed, strict: Ids, selections: Iterable[Ids]
+        self,
+        gen: _Generation,
+        parsed: query.Parsed,
+        strict: Ids,
+        selections: Iterable[Ids],
+        deadline: Deadline,
     ) -> tuple[Ids, list[tuple[Ids, float]], str, str]:
         """The passages that miss some words of a plain query, for when few or none have them all.
 
@@ -300,7 +366,7 @@ class Searcher:
         parts = parsed.relaxable
         n = len(parts)
         allowed = _intersect(gen.arrays.live_passages, selections)
-        found = [postings.intersect(gen.docs(part), allowed) for part in parts]
+        found = [postings.intersect(gen.docs(part, deadline), allowed) for part in parts]
         everything = max(int(gen.arrays.live_passages.size), 1)
         weighted = [(ids, math.log(everything / (ids.size + 1)) + 1) for ids in found]
         if not any(f.size for f in found):
@@ -323,35 +389,27 @@ class Searcher:
             interpretation = f"{loose} (l'essentiel des {n} mots)"
         return loosened, weighted, interpretation, note
 
-    def _page(
-        self,
-        gen: _Generation,
-        request: SearchRequest,
-        scoring: wq.Query | None,
-        candidates: Ids,
-        coordination: list[tuple[Ids, float]] | None = None,
+    def _ranked(
+        self, gen: _Generation, request: SearchRequest, plan: _Plan, needed: int, deadline: Deadline
     ) -> list[tuple[int, float]]:
-        """The (docnum, score) pairs of the requested page."""
-        start = (request.page - 1) * request.per_page
-        needed = start + request.per_page
+        """The first `needed` (docnum, score) pairs of the plan's matches, in the request's order."""
         arrays = gen.arrays
-        if request.sort != "relevance" or scoring is None:
-            return [(d, 0.0) for d in arrays.sorted_page(candidates, needed, request.sort != "oldest")][
-                start:
-            ]
+        candidates = plan.final
+        if request.sort != "relevance" or plan.scoring is None:
+            return [(d, 0.0) for d in arrays.sorted_page(candidates, needed, request.sort != "oldest")]
         try:
-            out = arrays.top(scoring, candidates, needed, gen.searcher, coordination)
-        except postings.Unsupported:  # phrases and spans: Whoosh scores them, within the budget
-            collector = TimeLimitCollector(
-                gen.searcher.collector(limit=needed, filter=set(candidates.tolist())),
-                WHOOSH_BUDGET,
-                use_alarm=False,
-            )
-            # on timeout, the best hits found so far: the matching step already noted the cut
-            with contextlib.suppress(TimeLimit):
-                gen.searcher.search_with_collector(scoring, collector)
-            out = [(hit.docnum, _score(hit.score)) for hit in collector.results()]
-        return [(d, round(s, 4)) for d, s in out[start:needed]]
+            out = arrays.top(plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline)
+        except postings.Unsupported:  # spans Whoosh scores itself, in the time left
+            collector = _timed(gen.searcher.collector(limit=needed, filter=set(candidates.tolist())), deadline)
+            if collector is None:  # no time left to rank: the matches in index order
+                out = [(d, 0.0) for d in candidates[:needed].tolist()]
+            else:
+                try:
+                    gen.searcher.search_with_collector(plan.scoring, collector)
+                except TimeLimit:  # the best hits found so far
+                    deadline.cut = True
+                out = [(hit.docnum, _score(hit.score)) for hit in collector.results()]
+        return [(d, round(s, 4)) for d, s in out[:needed]]
 
     def _facets(
         self, arrays: postings.Arrays, request: SearchRequest, matched: Ids, selections: dict[str, Ids]
@@ -405,7 +463,8 @@ class Searcher:
             out = out.replace(word, better)
         return out if out != text else None
 
-    def _hit(self, gen: _Generation, docnum: int, score: float, keys: set[str]) -> Hit:
+    def _hit(self, gen: _Generation, docnum: int, score: float, keys: set[str] | None) -> Hit:
+        """A hit from its stored fields; `keys` None: no highlighting (the text escaped, for exports)."""
         stored = gen.searcher.stored_fields(docnum)
         data = stored["data"]
         record = gen.record(gen.arrays.record_of(docnum))
@@ -419,7 +478,9 @@ class Searcher:
             source=record.get("source"),
             type=record.get("type"),
             text=data["text"],
-            highlight=analysis.highlight(data["text"], keys),
+            highlight=(
+                html.escape(data["text"], quote=False) if keys is None else analysis.highlight(data["text"], keys)
+            ),
             agency=tuple(data["agency"]),
             offence=tuple(data["offence"]),
             score=score,
@@ -443,18 +504,46 @@ class Searcher:
             names = [gen.searcher.stored_fields(int(d))["doc"] for d in arrays.records]
             return {names[i]: int(c) for i, c in enumerate(ordinals) if c}
 
-    def document(self, document_id: str, text: str = "") -> DocumentView | None:
-        """A document with all its passages in order, and the passages matching `text` marked."""
+    def document(
+        self,
+        document_id: str,
+        text: str = "",
+        page: int = 1,
+        position: int | None = None,
+        per_page: int = DOCUMENT_PAGE,
+    ) -> DocumentView | None:
+        """One page of a document's passages in order, and the passages matching `text` marked.
+
+        `position` picks the page that holds that passage (and wins over `page`); a page past the last
+        one has no passages. `matches` lists the matching positions of the whole document; matching
+        stops at SEARCH_DEADLINE like a search's (then `notes` says so).
+        """
+        if not 1 <= page <= 10_000:
+            raise UsageError("page must be between 1 and 10000", "page")
+        if position is not None and position < 1:
+            raise UsageError("p must be a passage position, 1 or more", "p")
+        if not 1 <= per_page <= 10 * DOCUMENT_PAGE:
+            raise UsageError(f"per_page must be between 1 and {10 * DOCUMENT_PAGE}", "per_page")
+        deadline = Deadline(self.deadline)
         with self._use() as gen:
             if gen is None:
                 return None
-            found = postings.intersect(gen.arrays.term("doc", document_id), gen.arrays.records)
+            arrays = gen.arrays
+            found = postings.intersect(arrays.term("doc", document_id), arrays.records)
             if not found.size:
                 return None
             record = gen.record(int(found[0]))
-            docnums = [int(d) for d in gen.docs(wq.Term("doc", document_id))]
+            docnums = gen.docs(wq.Term("doc", document_id))
+            positions = arrays.position[docnums]
+            order = np.argsort(positions, kind="stable")
+            total = int(docnums.size)
+            pages = max(1, -(-total // per_page))
+            if position is not None:
+                index = int(np.searchsorted(positions[order], min(position, _LAST_POSITION)))
+                page = min(index // per_page + 1, pages)
+            shown = order[(page - 1) * per_page : page * per_page]
             passages: list[Passage] = []
-            for docnum in docnums:
+            for docnum in docnums[shown].tolist():
                 data = gen.searcher.stored_fields(docnum)["data"]
                 passages.append(
                     Passage(
@@ -468,7 +557,6 @@ class Searcher:
                         tuple(data["offence"]),
                     )
                 )
-            passages.sort(key=lambda p: p.position)
             keys: set[str] = set()
             matches: tuple[int, ...] = ()
             parsed = query.parse(self._parser, text)
@@ -476,10 +564,8 @@ class Searcher:
                 q = query.expand(parsed.query, gen.vocabulary, parsed.notes)
                 scoring = wq.Or(parsed.relaxable) if parsed.relaxable else q
                 keys = query.highlight_keys(scoring)
-                hit_docnums = set(gen.docs(scoring).tolist()) & set(docnums)
-                matches = tuple(
-                    sorted(gen.searcher.stored_fields(d)["data"]["position"] for d in hit_docnums)
-                )
+                hit = postings.intersect(gen.docs(scoring, deadline, within=docnums), docnums)
+                matches = tuple(sorted(int(p) for p in arrays.position[hit]))
             return DocumentView(
                 id=document_id,
                 sha256=record["sha256"],
@@ -491,6 +577,10 @@ class Searcher:
                 size=record.get("size", 0),
                 highlights=tuple(analysis.highlight(p.text, keys) for p in passages),
                 matches=matches,
+                page=page,
+                per_page=per_page,
+                total_passages=total,
+                notes=_notes(parsed.notes, deadline),
             )
 
     def stats(self) -> Stats:
@@ -508,6 +598,17 @@ class Searcher:
                 gen.path.name,
                 facets,
             )
+
+
+def _timed(collector: Any, deadline: Deadline) -> Any:
+    """A Whoosh collector stopped at the deadline (TimeLimit), or None when no time is left (noted)."""
+    budget = deadline.remaining()
+    if budget is None:
+        return collector
+    if budget <= 0:
+        deadline.cut = True
+        return None
+    return TimeLimitCollector(collector, budget, use_alarm=False)
 
 
 def _score(value: object) -> float:
@@ -543,9 +644,102 @@ def _metadata(record: dict[str, Any]) -> Metadata:
     )
 
 
-def document_url(document_id: str, position: int | None = None) -> str:
+def document_url(document_id: str, position: int | None = None, query: str = "") -> str:
+    """The address of a document's page, landing on passage `position` and marking `query`'s matches.
+
+    Passages past the first page of the document add `p=<position>`, which opens the page holding it;
+    the `#p<position>` anchor then lands on the passage itself.
+    """
     url = "/documents/" + quote(document_id, safe="/")
+    params: list[tuple[str, str]] = []
+    if position and position > DOCUMENT_PAGE:
+        params.append(("p", str(position)))
+    if query.strip():
+        params.append(("q", query))
+    if params:
+        url += "?" + urlencode(params)
     return f"{url}#p{position}" if position else url
+
+
+_LAST_POSITION = int(np.iinfo(np.int32).max)  # positions are stored as int32
+
+
+def check_filters(filters: dict[str, tuple[str, ...]]) -> None:
+    """Refuse more than MAX_SELECTED values of one facet (UsageError naming the facet)."""
+    for name, values in filters.items():
+        if len(values) > MAX_SELECTED:
+            raise UsageError(
+                f"{name}: at most {MAX_SELECTED} values can be selected at once, not {len(values)}", name
+            )
+
+
+def _notes(notes: list[str], deadline: Deadline) -> tuple[str, ...]:
+    """The parser's notes, and the deadline's when matching stopped early."""
+    if deadline.cut:
+        return (*notes, PARTIAL_NOTE.format(seconds=deadline.seconds or 0))
+    return tuple(notes)
+
+
+@dataclass
+class _Plan:
+    """A search's matches and ranking, before a page of it is read."""
+
+    parsed: query.Parsed
+    matched: Ids  # what the query matches, before filters (facet counts start from it)
+    selections: dict[str, Ids]
+    final: Ids  # what the query and filters match
+    scoring: wq.Query | None
+    coordination: list[tuple[Ids, float]] | None
+    interpretation: str
+    relaxed: bool
+
+
+class Export:
+    """A search's matches in ranked order, read in chunks from the one generation they were ranked on.
+
+    Close it (or use it as a context manager) when done: the generation stays open until then, and
+    until the export is garbage-collected at the latest.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        notes: tuple[str, ...],
+        partial: bool,
+        ranked: list[tuple[int, float]],
+        searcher: Searcher,
+        gen: _Generation | None,
+    ) -> None:
+        self.total = total  # every match, past the limit too
+        self.notes = notes
+        self.partial = partial  # matching stopped at the deadline
+        self._ranked = ranked
+        self._searcher = searcher
+        self._gen = gen
+        self._release = weakref.finalize(self, searcher._release, gen) if gen is not None else None
+
+    @property
+    def rows(self) -> int:
+        """How many hits the export holds (the total, or the limit when there were more)."""
+        return len(self._ranked)
+
+    def hits(self, start: int, stop: int) -> list[Hit]:
+        """Hits `start` to `stop` of the ranking (text not highlighted), read from the export's generation."""
+        gen = self._gen
+        if gen is None or self._release is None or not self._release.alive:
+            return []
+        with gen.borrowed():
+            return [self._searcher._hit(gen, d, s, None) for d, s in self._ranked[start:stop]]
+
+    def close(self) -> None:
+        if self._release is not None:
+            self._release()
+
+    def __enter__(self) -> Export:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _empty(request: SearchRequest, parsed: query.Parsed, started: float) -> SearchResults:

@@ -92,7 +92,7 @@ def test_search_tick_a_facet_and_open_the_passage(web_server: str) -> None:
             page.locator("#facette-year").get_by_role("checkbox", name=re.compile(r"^2021 ")).check()
             expect(page).to_have_url(re.compile(r"year=2021"))
             expect(page.locator("li.hit")).to_have_count(1)
-            expect(page.get_by_role("link", name="Retirer le filtre 2021")).to_be_visible()
+            expect(page.get_by_role("button", name="Retirer le filtre 2021")).to_be_visible()
             expect(
                 page.locator("#facette-year").get_by_role("checkbox", name=re.compile(r"^2021 "))
             ).to_be_checked()

@@ -419,7 +419,10 @@ def test_stats(indexed: Path) -> None:
     result = run(indexed, "stats", "--json")
     assert result.returncode == 0
     stats = json.loads(result.stdout)
+    assert stats["status"] == "ok" and stats["degraded"] is None
     assert set(stats) == {
+        "status",
+        "degraded",
         "documents",
         "passages",
         "built_at",

@@ -248,7 +248,11 @@ def test_facet_checkboxes_and_chips_in_html(web_client: TestClient) -> None:
     assert '<input type="checkbox" name="year" value="2024" checked>' in page
     assert '<input type="checkbox" name="year" value="2021">' in page  # counted within agency=gendarmerie
     assert 'aria-label="Retirer le filtre 2024"' in page
-    assert 'href="/search?q=&amp;agency=gendarmerie"' in page  # the 2024 chip removes only 2024
+    # a chip is a button of the search form that sends the filter to drop, and drops only that one
+    assert '<button type="submit" class="chip" name="remove" value="year:2024"' in page
+    removed = web_client.get("/search?q=&year=2024&agency=gendarmerie&remove=year:2024", headers=JSON).json()
+    only = web_client.get("/search?q=&agency=gendarmerie", headers=JSON).json()
+    assert removed["total"] == only["total"] and not any(f["selected"] for f in removed["facets"]["year"])
     assert ">Tout effacer</a>" in page
     assert "Gendarmerie nationale" in page
 

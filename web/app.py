@@ -31,7 +31,7 @@ from archive.settings import Settings
 from . import archivist, documents, errors, openapi, search
 from .jobs import Jobs
 from .negotiation import prefers_html
-from .rendering import make_templates, render
+from .rendering import RENDER_THREADS, make_templates, render
 
 log = logging.getLogger("web")
 access_log = logging.getLogger("web.access")
@@ -72,8 +72,30 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _loggable(text: str) -> str:
+    r"""`text` fit for one log line: backslash, quote and every non-printable character escaped.
+
+    A request path is percent-decoded, so `/a%0Ab` would otherwise forge a second line.
+
+    >>> _loggable('/a\nb"c\\d\x1b[2Jé')
+    '/a\\x0ab\\"c\\\\d\\x1b[2Jé'
+    """
+    return "".join(c if c.isprintable() and c not in '\\"' else _escaped(c) for c in text)
+
+
+def _escaped(c: str) -> str:
+    if c in '\\"':
+        return "\\" + c
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+LOGGED_PATH = 1000
+"""Characters of a request's path and query string written to the access log."""
+
+
 class AccessLog:
-    """One log line per request: method, path, status and time."""
+    """One log line per request: client, method, path, status and time, escaped so a line stays one."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -96,38 +118,44 @@ class AccessLog:
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             path = scope["path"] + (f"?{query}" if query else "")
+            if len(path) > LOGGED_PATH:  # a 16 KB flood of facet values is not worth 16 KB per line
+                path = f"{path[:LOGGED_PATH]}…(+{len(path) - LOGGED_PATH} characters)"
             access_log.info(
                 '%s "%s %s" %d %.1fms',
-                (scope.get("client") or ("-",))[0],
-                scope["method"],
-                path,
+                _loggable(str((scope.get("client") or ("-",))[0])),
+                _loggable(scope["method"]),
+                _loggable(path),
                 status,
                 (time.perf_counter() - started) * 1000,
             )
 
 
-def _error_response(request: Request, error: errors.HttpError) -> Response:
+async def _error_response(request: Request, error: errors.HttpError) -> Response:
     wants_html = (
         request.method == "GET"
         and prefers_html(request)
         and request.query_params.get("format") not in ("json", "csv")
     )
     if wants_html:
-        return render(request, "error.html", {"error": error, "title": "Erreur"}, status_code=error.status)
+        return await render(
+            request, "error.html", {"error": error, "title": "Erreur"}, error.status, error.headers
+        )
     return JSONResponse(error.to_json(), status_code=error.status, headers=error.headers)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.HttpError)
-    return _error_response(request, exc)
+    return await _error_response(request, exc)
 
 
 async def _on_archive_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ArchiveError)
     error = errors.from_archive(exc)
     if error.status >= 500:
-        log.error("archive error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error_response(request, error)
+        log.error(
+            "archive error on %s %s", _loggable(request.method), _loggable(request.url.path), exc_info=exc
+        )
+    return await _error_response(request, error)
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
@@ -144,7 +172,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
         )
     else:
         error = errors.HttpError(exc.status_code, "http_error", str(exc.detail), str(exc.detail))
-    return _error_response(request, error)
+    return await _error_response(request, error)
 
 
 class CatchAll:
@@ -168,11 +196,12 @@ class CatchAll:
         try:
             await self.app(scope, receive, track)
         except Exception:
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            log.exception("unhandled error on %s %s", _loggable(scope["method"]), _loggable(scope["path"]))
             if started:
                 raise
             request = Request(scope)
-            await _error_response(request, errors.INTERNAL)(scope, receive, send)
+            response = await _error_response(request, errors.INTERNAL)
+            await response(scope, receive, send)
 
 
 async def home(request: Request) -> Response:
@@ -183,14 +212,17 @@ async def health(request: Request) -> Response:
     """Service and index status."""
     archive: Archive = request.app.state.archive
     stats = await run_in_threadpool(archive.stats)
+    failed = await run_in_threadpool(archive.health)
+    status = "degraded" if failed else "ok" if stats.generation else "no_index"
     return JSONResponse(
         {
-            "status": "ok" if stats.generation else "no_index",
+            "status": status,
             "documents": stats.documents,
             "passages": stats.passages,
             "built_at": stats.built_at,
             "generation": stats.generation,
             "schema_version": stats.schema_version,
+            "degraded": failed,
         }
     )
 
@@ -229,6 +261,7 @@ def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> 
         app.state.archive = archive
         app.state.jobs = Jobs(archive)
         app.state.searches = anyio.CapacityLimiter(SEARCH_THREADS)
+        app.state.renders = anyio.CapacityLimiter(RENDER_THREADS)
         try:
             yield
         finally:
@@ -258,6 +291,9 @@ def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> 
         },
         lifespan=lifespan,
     )
+    # Starlette answers `/search/` with a redirect to an absolute URL built from the Host header:
+    # an attacker's host in our Location. Addresses are exact here, and every redirect is relative.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.templates = make_templates()
     app.state.export_limit = export_limit

@@ -69,6 +69,10 @@ def _status(report: Report) -> tuple[int, dict[str, str] | None]:
         return 415, {"code": "unsupported_format", "message": message}
     if codes == {"too_large"}:
         return 413, {"code": "too_large", "message": message}
+    if codes == {"name_taken"}:  # another file holds the name: a conflict with what is stored
+        return 409, {"code": "name_taken", "message": message}
+    if codes == {"reader_unavailable"}:  # our reader failed, not the files: try again later
+        return 503, {"code": "reader_unavailable", "message": message}
     return 422, {"code": next(iter(codes)) if len(codes) == 1 else "rejected", "message": message}
 
 

@@ -27,7 +27,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from web.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
+    # uvicorn believes X-Forwarded-For/-Proto from 127.0.0.1 by default (or $FORWARDED_ALLOW_IPS): we
+    # believe them only from the proxies ARCHIVE_TRUSTED_PROXIES names, and from nobody when it is unset.
+    trusted = ",".join(settings.trusted_proxies)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
     return 0
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import bisect
 from urllib.parse import quote, urlencode
 
+import anyio.to_thread
 from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 
 from archive.home import Archive
 from archive.models import DocumentView
+from archive.searcher import document_url
 
 from .negotiation import response_format
-from .rendering import render
+from .rendering import json_response, render
+from .search import bounded_parameters, integer_parameter
 
 
 def document_json(view: DocumentView) -> dict[str, object]:
@@ -40,6 +44,11 @@ def document_json(view: DocumentView) -> dict[str, object]:
         "agency": list(view.agency),
         "offence": list(view.offence),
         "matches": list(view.matches),
+        "notes": list(view.notes),
+        "page": view.page,
+        "per_page": view.per_page,
+        "pages": view.pages,
+        "total_passages": view.total_passages,
         "passages": [
             {
                 "id": p.id,
@@ -50,33 +59,73 @@ def document_json(view: DocumentView) -> dict[str, object]:
                 "agency": list(p.agency),
                 "offence": list(p.offence),
                 "match": p.position in matches,
-                "url": f"{base}#p{p.position}",
+                "url": document_url(view.id, p.position),
             }
             for p, h in zip(view.passages, highlights, strict=True)
         ],
     }
 
 
+def _document(
+    archive: Archive, doc_id: str, query: str, page: int, position: int | None
+) -> DocumentView:
+    return archive.document(doc_id, query, page=page, position=position)
+
+
 async def document_endpoint(request: Request) -> Response:
-    """A document with every passage in order (anchors `#p<position>`); `q` marks the matching passages."""
+    """One page of a document's passages in order (anchors `#p<position>`); `q` marks the matching ones.
+
+    `page` picks a page of DOCUMENT_PAGE passages; `p=<position>` picks the page that holds that passage
+    (what search results link to, with the `#p<position>` anchor). The document's matches are found
+    under the search deadline, in a search thread.
+    """
+    params = bounded_parameters(request)
     fmt = response_format(request, ("html", "json"))
     doc_id: str = request.path_params["doc_id"]
-    query = request.query_params.get("q", "")
+    query = params.get("q", "")
+    page = integer_parameter(request, "page", 1)
+    position = integer_parameter(request, "p", 0) if params.get("p", "").strip() else None
     archive: Archive = request.app.state.archive
-    view = await run_in_threadpool(archive.document, doc_id, query)
+    view = await anyio.to_thread.run_sync(
+        _document, archive, doc_id, query, page, position, limiter=request.app.state.searches
+    )
     if fmt == "json":
-        return JSONResponse(document_json(view), headers={"Vary": "Accept"})
+        return await json_response(request, lambda: document_json(view), headers={"Vary": "Accept"})
+    return await render(request, "document.html", _context(archive, view, query), headers={"Vary": "Accept"})
+
+
+def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, object]:
+    """What the document template needs: links between matches and pages, labels, in linear time."""
     taxonomy = archive.taxonomy
+    base = "/documents/" + quote(view.id, safe="/")
+    shown = {p.position for p in view.passages}
     matches = list(view.matches)
-    nav = {
-        pos: (matches[i - 1] if i > 0 else None, matches[i + 1] if i + 1 < len(matches) else None)
-        for i, pos in enumerate(matches)
-    }
-    context = {
+
+    def to(position: int) -> str:
+        """A match's address: its anchor on this page, else the page that holds it."""
+        return f"#p{position}" if position in shown else document_url(view.id, position, query)
+
+    def page_url(page: int) -> str:
+        params = [("q", query)] if query.strip() else []
+        if page > 1:
+            params.append(("page", str(page)))
+        return base + ("?" + urlencode(params) if params else "")
+
+    nav: dict[int, tuple[str | None, str | None]] = {}
+    for p in view.passages:
+        i = bisect.bisect_left(matches, p.position)
+        if i < len(matches) and matches[i] == p.position:
+            nav[p.position] = (
+                to(matches[i - 1]) if i > 0 else None,
+                to(matches[i + 1]) if i + 1 < len(matches) else None,
+            )
+    first = view.passages[0].position if view.passages else 0
+    return {
         "view": view,
         "title": view.metadata.title or view.id,
         "query": query,
         "matches": matches,
+        "first_match": to(matches[0]) if matches else None,
         "nav": nav,
         "highlights": view.highlights or tuple(str(escape(p.text)) for p in view.passages),
         "agency": [(a, taxonomy.label("agency", a)) for a in view.agency],
@@ -85,12 +134,17 @@ async def document_endpoint(request: Request) -> Response:
             "agency": {a: taxonomy.label("agency", a) for p in view.passages for a in p.agency},
             "offence": {o: taxonomy.label("offence", o) for p in view.passages for o in p.offence},
         },
-        "original_url": "/documents/" + quote(view.id, safe="/") + "/original",
+        "original_url": base + "/original",
         "back_url": "/search?" + urlencode({"q": query}) if query else "/search",
+        "pagination": {
+            "first": first,
+            "last": view.passages[-1].position if view.passages else 0,
+            "previous": page_url(min(view.page - 1, view.pages)) if view.page > 1 else None,
+            "next": page_url(view.page + 1) if view.page < view.pages else None,
+            "start": page_url(1),
+            "end": page_url(view.pages),
+        },
     }
-    response = render(request, "document.html", context)
-    response.headers["Vary"] = "Accept"
-    return response
 
 
 async def original_endpoint(request: Request) -> Response:

@@ -10,10 +10,12 @@ from archive.errors import (
     ArchiveError,
     DocumentNotFound,
     IndexMissing,
+    ReaderFailed,
     RejectedInput,
     StorageError,
     UsageError,
 )
+from archive.models import FACETS, MAX_SELECTED
 
 _FRENCH_PARAMETERS: dict[str, str] = {
     "page": "Le numéro de page doit être un nombre entier entre 1 et 10 000.",
@@ -23,6 +25,10 @@ _FRENCH_PARAMETERS: dict[str, str] = {
     "antérieure à la date de fin.",
     "to": "La date de fin doit être une date valide au format AAAA-MM-JJ (par exemple 2024-06-27).",
     "format": "Le format demandé doit être html, json ou csv.",
+    "p": "Le passage demandé se désigne par son numéro, 1 ou plus.",
+    **dict.fromkeys(
+        FACETS, f"Un filtre accepte au plus {MAX_SELECTED} valeurs cochées à la fois : retirez-en quelques-unes."
+    ),
 }
 
 
@@ -81,6 +87,21 @@ def from_archive(error: ArchiveError) -> HttpError:
             "storage",
             str(error),
             "Le stockage de l'archive refuse l'écriture (disque plein ou en lecture seule) ; rien n'a été modifié.",
+        )
+    if isinstance(error, ReaderFailed):
+        return HttpError(
+            503,
+            error.code,
+            str(error),
+            "La lecture de documents déjà indexés a échoué ; l'index en service n'a pas été modifié. "
+            "Relancez la réindexation.",
+        )
+    if isinstance(error, RejectedInput) and error.reason_code == "name_taken":
+        return HttpError(
+            409,
+            "name_taken",
+            str(error),
+            "Un autre fichier porte déjà ce nom dans l'archive ; renommez le vôtre.",
         )
     if isinstance(error, RejectedInput):
         return HttpError(422, error.reason_code, str(error), "Ce fichier ne peut pas entrer dans l'archive.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -103,7 +104,7 @@ class Jobs:
                 full=job.full, progress=progress, wait=self.lock_wait, accept_changes=job.accept_changes
             )
         except ArchiveError as e:
-            job.errors.append({"code": e.code, "message": str(e)})
+            job.errors.append({"code": e.code, "message": self._public(str(e))})
             job.state = "failed"
         except Exception:
             log.exception("reindex job %s failed", job.id)
@@ -113,7 +114,7 @@ class Jobs:
             job.state = "failed"
         else:
             job.errors.extend(
-                {"document": o.path, "code": o.reason.code, "message": o.reason.message}
+                {"document": o.path, "code": o.reason.code, "message": self._public(o.reason.message)}
                 for o in report.outcomes
                 if o.reason is not None
             )
@@ -125,6 +126,16 @@ class Jobs:
         finally:
             job.finished_at = time.time()
             log.info("reindex job %s %s (%d/%d)", job.id, job.state, job.done, job.total)
+
+    def _public(self, message: str) -> str:
+        """A message anyone may read: the archive's own paths shown as document ids, never absolute.
+
+        The core's messages already name documents by id; this keeps it so whatever a reader reports.
+        """
+        settings = self.archive.settings
+        for root in (settings.documents_dir, settings.documents_dir.resolve(), settings.home):
+            message = message.replace(f"{root}{os.sep}", "")
+        return message.replace(str(settings.home), "the archive home")
 
     def join(self, timeout: float = 30.0) -> None:
         """Wait for running jobs (at shutdown, before the archive closes)."""

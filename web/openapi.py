@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .search import PARAMETERS
+from archive.models import DOCUMENT_PAGE, MAX_SELECTED
+
+from .search import MAX_QUERY_BYTES, PARAMETERS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -21,9 +23,11 @@ def _err(description: str) -> dict[str, Any]:
     return _json(description, _ERROR)
 
 
-def _query(name: str, description: str, schema: dict[str, Any], repeat: bool = False) -> dict[str, Any]:
+def _query(
+    name: str, description: str, schema: dict[str, Any], repeat: bool = False, most: int | None = None
+) -> dict[str, Any]:
     if repeat:
-        schema = {"type": "array", "items": schema}
+        schema = {"type": "array", "items": schema, **({"maxItems": most} if most else {})}
     return {
         "name": name,
         "in": "query",
@@ -47,8 +51,11 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "page": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1},
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
     "format": {"type": "string", "enum": ["json", "html", "csv"]},
+    "remove": {"type": "string"},
 }
-_REPEATABLE = {"agency", "offence", "year", "source", "type"}
+_FACETS = {"agency", "offence", "year", "source", "type"}
+_REPEATABLE = _FACETS | {"remove"}
+_TOO_LONG = f"query string longer than {MAX_QUERY_BYTES} bytes"
 _DOC_ID = {
     "name": "doc_id",
     "in": "path",
@@ -59,7 +66,10 @@ _DOC_ID = {
 
 
 def spec() -> dict[str, Any]:
-    search_params = [_query(n, d, _SCHEMAS[n], n in _REPEATABLE) for n, d in PARAMETERS.items()]
+    search_params = [
+        _query(n, d, _SCHEMAS[n], n in _REPEATABLE, MAX_SELECTED if n in _FACETS else None)
+        for n, d in PARAMETERS.items()
+    ]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -84,19 +94,37 @@ def spec() -> dict[str, Any]:
                                 "text/csv": {"schema": {"type": "string"}},
                             },
                         },
-                        "400": _err("bad parameter"),
+                        "400": _err(
+                            f"bad parameter (more than {MAX_SELECTED} values of one facet, too many parameters)"
+                        ),
+                        "414": _err(_TOO_LONG),
                     },
                 }
             },
             "/documents/{doc_id}": {
                 "get": {
-                    "summary": "A document with all its passages (anchors #p<position>)",
+                    "summary": f"A document, {DOCUMENT_PAGE} passages per page (anchors #p<position>)",
                     "parameters": [
                         _DOC_ID,
                         _query("q", "query whose matches are highlighted", {"type": "string"}),
+                        _query(
+                            "page",
+                            f"page of {DOCUMENT_PAGE} passages, from 1 (default 1)",
+                            {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1},
+                        ),
+                        _query(
+                            "p",
+                            "a passage position: opens the page that holds it (wins over page)",
+                            {"type": "integer", "minimum": 1},
+                        ),
                         _query("format", "json or html", {"type": "string", "enum": ["json", "html"]}),
                     ],
-                    "responses": {"200": _json("the document"), "404": _err("no such document")},
+                    "responses": {
+                        "200": _json("the document: one page of its passages"),
+                        "400": _err("bad parameter"),
+                        "404": _err("no such document"),
+                        "414": _err(_TOO_LONG),
+                    },
                 },
                 "delete": {
                     "summary": "Remove a document",
@@ -152,10 +180,12 @@ def spec() -> dict[str, Any]:
                         "400": _err("no file part"),
                         "401": _err("missing or wrong token"),
                         "403": _err("writing disabled"),
-                        "409": _err("another write is running"),
+                        "409": _err("another write is running, or every file's name is already taken"),
                         "413": _err("upload too large"),
                         "415": _err("every file has an unsupported type"),
                         "422": _err("every file was rejected"),
+                        "503": _err("the reader process is unavailable: nothing was stored, try again"),
+                        "507": _err("storage refuses the write (full or read-only)"),
                     },
                 }
             },
@@ -199,7 +229,12 @@ def spec() -> dict[str, Any]:
                 "get": {
                     "summary": "Service and index status",
                     "parameters": [],
-                    "responses": {"200": _json("status, documents, passages, built_at")},
+                    "responses": {
+                        "200": _json(
+                            "status (ok, no_index, or degraded when the last write failed), documents, "
+                            "passages, built_at, generation, schema_version, degraded (what failed, why, since)"
+                        )
+                    },
                 }
             },
             "/openapi.json": {

@@ -1,13 +1,23 @@
-"""Jinja2 templates: autoescaped everywhere; the core's highlight markup is trusted in exactly one filter."""
+"""Jinja2 templates and JSON bodies, rendered in worker threads: autoescaped everywhere; the core's
+highlight markup is trusted in exactly one filter.
+
+Nothing CPU-heavy runs on the event loop: a page or a JSON body is built in a thread (at most
+RENDER_THREADS at once), so `/health` and every other request keep being accepted while a large one
+is rendered.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from archive.metadata import type_label
@@ -73,6 +83,43 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+RENDER_THREADS = 2
+"""Pages and JSON bodies rendered at once. Rendering is pure Python under the interpreter lock: more
+threads would not render faster, only hold more half-built pages in memory."""
+
+
+def _limiter(request: Request) -> anyio.CapacityLimiter | None:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "renders", None)
+    return limiter
+
+
+async def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The template `name` rendered in a worker thread, as an HTML response."""
     templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    template = templates.get_template(name)
+    body = await anyio.to_thread.run_sync(
+        template.render, {"request": request, **context}, limiter=_limiter(request)
+    )
+    return HTMLResponse(body, status_code=status_code, headers=headers)
+
+
+def _json_bytes(content: object) -> bytes:
+    """What Starlette's JSONResponse writes: compact UTF-8, no NaN."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+async def json_response(
+    request: Request,
+    build: Callable[[], object],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The JSON body `build()` returns, built and serialised in a worker thread."""
+    body = await anyio.to_thread.run_sync(lambda: _json_bytes(build()), limiter=_limiter(request))
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")

@@ -5,20 +5,22 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import anyio.to_thread
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from archive.home import Archive, validate
 from archive.models import FACETS, SORTS, FacetValue, Hit, SearchRequest, SearchResults
+from archive.searcher import Export, check_filters, document_url
 
-from .errors import bad_parameter
+from .errors import HttpError, bad_parameter
 from .negotiation import response_format
-from .rendering import render
+from .rendering import json_response, render
 
 PARAMETERS: dict[str, str] = {
     "q": 'query text: words, "phrases", OR, NOT, prefix*, field:value (empty browses everything)',
@@ -33,8 +35,21 @@ PARAMETERS: dict[str, str] = {
     "page": "page of hits, from 1 (default 1)",
     "per_page": "hits per page, 1 to 100 (default 10)",
     "format": "json, html or csv: overrides the Accept header",
+    "remove": "a filter to drop from this search (repeatable): facet:value (e.g. year:2024), from or to; "
+    "what the page's filter chips send",
 }
 """Every query parameter `/search` reads, with its documentation (the OpenAPI document is built from it)."""
+
+MAX_QUERY_BYTES = 32 * 1024
+"""Longest query string accepted (414 beyond): twice what uvicorn's HTTP parser takes for a whole request
+head, room for a 1,000-character query in any script and every facet's selected values."""
+
+MAX_PARAMETERS = 200
+"""Query parameters accepted in one request (400 beyond): five facets of MAX_SELECTED values each, plus
+the others, with room to spare."""
+
+EXPORT_CHUNK = 500
+"""CSV rows read (and written) per step of an export: each step is a short turn in a search thread."""
 
 CSV_COLUMNS = ("id", "document", "position", "title", "date", "source", "agency", "offence", "text", "url")
 SORT_LABELS = {"relevance": "Pertinence", "newest": "Plus récents d'abord", "oldest": "Plus anciens d'abord"}
@@ -49,7 +64,8 @@ VARY = {"Vary": "Accept"}
 SIDEBAR_ORDER = ("agency", "offence", "year", "type", "source")
 
 
-def _integer(request: Request, name: str, default: int) -> int:
+def integer_parameter(request: Request, name: str, default: int) -> int:
+    """A whole-number query parameter, `default` when absent; 400 when it is not a number."""
     raw = request.query_params.get(name, "").strip()
     if not raw:
         return default
@@ -59,21 +75,57 @@ def _integer(request: Request, name: str, default: int) -> int:
         raise bad_parameter(name, f"{name} must be a whole number, not {raw[:40]!r}") from None
 
 
-def parse(request: Request) -> SearchRequest:
-    """The `SearchRequest` a query string asks for; 400 for malformed numbers (ranges are the core's job)."""
+def bounded_parameters(request: Request, count: bool = True) -> QueryParams:
+    """The request's query parameters, once their size is known to be reasonable (414 or 400 otherwise).
+
+    Checked before anything renders them: a query string's cost grows with its length. `count=False`
+    leaves the number of parameters to the caller (`parse` names an overfull facet first).
+    """
+    raw = request.scope.get("query_string", b"")
+    if len(raw) > MAX_QUERY_BYTES:
+        raise HttpError(
+            414,
+            "uri_too_long",
+            f"the query string is {len(raw)} bytes long; at most {MAX_QUERY_BYTES} are accepted",
+            "L'adresse demandée est trop longue : raccourcissez la recherche ou retirez des filtres.",
+        )
     params = request.query_params
-    filters = {name: tuple(dict.fromkeys(v for v in params.getlist(name) if v)) for name in FACETS}
+    if count and len(params.multi_items()) > MAX_PARAMETERS:
+        raise HttpError(
+            400,
+            "too_many_parameters",
+            f"{len(params.multi_items())} query parameters; at most {MAX_PARAMETERS} are accepted",
+            "La demande contient trop de paramètres : retirez des filtres.",
+        )
+    return params
+
+
+def parse(request: Request) -> SearchRequest:
+    """The `SearchRequest` a query string asks for; 400 for malformed numbers (ranges are the core's job).
+
+    `remove=facet:value` (or `remove=from`, `remove=to`) drops a filter: the page's chips send it with
+    the search form, so that each chip is one short button rather than a copy of every other filter.
+    """
+    params = bounded_parameters(request, count=False)
+    removed = set(params.getlist("remove"))
+    filters = {
+        name: tuple(dict.fromkeys(v for v in params.getlist(name) if v and f"{name}:{v}" not in removed))
+        for name in FACETS
+    }
+    filters = {k: v for k, v in filters.items() if v}
+    check_filters(filters)  # the clearer error first: which facet has too many values
+    bounded_parameters(request)
     sort = params.get("sort") or "relevance"
     if sort not in SORTS:
         raise bad_parameter("sort", f"sort must be one of {', '.join(SORTS)}")
     return SearchRequest(
         query=params.get("q", ""),
-        filters={k: v for k, v in filters.items() if v},
-        date_from=params.get("from") or None,
-        date_to=params.get("to") or None,
+        filters=filters,
+        date_from=None if "from" in removed else params.get("from") or None,
+        date_to=None if "to" in removed else params.get("to") or None,
         sort=sort,  # type: ignore[arg-type]
-        page=_integer(request, "page", 1),
-        per_page=_integer(request, "per_page", 10),
+        page=integer_parameter(request, "page", 1),
+        per_page=integer_parameter(request, "per_page", 10),
     )
 
 
@@ -100,10 +152,12 @@ def query_string(request: SearchRequest, **changes: object) -> str:
 
 @dataclass(frozen=True)
 class Chip:
+    """An active filter, shown with a button that submits the search form without it."""
+
     facet: str
     value: str
     label: str
-    href: str
+    remove: str  # the `remove` parameter that drops it
 
 
 class SearchPage:
@@ -145,33 +199,22 @@ class SearchPage:
         return "/search?" + urlencode({"q": self.request.query})
 
     def chips(self) -> list[Chip]:
-        out: list[Chip] = []
-        for name in FACETS:
-            for value in self.request.filters.get(name, ()):
-                rest = tuple(v for v in self.request.filters[name] if v != value)
-                filters = {**self.request.filters, name: rest}
-                href = "/search?" + query_string(replace(self.request, filters=filters), page=None)
-                out.append(Chip(name, value, self.label(name, value), href))
+        """The active filters. Each is a few bytes: a link per chip repeating every other filter made
+        the page grow with the square of their number."""
+        out = [
+            Chip(name, value, self.label(name, value), f"{name}:{value}")
+            for name in FACETS
+            for value in self.request.filters.get(name, ())
+        ]
         dates: tuple[tuple[str, str | None, str], ...] = (
             ("from", self.request.date_from, "depuis le"),
             ("to", self.request.date_to, "jusqu'au"),
         )
-        for name, day, text in dates:
-            if day:
-                out.append(
-                    Chip(
-                        name,
-                        day,
-                        f"{text} {day}",
-                        "/search?" + query_string(self.request, page=None, **{name: None}),
-                    )
-                )
+        out.extend(Chip(name, day, f"{text} {day}", name) for name, day, text in dates if day)
         return out
 
     def document_url(self, hit: Hit) -> str:
-        base, _, anchor = hit.url.partition("#")
-        query = f"?{urlencode({'q': self.request.query})}" if self.request.query.strip() else ""
-        return f"{base}{query}#{anchor}" if anchor else f"{base}{query}"
+        return document_url(hit.document, hit.position, self.request.query)
 
     @property
     def show_interpretation(self) -> bool:
@@ -181,25 +224,23 @@ class SearchPage:
 
 async def search_endpoint(request: Request) -> Response:
     """Search passages. Answers HTML to browsers, JSON to other clients; `format=csv` exports."""
-    fmt = response_format(request)
     search_request = parse(request)
+    fmt = response_format(request)
     archive: Archive = request.app.state.archive
     if fmt == "csv":
         validate(search_request)
-        base = str(request.base_url).rstrip("/")
-        return await _csv(archive, search_request, request.app.state.export_limit, base)
+        return await _csv(request, archive, search_request)
     results = await anyio.to_thread.run_sync(
         archive.search, search_request, limiter=request.app.state.searches
     )
     if fmt == "json":
-        return JSONResponse(results.to_json(), headers=VARY)
-    response = render(
+        return await json_response(request, results.to_json, headers=VARY)
+    return await render(
         request,
         "search.html",
         {"page": SearchPage(search_request, results), "results": results, "title": _title(search_request)},
+        headers=VARY,
     )
-    response.headers.update(VARY)
-    return response
 
 
 def _title(request: SearchRequest) -> str:
@@ -212,7 +253,7 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _rows(hits: tuple[Hit, ...], base_url: str) -> str:
+def _rows(hits: list[Hit], base_url: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for h in hits:
@@ -236,37 +277,56 @@ def _rows(hits: tuple[Hit, ...], base_url: str) -> str:
     return out.getvalue()
 
 
-async def _csv(archive: Archive, request: SearchRequest, limit: int, base_url: str) -> Response:
-    """Stream every matching passage (not only the current page), up to `limit` rows."""
-    per_page = 100
-    first = await run_in_threadpool(archive.search, replace(request, page=1, per_page=per_page))
-    rows = min(first.total, limit)
-    truncated = first.total > limit
+class _ExportResponse(StreamingResponse):
+    """A streamed export that releases its index generation however the response ends."""
+
+    def __init__(self, export: Export, content: AsyncIterator[str], headers: dict[str, str]) -> None:
+        super().__init__(content, media_type="text/csv; charset=utf-8", headers=headers)
+        self.export = export
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.export.close()
+
+
+async def _csv(request: Request, archive: Archive, search: SearchRequest) -> Response:
+    """Stream every matching passage (not only the current page), up to the export limit.
+
+    The search is ranked once, on one index generation, in a search thread; rows are then read from
+    that generation EXPORT_CHUNK at a time, each step a turn in a search thread, so an export neither
+    reruns the ranking nor holds a thread while its client reads slowly. Links are relative, or
+    absolute from ARCHIVE_BASE_URL: never from the request's Host header.
+    """
+    limit: int = request.app.state.export_limit
+    searches = request.app.state.searches
+    base_url: str = request.app.state.settings.base_url or ""
+    export = await anyio.to_thread.run_sync(archive.export, search, limit, limiter=searches)
+    truncated = export.total > limit
+
+    def chunk(start: int) -> str:
+        return _rows(export.hits(start, start + EXPORT_CHUNK), base_url)
 
     async def body() -> AsyncIterator[str]:
         header = io.StringIO()
         csv.writer(header, lineterminator="\r\n").writerow(CSV_COLUMNS)
         yield header.getvalue()
-        sent = 0
-        page, results = 1, first
-        while True:
-            hits = results.hits[: rows - sent]
-            yield _rows(hits, base_url)
-            sent += len(hits)
-            if sent >= rows or not results.hits:
-                break
-            page += 1
-            results = await run_in_threadpool(archive.search, replace(request, page=page, per_page=per_page))
+        for start in range(0, export.rows, EXPORT_CHUNK):
+            yield await anyio.to_thread.run_sync(chunk, start, limiter=searches)
+        if export.partial:
+            yield f"# {export.notes[-1]}\r\n"
         if truncated:
             yield (
-                f"# export limité aux {limit} premiers passages sur {first.total} : "
+                f"# export limité aux {limit} premiers passages sur {export.total} : "
                 f"affinez la recherche pour obtenir le reste\r\n"
             )
 
     headers = {
         "Content-Disposition": 'attachment; filename="recherche.csv"',
-        "X-Total-Count": str(first.total),
+        "X-Total-Count": str(export.total),
         "X-Export-Limit": str(limit),
         "X-Export-Truncated": "true" if truncated else "false",
+        "X-Export-Partial": "true" if export.partial else "false",
     }
-    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+    return _ExportResponse(export, body(), headers)

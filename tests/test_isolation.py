@@ -1,0 +1,340 @@
+"""The reader worker: it lives as long as the process, and its failures never shrink the index.
+
+Reproduction of the data loss (issue 11, §1): an archive home with one `.html`, one `.pdf`, one `.md`;
+`ARCHIVE_TOKEN=t archive serve`; `POST /reindex?full=true` three times. `/health` reported 3, then 1,
+then 1 documents: the reader process was started by the first job's thread and killed with that thread
+(PR_SET_PDEATHSIG fires when the *thread* that started a child exits), every later HTML/PDF read failed
+with BrokenProcessPool, and the smaller generation was swapped in while `/health` said `ok`.
+
+Faults here are real: the reader process is killed with SIGKILL by a watcher, as the kernel's
+out-of-memory killer would, found by its name in /proc.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive import isolation
+from archive.errors import ReaderFailed
+from archive.home import Archive
+from archive.models import SearchRequest
+from archive.settings import Settings
+
+from .conftest import FIXTURES
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+NOTE = (
+    "---\ntitle: Note sur le blanchiment\ndate: 2024-03-01\n---\n\n"
+    "Les enquêteurs de la gendarmerie ont démantelé un réseau de blanchiment aggravé à Lyon.\n"
+)
+
+
+def _home(root: Path) -> Path:
+    """A home with one HTML page, one PDF and one Markdown note."""
+    (root / "documents").mkdir(parents=True)
+    shutil.copy(FIXTURES / "page.html", root / "documents" / "page.html")
+    shutil.copy(FIXTURES / "texte.pdf", root / "documents" / "texte.pdf")
+    (root / "documents" / "note.md").write_text(NOTE, encoding="utf-8")
+    return root
+
+
+def _in_thread(function: Callable[[], Any]) -> Any:
+    """Run `function` in a thread that ends right after, as a server's job thread does."""
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = function()
+        except BaseException as e:
+            out["error"] = e
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def _readers_of(pid: int) -> list[int]:
+    """The pids of the reader processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.index(b"(") + 1 : raw.rindex(b")")]
+        parent = int(raw.rsplit(b")", 1)[1].split()[1])
+        if parent == pid and name == isolation.NAME.encode():
+            found.append(int(entry))
+    return found
+
+
+class Killer:
+    """Kills every reader process of `pid` as soon as it appears (at most `limit` of them)."""
+
+    def __init__(self, pid: int, limit: int = 1_000_000) -> None:
+        self.pid, self.limit, self.killed = pid, limit, 0
+        self._stop = threading.Event()
+        self._swept = threading.Event()  # the readers alive at the start are dead
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and self.killed < self.limit:
+            for reader in _readers_of(self.pid):
+                try:
+                    os.kill(reader, signal.SIGKILL)
+                    self.killed += 1
+                except ProcessLookupError:
+                    pass
+            self._swept.set()
+            time.sleep(0.001)
+        self._swept.set()
+
+    def __enter__(self) -> Killer:
+        self._thread.start()
+        self._swept.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _ids(archive: Archive) -> set[str]:
+    results = archive.search(SearchRequest(query="", per_page=100))
+    return {h.document for h in results.hits}
+
+
+ALL = {"page.html", "texte.pdf", "note.md"}
+
+
+def test_the_reader_outlives_the_threads_that_use_it(tmp_path: Path) -> None:
+    """Three full reindexes, each from a thread that then ends, then uploads, then another reindex, in
+    one process: every document stays indexed (before the fix: 3, then 1, then 1)."""
+    home = _home(tmp_path / "home")
+    with Archive(Settings(home=home)) as archive:
+        for _ in range(3):
+            report = _in_thread(lambda: archive.reindex(full=True))
+            assert not report.rejected, report
+            assert _ids(archive) == ALL
+        uploads = [
+            ("autre-page.html", (FIXTURES / "page.html").read_bytes().replace(b"</body>", b"<p>copie</p></body>")),
+            ("autre.pdf", (FIXTURES / "texte.pdf").read_bytes() + b"\n% une copie\n"),
+        ]
+        report = _in_thread(lambda: archive.add_upload(uploads, "2025"))
+        assert report.count("added") == 2, report
+        report = _in_thread(lambda: archive.reindex(full=True))
+        assert not report.rejected, report
+        assert _ids(archive) == ALL | {"2025/autre-page.html", "2025/autre.pdf"}
+        assert archive.health() is None
+
+
+def test_a_reader_killed_once_is_replaced_and_the_file_is_read(tmp_path: Path) -> None:
+    """A reader lost mid-way (killed, out of memory) costs one retry on a fresh worker, not the file."""
+    home = _home(tmp_path / "home")
+    with Archive(Settings(home=home)) as archive:
+        archive.reindex(full=True)
+        with Killer(os.getpid(), limit=1) as killer:  # the reader of the first reindex
+            assert killer.killed == 1
+            report = archive.reindex(full=True)
+        assert not report.rejected, report
+        assert _ids(archive) == ALL and archive.health() is None
+
+
+def test_a_full_rebuild_never_shrinks_the_index_when_the_reader_keeps_failing(tmp_path: Path) -> None:
+    """Every reader killed as it starts: the rebuild fails with ReaderFailed, the live generation keeps
+    serving every document, the health record says why, and the next successful write clears it."""
+    home = _home(tmp_path / "home")
+    with Archive(Settings(home=home)) as archive:
+        archive.reindex(full=True)
+        generation = archive.stats().generation
+        with Killer(os.getpid()), pytest.raises(ReaderFailed) as failed:
+            archive.reindex(full=True)
+        assert set(failed.value.documents) <= ALL and failed.value.documents
+        assert archive.stats().generation == generation and _ids(archive) == ALL
+        degraded = archive.health()
+        assert degraded is not None and degraded["code"] == "reader_failed"
+        assert "reindex --full" in degraded["what"]
+        assert [p.severity for p in archive.check() if "the last write" in p.message] == ["warning"]
+        report = archive.reindex(full=True)
+        assert not report.rejected and _ids(archive) == ALL
+        assert archive.health() is None
+
+
+def test_an_upload_the_reader_cannot_take_is_refused_for_a_reason_of_ours(tmp_path: Path) -> None:
+    """With no working reader an upload is rejected for a reason of ours (`reader_unavailable` when the
+    reader cannot start, `reader_crashed` when it died twice reading), the archive says it is degraded,
+    and nothing is stored."""
+    home = _home(tmp_path / "home")
+    with Archive(Settings(home=home)) as archive:
+        archive.reindex(full=True)
+        with Killer(os.getpid()):
+            report = archive.add_upload([("nouveau.md", NOTE.replace("Lyon", "Lille").encode())])
+        codes = [o.reason.code for o in report.outcomes if o.reason]
+        assert codes in (["reader_unavailable"], ["reader_crashed"]), report  # lost starting, or reading
+        assert not (home / "documents" / "nouveau.md").exists()
+        assert (archive.health() or {}).get("code") == "reader_unavailable"
+
+
+# ---------------------------------------------------------------- through `archive serve` and the CLI
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    env.update(ARCHIVE_HOME=str(home), **extra)
+    return env
+
+
+def _http(base: str, path: str, method: str = "GET", body: bytes | None = None,
+          headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`archive serve` with a token over the three-format home (logs in a file, never a pipe)."""
+    home = _home(tmp_path / "home")
+    port = _free_port()
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(home, ARCHIVE_TOKEN="t"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).parent.parent,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            _http(base, "/health")
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.05)
+    try:
+        yield proc, base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        log.close()
+
+
+AUTH = {"Authorization": "Bearer t"}
+
+
+def _job(base: str, full: bool = True) -> dict[str, Any]:
+    status, job = _http(base, f"/reindex?full={'true' if full else 'false'}", "POST", b"", AUTH)
+    assert status == 202, job
+    while job["state"] in ("queued", "running"):
+        time.sleep(0.05)
+        _, job = _http(base, f"/jobs/{job['id']}")
+    return job
+
+
+def _multipart(files: dict[str, bytes], folder: str) -> tuple[bytes, dict[str, str]]:
+    boundary = "test-boundary-7f3a"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="folder"\r\n\r\n{folder}\r\n'.encode()]
+    for name, data in files.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+        )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, {**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_a_server_keeps_every_document_through_repeated_jobs_and_uploads(
+    served: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    """The reproduction above, over HTTP: three full reindex jobs, HTML and PDF uploads, another job."""
+    _, base = served
+    for _ in range(3):
+        job = _job(base)
+        assert job["state"] == "done" and job["errors"] == [], job
+        assert _http(base, "/health")[1]["documents"] == 3
+    body, headers = _multipart(
+        {
+            "copie.html": (FIXTURES / "page.html").read_bytes().replace(b"</body>", b"<p>copie</p></body>"),
+            "copie.pdf": (FIXTURES / "texte.pdf").read_bytes() + b"\n% une copie\n",
+        },
+        "2025",
+    )
+    status, answer = _http(base, "/documents", "POST", body, headers)
+    assert status == 201 and answer["counts"]["added"] == 2, answer
+    job = _job(base)
+    assert job["state"] == "done" and job["errors"] == [], job
+    health = _http(base, "/health")[1]
+    assert health["documents"] == 5 and health["status"] == "ok"
+
+
+def test_a_failing_reader_fails_the_job_and_the_server_says_degraded(
+    served: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    """Every reader of the server killed as it starts: the full reindex job ends `failed` with code
+    `reader_failed`, the live generation keeps its 3 documents, `/health` says `degraded` with the
+    reason; once the reader works again, a job succeeds and `/health` is `ok`."""
+    proc, base = served
+    assert _job(base)["state"] == "done"
+    before = _http(base, "/health")[1]
+    with Killer(proc.pid):
+        job = _job(base)
+    assert job["state"] == "failed" and [e["code"] for e in job["errors"]] == ["reader_failed"], job
+    health = _http(base, "/health")[1]
+    assert health["documents"] == 3 and health["generation"] == before["generation"]
+    assert health["status"] == "degraded" and health["degraded"]["code"] == "reader_failed"
+    assert _job(base)["state"] == "done"
+    health = _http(base, "/health")[1]
+    assert health["status"] == "ok" and health["degraded"] is None and health["documents"] == 3
+
+
+def test_the_cli_exits_non_zero_when_the_reader_keeps_failing(tmp_path: Path) -> None:
+    """`archive reindex --full` with every reader killed: exit 1, the reason on stderr, index unchanged."""
+    home = _home(tmp_path / "home")
+    assert subprocess.run([sys.executable, "-m", "archive", "reindex"], env=_env(home)).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive", "reindex", "--full"],
+        env=_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with Killer(proc.pid):
+        _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err
+    assert "could not be read again" in err and "Traceback" not in err
+    stats = subprocess.run(
+        [sys.executable, "-m", "archive", "stats", "--json"], env=_env(home), capture_output=True, text=True
+    )
+    assert json.loads(stats.stdout)["documents"] == 3
