@@ -46,6 +46,9 @@ SECONDS_PER_MB = 10.0
 START_SECONDS = 60.0
 """Wall-clock seconds a new worker has to start and import a format's readers (seconds when idle)."""
 
+MEMORY_BYTES = 2 * 1024**3
+"""Heap a reader may allocate (RLIMIT_DATA): a decompression bomb fails there, not in the machine's swap."""
+
 STARVED_SECONDS = 120.0
 """Wall-clock seconds past its budget after which a worker that has not used its CPU budget is lost."""
 
@@ -199,6 +202,12 @@ def _serve(conn: Any) -> None:
     """The worker's loop: run each (function, args) received, send back its result or its error."""
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard == resource.RLIM_INFINITY or hard > MEMORY_BYTES:
+            resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_BYTES, hard))
     with contextlib.suppress(OSError, AttributeError):  # `ps` and `top` name it
         ctypes.CDLL(None, use_errno=True).prctl(15, NAME.encode(), 0, 0, 0)  # PR_SET_NAME
     while True:

@@ -6,9 +6,15 @@ No test reads or writes the repository's own documents/ or index/.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import subprocess
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -196,3 +202,70 @@ def web_app_factory(tmp_path: Path) -> Iterator[WebFactory]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+# ---------------------------------------------------------------- processes, events and hangs
+
+HANG_GUARD = 30.0
+"""Seconds after which a call or a wait is taken to hang. A guard against hangs, never a speed limit: tests
+assert behaviour (bounded work, the right answer, the right order of events); bench/ measures speed."""
+
+_T = TypeVar("_T")
+
+
+def restore_signals() -> None:
+    """`preexec_fn` for a child that a test signals: the default action for SIGINT, SIGQUIT and SIGTERM.
+
+    A background job of a non-interactive shell (`cmd &` in a script, `nohup`, many CI runners) starts
+    with SIGINT and SIGQUIT ignored and its children inherit that: a Python child then installs no
+    KeyboardInterrupt handler and a SIGINT does nothing. Trivial on purpose (it runs between fork and exec).
+    """
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def wait_until(
+    event: Callable[[], object], what: str, proc: subprocess.Popen[Any] | None = None, poll: float = 0.002
+) -> bool:
+    """Poll until `event()` holds and return True; False if `proc` ends first. Fails after HANG_GUARD s."""
+    deadline = time.monotonic() + HANG_GUARD
+    while not event():
+        if proc is not None and proc.poll() is not None:
+            return bool(event())
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {HANG_GUARD:g} s for {what}")
+        time.sleep(poll)
+    return True
+
+
+def holds_data(root: Path, pattern: str) -> bool:
+    """Whether a file matching `pattern` under `root` holds data (a writer may remove it while we look)."""
+    try:
+        for path in root.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_file() and path.stat().st_size > 0:
+                    return True
+    except FileNotFoundError:
+        pass
+    return False
+
+
+def within_guard(call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """`call(*args, **kwargs)`, in a thread: a hang fails the test after HANG_GUARD s instead of stalling it."""
+    out: list[_T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(call(*args, **kwargs))
+        except BaseException as e:
+            error.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(HANG_GUARD)
+    if thread.is_alive():
+        pytest.fail(f"{getattr(call, '__name__', call)} did not return within {HANG_GUARD:g} s: it hangs")
+    if error:
+        raise error[0]
+    return out[0]

@@ -1,8 +1,9 @@
-"""Denial of service within reason: request limits, expensive queries within the budget, a responsive service.
+"""Denial of service within reason: request limits, expensive queries answered, a responsive service.
 
 `test_web_search.py` already checks that bad page/per_page values are 400 and that a CSV export says when
-it cuts; this module checks the limits' values, the facet bound, the cost of expensive queries and that
-cheap requests keep answering while other clients send expensive ones to a real `archive serve`.
+it cuts; this module checks the limits' values, the facet bound, that expensive queries are answered
+(every call returns: a hang guard, not a speed limit; bench/ measures speed) and that cheap requests are
+answered while other clients' expensive ones are still running on a real `archive serve`.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from archive.searcher import MAX_FACET_VALUES, WHOOSH_BUDGET
+from archive.searcher import MAX_FACET_VALUES
 from web.app import create_app
 
-from .conftest import web_build_home, web_settings
+from .conftest import HANG_GUARD, wait_until, web_build_home, web_settings, within_guard
 
 ROOT = Path(__file__).parent.parent
-CHEAP_SECONDS = 1.5
 WORDS = (
     "blanchiment aggravé escroquerie contrebande cigarettes douane gendarmerie tribunal condamné enquête "
     "saisie réseau trafic stupéfiants corruption fraude fiscale proxénétisme association malfaiteurs"
@@ -80,12 +80,13 @@ def client(home: Path) -> Iterator[TestClient]:
 def test_page_size_and_deep_pagination_limits(
     client: TestClient, params: dict[str, str], status: int
 ) -> None:
-    started = time.perf_counter()
-    r = client.get("/search", params={"q": "blanchiment", **params})
+    r = within_guard(client.get, "/search", params={"q": "blanchiment", **params})
     assert r.status_code == status, r.text[:300]
-    assert time.perf_counter() - started < CHEAP_SECONDS
     if status == 200 and "format" not in params:
-        assert len(r.json()["hits"]) <= 100
+        body = r.json()
+        assert len(body["hits"]) <= 100
+        if int(params.get("page", "1")) > body["pages"]:  # past the last page: nothing to rank or render
+            assert body["hits"] == []
 
 
 def test_csv_export_states_its_limit(client: TestClient) -> None:
@@ -120,12 +121,11 @@ EXPENSIVE = [
 
 
 @pytest.mark.parametrize("q", EXPENSIVE)
-def test_expensive_queries_finish_within_the_budget(client: TestClient, q: str) -> None:
-    started = time.perf_counter()
-    r = client.get("/search", params={"q": q, "per_page": "100"})
-    elapsed = time.perf_counter() - started
+def test_expensive_queries_are_answered(client: TestClient, q: str) -> None:
+    r = within_guard(client.get, "/search", params={"q": q, "per_page": "100"})
     assert r.status_code == 200, r.text[:300]
-    assert elapsed < WHOOSH_BUDGET + 0.5, f"{elapsed:.2f} s for {q[:60]!r}"
+    body = r.json()
+    assert len(body["hits"]) <= min(body["total"], 100)
 
 
 def _free_port() -> int:
@@ -180,25 +180,38 @@ def server(home: Path) -> Iterator[str]:
 
 
 def test_service_stays_responsive_while_clients_send_expensive_queries(server: str) -> None:
+    """Cheap requests overtake expensive ones: sent after an expensive request, answered before it. A
+    service that ran one request at a time, first come first served, would not answer them so; and
+    /health, which never waits for a search thread, overtakes even two requests in a row."""
     stop = threading.Event()
-    expensive_statuses: list[int] = []
-    cheap: list[tuple[str, int, float]] = []
+    expensive: list[tuple[float, float, int]] = []  # (sent, answered, status)
+    cheap: dict[str, list[tuple[float, float, int]]] = {"/health": [], "/search": []}
 
     def attacker(offset: int) -> None:
-        with httpx.Client(base_url=server, timeout=30) as c:
+        with httpx.Client(base_url=server, timeout=HANG_GUARD) as c:
             i = offset
             while not stop.is_set():
+                sent = time.monotonic()
                 r = c.get("/search", params={"q": EXPENSIVE[i % len(EXPENSIVE)], "per_page": "100"})
-                expensive_statuses.append(r.status_code)
+                expensive.append((sent, time.monotonic(), r.status_code))
                 i += 1
 
     def researcher(path: str, params: dict[str, str]) -> None:
-        with httpx.Client(base_url=server, timeout=30) as c:
+        with httpx.Client(base_url=server, timeout=HANG_GUARD) as c:
             while not stop.is_set():
-                started = time.perf_counter()
+                sent = time.monotonic()
                 r = c.get(path, params=params)
-                cheap.append((path, r.status_code, time.perf_counter() - started))
-                time.sleep(0.05)
+                cheap[path].append((sent, time.monotonic(), r.status_code))
+
+    def overtaking(path: str, in_a_row: bool) -> int:
+        """Cheap requests answered before an expensive one sent before them (`in_a_row`: sent before
+        the same client's previous request, which was answered before it too)."""
+        heavy, answers = list(expensive), list(cheap[path])
+        count = 0
+        for previous, (c0, c1, _) in zip(answers[:1] + answers[:-1], answers, strict=True):
+            since = previous[0] if in_a_row else c0
+            count += any(e0 < since and c1 < e1 for e0, e1, _ in heavy)
+        return count
 
     threads = [threading.Thread(target=attacker, args=(i,)) for i in range(3)]
     threads += [
@@ -207,12 +220,16 @@ def test_service_stays_responsive_while_clients_send_expensive_queries(server: s
     ]
     for t in threads:
         t.start()
-    time.sleep(6)
-    stop.set()
-    for t in threads:
-        t.join(timeout=60)
-    assert expensive_statuses and set(expensive_statuses) == {200}, set(expensive_statuses)
-    assert len(cheap) >= 10
-    assert all(status == 200 for _, status, _ in cheap)
-    slowest = max(cheap, key=lambda c: c[2])
-    assert slowest[2] < CHEAP_SECONDS, f"a cheap request took {slowest[2]:.2f} s: {slowest[0]}"
+    try:
+        wait_until(
+            lambda: overtaking("/health", in_a_row=True) >= 5 and overtaking("/search", in_a_row=False) >= 5,
+            "cheap requests answered while expensive ones sent before them were still running",
+            poll=0.2,
+        )
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=HANG_GUARD)
+    assert expensive and {status for *_, status in expensive} == {200}
+    for path, answers in cheap.items():
+        assert {status for *_, status in answers} == {200}, path

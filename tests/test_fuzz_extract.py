@@ -1,4 +1,4 @@
-"""Fuzzing the extractors: every hostile file is extracted or rejected with a reason, fast, in bounded memory.
+"""Fuzzing the extractors: every hostile file is extracted or rejected with a reason, in bounded memory.
 
 Each case runs in a forked child of one worker process (the readers imported once), so a case that
 crashes, hangs or balloons cannot take the test run with it: the worker reports how it ended, how long
@@ -23,9 +23,10 @@ from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
 
+from .conftest import HANG_GUARD
+
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
-MAX_SECONDS = 5.0
 MAX_PEAK_MB = 300
 MAX_BYTES = 50 * 1024 * 1024
 
@@ -90,8 +91,11 @@ print(json.dumps(out))
 """
 
 
-def run_cases(tmp_path: Path, cases: list[tuple[str, bytes]], timeout: float = MAX_SECONDS) -> list[dict]:
-    """Extract each (name, data) in a forked child; one dict per case: outcome, code, seconds, peak_mb."""
+def run_cases(tmp_path: Path, cases: list[tuple[str, bytes]], timeout: float = HANG_GUARD) -> list[dict]:
+    """Extract each (name, data) in a forked child; one dict per case: outcome, code, seconds, peak_mb.
+
+    A child still at work after `timeout` s is killed and its case reported as a "timeout": a guard
+    against hangs, not a speed limit (the readers' own time budget is the CPU budget of `isolation`)."""
     listing = []
     for i, (name, data) in enumerate(cases):
         path = tmp_path / f"case-{i}"
@@ -109,14 +113,13 @@ def run_cases(tmp_path: Path, cases: list[tuple[str, bytes]], timeout: float = M
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def assert_clean(results: list[dict], max_seconds: float = MAX_SECONDS) -> None:
-    """Every case extracted or rejected with a reason, in time and in bounded memory."""
+def assert_clean(results: list[dict]) -> None:
+    """Every case extracted or rejected with a reason (no crash, no timeout), in bounded memory."""
     bad = [
         r
         for r in results
         if r["outcome"] not in ("extracted", "rejected")
         or (r["outcome"] == "rejected" and not (r.get("code") and r.get("reason")))
-        or r["seconds"] > max_seconds
         or r["peak_mb"] > MAX_PEAK_MB
     ]
     assert not bad, json.dumps(bad, indent=1, ensure_ascii=False)[:4000]
@@ -194,7 +197,7 @@ def test_flate_bomb_in_a_pdf_is_rejected_in_bounded_memory(tmp_path: Path, zero_
 
 
 def test_pdf_whose_small_stream_inflates_to_a_huge_text_layer(tmp_path: Path) -> None:
-    """~10 KB of compressed drawing operators (60,000 lines of text): read or refused within the time bound."""
+    """~10 KB of compressed drawing operators (60,000 lines of text): read or refused with a reason."""
     content = zlib.compress(TEXT_OPS * 60_000, 9)
     data = page_pdf(content, b"/Filter /FlateDecode ")
     assert len(data) < 64 * 1024

@@ -1,15 +1,16 @@
-"""Hostile query text: any string is parsed, analysed and searched, quickly, without raising.
+"""Hostile query text: any string is parsed, analysed and searched, with bounded work, without raising.
 
 `test_search.py` holds the table of classic hostile queries and a small Hypothesis test over plain text;
 this module generates the hostile kinds themselves (controls, NUL, lone surrogates, RTL marks, syntax
-fragments, nesting, thousands of terms, wildcards everywhere) and checks the bounds the notes promise.
+fragments, nesting, thousands of terms, wildcards everywhere) and checks the bounds the notes promise:
+the query cut to MAX_QUERY_CHARS and MAX_TERMS, every expansion to MAX_EXPANSION, and every call
+returning (a hang guard, not a speed limit: how fast is measured in bench/).
 """
 
 from __future__ import annotations
 
 import html
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,10 +25,7 @@ from archive.models import SearchRequest
 from archive.settings import Settings
 from archive.vocabulary import Vocabulary
 
-from .conftest import SMALL_ARCHIVE, write_documents
-
-SEARCH_SECONDS = 1.0
-"""The time one search of the small archive may take, whatever the query text."""
+from .conftest import SMALL_ARCHIVE, within_guard, write_documents
 
 PARSER = query.make_parser()
 
@@ -127,13 +125,12 @@ def small_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]
     archive.close()
 
 
-def _search_in_time(archive: Archive, text: str) -> None:
-    started = time.perf_counter()
-    results = archive.search(SearchRequest(text))
-    elapsed = time.perf_counter() - started
-    assert elapsed < SEARCH_SECONDS, f"{elapsed:.2f} s for {text[:80]!r}"
+def _search(archive: Archive, text: str) -> None:
+    """The search returns a coherent answer of one page at most."""
+    request = SearchRequest(text)
+    results = within_guard(archive.search, request)
     assert results.total >= 0 and isinstance(results.interpreted_as, str)
-    assert len(results.hits) <= results.total
+    assert len(results.hits) <= min(results.total, request.per_page)
 
 
 # ------------------------------------------------------------------ property tests
@@ -163,12 +160,12 @@ def test_analyzer_never_raises_and_highlight_is_escaped_text(text: str) -> None:
 
 @settings(
     max_examples=150,
-    deadline=None,  # the bound is asserted per search below, not by Hypothesis
+    deadline=None,  # no speed limit: a loaded machine is slow, not wrong
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(hostile_queries())
-def test_any_hostile_query_is_searched_within_the_time_bound(small_archive: Archive, text: str) -> None:
-    _search_in_time(small_archive, text)
+def test_any_hostile_query_is_searched(small_archive: Archive, text: str) -> None:
+    _search(small_archive, text)
 
 
 # ------------------------------------------------------------------ the extreme shapes, one by one
@@ -209,12 +206,12 @@ EXTREME = {
 
 
 @pytest.mark.parametrize("text", list(EXTREME.values()), ids=list(EXTREME))
-def test_extreme_query_shapes_parse_and_search_in_time(small_archive: Archive, text: str) -> None:
-    started = time.perf_counter()
-    parsed = query.parse(PARSER, text)
-    assert time.perf_counter() - started < SEARCH_SECONDS
+def test_extreme_query_shapes_parse_and_search_within_bounds(small_archive: Archive, text: str) -> None:
+    parsed = within_guard(query.parse, PARSER, text)
     assert len(parsed.text) <= query.MAX_QUERY_CHARS
-    _search_in_time(small_archive, text)
+    if isinstance(parsed.query, wq.And | wq.Or):
+        assert len(parsed.query.subqueries) <= query.MAX_TERMS
+    _search(small_archive, text)
 
 
 # ------------------------------------------------------------------ the analyzer over 100,000 characters
@@ -234,15 +231,12 @@ LONG_TEXTS = {
 
 
 @pytest.mark.parametrize("text", list(LONG_TEXTS.values()), ids=list(LONG_TEXTS))
-def test_analyzer_is_fast_on_100k_characters(text: str) -> None:
-    started = time.perf_counter()
-    toks = list(analysis.tokens(text))
-    elapsed = time.perf_counter() - started
-    assert elapsed < SEARCH_SECONDS, f"tokens of {len(text)} characters took {elapsed:.2f} s"
-    started = time.perf_counter()
-    analysis.highlight(text, {t.key for t in toks[:10]})
-    elapsed = time.perf_counter() - started
-    assert elapsed < SEARCH_SECONDS, f"highlight of {len(text)} characters took {elapsed:.2f} s"
+def test_analyzer_gets_through_100k_characters(text: str) -> None:
+    toks = within_guard(lambda: list(analysis.tokens(text)))
+    assert len(toks) <= len(text) and all(0 <= t.start <= t.end <= len(text) for t in toks)
+    marked = within_guard(analysis.highlight, text, {t.key for t in toks[:10]})
+    bare = marked.replace("<mark>", "").replace("</mark>", "")
+    assert html.unescape(bare) == text  # nothing lost on the way, however long the text
 
 
 # ------------------------------------------------------------------ expansion bounds
@@ -269,9 +263,7 @@ def big_vocabulary() -> Vocabulary:
 )
 def test_wildcard_and_fuzzy_expansion_is_bounded(big_vocabulary: Vocabulary, pattern: wq.Query) -> None:
     notes: list[str] = []
-    started = time.perf_counter()
-    expanded = query.expand(pattern, big_vocabulary, notes)
-    assert time.perf_counter() - started < SEARCH_SECONDS
+    expanded = within_guard(query.expand, pattern, big_vocabulary, notes)
     terms = [leaf for leaf in expanded.leaves()] if not expanded.is_leaf() else [expanded]
     assert 0 < len(terms) <= query.MAX_EXPANSION
     if not isinstance(pattern, wq.FuzzyTerm):

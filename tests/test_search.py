@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
 
-from .conftest import HIT_KEYS, write_documents
+from .conftest import HIT_KEYS, within_guard, write_documents
 
 
 def ids(archive: Archive, query: str, **kw: object) -> list[str]:
@@ -191,11 +190,11 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("query", HOSTILE)
-def test_hostile_queries_never_raise_and_stay_fast(archive: Archive, query: str) -> None:
-    started = time.perf_counter()
-    results = archive.search(SearchRequest(query))
-    assert time.perf_counter() - started < 1.0
+def test_hostile_queries_never_raise_or_hang(archive: Archive, query: str) -> None:
+    request = SearchRequest(query)
+    results = within_guard(archive.search, request)
     assert results.total >= 0 and isinstance(results.interpreted_as, str)
+    assert len(results.hits) <= min(results.total, request.per_page)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
