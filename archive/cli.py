@@ -339,20 +339,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         archive.close()
     if args.json:
-        out = {
-            "status": "degraded" if failed else "ok" if stats.generation else "no_index",
-            "degraded": failed,
-            "documents": stats.documents,
-            "passages": stats.passages,
-            "built_at": stats.built_at,
-            "schema_version": stats.schema_version,
-            "index_bytes": stats.index_bytes,
-            "generation": stats.generation,
-            "facets": {
-                k: [{"value": f.value, "label": f.label, "count": f.count} for f in v]
-                for k, v in stats.facets.items()
-            },
-        }
+        out = stats.to_json(failed)
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0

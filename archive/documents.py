@@ -56,7 +56,7 @@ def sha256_bytes(data: bytes) -> str:
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a regular file, never followed through a symbolic link (OSError ELOOP then)."""
     digest = hashlib.sha256()
-    with _open_regular(path) as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -67,7 +67,7 @@ def read_regular(path: Path, limit: int) -> bytes:
 
     Opened once and checked on the open file, so a file swapped for a link or grown after the scan is
     not read through or past the limit."""
-    with _open_regular(path) as f:
+    with open_regular(path) as f:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise RejectedInput(
@@ -76,11 +76,16 @@ def read_regular(path: Path, limit: int) -> bytes:
     return data
 
 
-def _open_regular(path: Path) -> io.BufferedReader:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+def open_regular(path: Path) -> io.BufferedReader:
+    """A regular file opened for reading, never through a symbolic link (ELOOP) and never blocking on
+    a FIFO or device swapped in after the scan (refused as not a regular file)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise IsADirectoryError(errno.EISDIR, "not a regular file", path.name)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
         return open(fd, "rb", closefd=True)
     except BaseException:
         os.close(fd)

@@ -45,6 +45,20 @@ class ArchiveBusy(ArchiveError):
         self.holder = holder
 
 
+class CursorExpired(ArchiveError):
+    """A search cursor made on a state of the index that is no longer live (a reindex changed it)."""
+
+    code = "cursor_expired"
+
+    def __init__(self, generation: str, commit: int) -> None:
+        super().__init__(
+            f"the archive was reindexed since this cursor was made (on {generation}, commit {commit}): "
+            "the results have changed; start again from the first page"
+        )
+        self.generation = generation
+        self.commit = commit
+
+
 class IndexMissing(ArchiveError):
     code = "index_missing"
 

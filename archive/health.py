@@ -13,20 +13,29 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+
+from .wire import Degraded
 
 FILE = "DEGRADED"
 
 
-def read(index_dir: Path) -> dict[str, Any] | None:
+def read(index_dir: Path) -> Degraded | None:
     """The recorded failure (`what`, `code`, `reason`, `since`), or None when the last write succeeded."""
     try:
         value = json.loads((index_dir / FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return {"what": "?", "code": "unknown", "reason": "unreadable health record", "since": None}
-    return value if isinstance(value, dict) else None
+        value = {"reason": "unreadable health record"}
+    if not isinstance(value, dict):
+        return None
+    since = value.get("since")
+    return {  # the record's own shape, whatever another version (or a hand) wrote
+        "what": str(value.get("what", "?")),
+        "code": str(value.get("code", "unknown")),
+        "reason": str(value.get("reason", "")),
+        "since": since if isinstance(since, str) else None,
+    }
 
 
 def record(index_dir: Path, what: str, code: str, reason: str) -> None:

@@ -7,15 +7,27 @@ document, check, stats. Writers take the archive's write lock; readers never wai
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from . import extract, health, indexer, metadata, passages
-from .documents import BAD_NAME, Store, read_regular, safe_folder, safe_name, sha256_bytes, sha256_file
+from .documents import (
+    BAD_NAME,
+    Store,
+    open_regular,
+    read_regular,
+    safe_folder,
+    safe_name,
+    sha256_bytes,
+    sha256_file,
+)
 from .errors import (
     ArchiveBusy,
     DocumentNotFound,
@@ -43,9 +55,10 @@ from .models import (
     printable,
 )
 from .schema import SCHEMA_VERSION
-from .searcher import Export, Searcher, check_filters
+from .searcher import Export, IndexVersion, Searcher, check_filters
 from .settings import Settings
 from .taxonomy import Taxonomy
+from .wire import Degraded
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as a long write advances."""
@@ -60,6 +73,7 @@ class Archive:
         self.taxonomy = Taxonomy.load(settings.taxonomy_path)
         self.searcher = Searcher(settings.index_dir, self.taxonomy)
         self._unread: list[str] = []  # files the current write could not read for lack of a reader
+        self._prepared = 0  # files the current write read and prepared
 
     def close(self) -> None:
         self.searcher.close()
@@ -91,19 +105,30 @@ class Archive:
         """Every match of a search in ranked order, up to `limit`, from one index generation."""
         return self.searcher.export(validate(request), limit)
 
-    def original(self, document_id: str) -> tuple[Path, str]:
-        """The stored file of a document and its media type."""
+    def original(self, document_id: str) -> tuple[str, BinaryIO, int, str]:
+        """The stored file of a document, opened without following links: (file name, open file, size,
+        media type). The caller closes the file."""
         path = self.store.path_of(document_id)
+        try:
+            handle = open_regular(path)
+        except OSError:  # gone, or swapped for a link since the lookup
+            raise DocumentNotFound(document_id) from None
         fmt = extract.format_of(path.name) or ""
-        return path, extract.MEDIA_TYPES.get(fmt, "application/octet-stream")
+        size = os.fstat(handle.fileno()).st_size
+        return path.name, handle, size, extract.MEDIA_TYPES.get(fmt, "application/octet-stream")
 
     def stats(self) -> Stats:
         return self.searcher.stats()
+
+    def version(self) -> IndexVersion | None:
+        """The live index's latest commit (changes with every write), cheaply: no search is run."""
+        return self.searcher.version()
 
     # ------------------------------------------------------------------ preparing
 
     def prepare(self, document_id: str, data: bytes, sidecar: bytes | None = None) -> Document:
         """Extract, split and tag one document; raises RejectedInput."""
+        self._prepared += 1
         found = extract.extract(document_id, data, self.settings.max_file_bytes)
         extra = metadata.parse_sidecar(document_id, sidecar) if sidecar is not None else {}
         meta = metadata.build(document_id, found.metadata, extra, self.taxonomy)
@@ -131,6 +156,16 @@ class Archive:
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
     def _read(self, document_id: str) -> tuple[bytes, bytes | None]:
+        """A document's bytes and its sidecar's; RejectedInput when it cannot be read as a regular file
+        (gone, or swapped for a link or a FIFO since the scan): one file refused, not the whole write."""
+        try:
+            return self._read_regular(document_id)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise RejectedInput(document_id, "symlink", "a symbolic link: never followed") from None
+            raise RejectedInput(document_id, "unreadable", f"cannot read: {e.strerror or e}") from None
+
+    def _read_regular(self, document_id: str) -> tuple[bytes, bytes | None]:
         path = self.store.root / document_id
         size = path.lstat().st_size
         if size > self.settings.max_file_bytes:
@@ -172,6 +207,7 @@ class Archive:
         try:
             with WriteLock(index_dir, what, wait):
                 self._unread = []
+                self._prepared = 0
                 self.store.clean()
                 indexer.clean_stale(index_dir)
                 try:
@@ -191,14 +227,14 @@ class Archive:
                         ReaderUnavailable.code,
                         f"{len(self._unread)} file(s) not read for lack of a working reader: {names}",
                     )
-                else:
-                    health.clear(index_dir)
+                elif self._prepared or not _reader_trouble(health.read(index_dir)):
+                    health.clear(index_dir)  # a reader failure is cleared only by a write that read
         except ArchiveBusy:
             raise
         except OSError as e:  # the lock itself could not be taken or released
             raise StorageError(what, e, self.settings.home) from e
 
-    def health(self) -> dict[str, object] | None:
+    def health(self) -> Degraded | None:
         """Why the last write failed (`what`, `code`, `reason`, `since`), or None if it succeeded."""
         return health.read(self.settings.index_dir)
 
@@ -434,7 +470,11 @@ class Archive:
         manifest = self.store.read_manifest()
         shas: dict[str, str] = {}
         for document_id in ids:
-            sha = sha256_file(self.store.root / document_id)
+            try:
+                sha = sha256_file(self.store.root / document_id)
+            except OSError as e:  # gone or swapped for a link since the scan
+                problems.append(Problem("error", printable(document_id), f"cannot read: {e.strerror or e}"))
+                continue
             shas[document_id] = sha
             if document_id not in manifest:
                 problems.append(
@@ -489,6 +529,8 @@ class Archive:
         counts = self.searcher.passage_counts()
         first: dict[str, str] = {}
         for document_id in ids:
+            if document_id not in shas:
+                continue
             sha = shas[document_id]
             if sha in first:
                 problems.append(
@@ -527,6 +569,10 @@ class Archive:
         return problems
 
 
+def _reader_trouble(failed: Mapping[str, object] | None) -> bool:
+    return failed is not None and failed.get("code") in (ReaderFailed.code, ReaderUnavailable.code)
+
+
 def _lone_sidecar(path: Path) -> Callable[[], bytes]:
     def refuse() -> bytes:
         raise RejectedInput(
@@ -546,6 +592,8 @@ def validate(request: SearchRequest) -> SearchRequest:
         raise UsageError("page must be 1 or more", "page")
     if request.page > 10_000:
         raise UsageError("page must be at most 10000", "page")
+    if request.cursor is not None and request.page != 1:
+        raise UsageError("cursor cannot be combined with page: the cursor says where the page starts", "cursor")
     if not 1 <= request.per_page <= 100:
         raise UsageError("per_page must be between 1 and 100", "per_page")
     if request.sort not in SORTS:

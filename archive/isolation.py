@@ -71,19 +71,22 @@ def run(reader: Reader, name: str, data: bytes, fmt: str = "") -> Extracted:
     """
     seconds = budget(len(data))
     for attempt in (1, 2):
-        worker = _worker()
+        worker = None
         try:
+            worker = _worker()
             worker.prepare(fmt)
             return worker.call(reader, name, data, seconds)
         except _TooComplex:
-            _discard(worker)
+            if worker is not None:
+                _discard(worker)
             raise RejectedInput(
                 name,
                 "too_complex",
                 f"reading this file took more than {seconds:.0f} s of computing: too complex to extract",
             ) from None
         except _Lost as lost:
-            _discard(worker)
+            if worker is not None:
+                _discard(worker)
             if attempt == 2:
                 raise ReaderUnavailable(name, lost.code, lost.message) from None
     raise AssertionError("unreachable")  # pragma: no cover
@@ -159,6 +162,8 @@ class _Worker:
                 return True
 
             outcome, value = self._receive(keep_waiting, step=min(seconds, 1.0))
+        if outcome == "lost":
+            raise _Lost("reader_crashed", str(value))
         if outcome == "raised":
             if isinstance(value, RejectedInput):
                 raise value
@@ -178,7 +183,10 @@ class _Worker:
         started = time.monotonic()
         sentinel = self.process.sentinel
         while True:
-            ready = multiprocessing.connection.wait([self._conn, sentinel], timeout=step)
+            try:
+                ready = multiprocessing.connection.wait([self._conn, sentinel], timeout=step)
+            except (OSError, ValueError):  # the worker was stopped by another thread meanwhile
+                raise _Lost("reader_crashed", "the reader process was gone") from None
             if self._conn in ready:
                 try:
                     outcome, value = self._conn.recv()
@@ -219,6 +227,8 @@ def _serve(conn: Any) -> None:
             message: tuple[str, Any] = ("result", function(*args))
         except RejectedInput as e:
             message = ("raised", e)
+        except MemoryError:  # the heap limit, or the machine's: not evidence against the file
+            message = ("lost", "the reader ran out of memory on this file")
         except (Exception, RecursionError) as e:  # a reader's bug costs one file, never the worker
             message = ("raised", type(e).__name__)
         try:
@@ -272,7 +282,10 @@ def _worker() -> _Worker:
         worker = _current
         if worker is not None and worker.usable():
             return worker
-        fresh: _Worker = _in_keeper(_Worker)
+        try:
+            fresh: _Worker = _in_keeper(_Worker)
+        except OSError as e:  # no process or pipe to be had (EAGAIN, EMFILE): ours, not the file's
+            raise _Lost("reader_unavailable", f"the reader process could not start ({e.strerror})") from None
         _current = fresh
     if worker is not None and worker.owner == os.getpid():
         worker.stop()  # dead already; its pipe is closed here

@@ -5,9 +5,13 @@ Whoosh objects never leave the indexing and searching modules; everything else s
 
 from __future__ import annotations
 
+import html
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote, urlencode
+
+from . import wire
 
 FACETS: tuple[str, ...] = ("agency", "offence", "year", "source", "type")
 """The facet names, in the order front ends show them."""
@@ -24,7 +28,7 @@ DOCUMENT_PAGE = 200
 """Passages per page of a document view: a 65,000-passage document was 115 MB of JSON in one answer.
 Passage `#p<position>` of a document is on page `(position - 1) // DOCUMENT_PAGE + 1`."""
 
-Status = Literal["added", "updated", "unchanged", "removed", "rejected", "duplicate"]
+Status = wire.Status
 
 _UNSHOWABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls, invisible formatting, undecodable bytes, line breaks
 
@@ -41,6 +45,23 @@ def printable(text: str) -> str:
     )
 
 
+def document_url(document_id: str, position: int | None = None, query: str = "") -> str:
+    """The address of a document's page, landing on passage `position` and marking `query`'s matches.
+
+    Passages past the first page of the document add `p=<position>`, which opens the page holding it;
+    the `#p<position>` anchor then lands on the passage itself.
+    """
+    url = "/documents/" + quote(document_id, safe="/")
+    params: list[tuple[str, str]] = []
+    if position and position > DOCUMENT_PAGE:
+        params.append(("p", str(position)))
+    if query.strip():
+        params.append(("q", query))
+    if params:
+        url += "?" + urlencode(params)
+    return f"{url}#p{position}" if position else url
+
+
 @dataclass(frozen=True)
 class Rejection:
     """Why a file cannot be indexed: a stable code for programs and a sentence for people."""
@@ -49,6 +70,10 @@ class Rejection:
         str  # empty, too_large, binary, unsupported_format, undecodable, no_text_layer, unreadable, encrypted
     )
     message: str
+
+    def to_json(self) -> wire.Reason:
+        """The reason as the API and the jobs report it."""
+        return {"code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,18 @@ class Metadata:
     @property
     def year(self) -> int | None:
         return int(self.date[:4]) if self.date else None
+
+    def to_json(self) -> wire.Metadata:
+        """The metadata a document view shows (agency and offence are the view's own fields)."""
+        return {
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "type": self.type,
+            "language": self.language,
+            "description": self.description,
+            "url": self.url,
+        }
 
 
 @dataclass(frozen=True)
@@ -108,6 +145,20 @@ class Passage:
     @property
     def id(self) -> str:
         return f"{self.document}#p{self.position}"
+
+    def to_json(self, highlight: str, match: bool) -> wire.Passage:
+        """The passage as a document view shows it, `highlight` being its text as escaped HTML."""
+        return {
+            "id": self.id,
+            "position": self.position,
+            "section": self.section,
+            "text": self.text,
+            "highlight": highlight,
+            "agency": list(self.agency),
+            "offence": list(self.offence),
+            "match": match,
+            "url": document_url(self.document, self.position),
+        }
 
 
 @dataclass(frozen=True)
@@ -157,6 +208,18 @@ class Outcome:
         suffix = f" ({self.passages} passages)" if self.passages else ""
         return f"{self.status:<9} {path}{suffix}"
 
+    def to_json(self) -> wire.Outcome:
+        """One file's outcome in an upload's answer, with the address of the stored document."""
+        stored = self.status in ("added", "unchanged")
+        return {
+            "path": self.path,
+            "status": self.status,
+            "reason": self.reason.to_json() if self.reason else None,
+            "duplicate_of": self.duplicate_of,
+            "passages": self.passages,
+            "url": document_url(self.path) if stored else None,
+        }
+
 
 @dataclass(frozen=True)
 class Report:
@@ -168,6 +231,21 @@ class Report:
     @property
     def rejected(self) -> bool:
         return any(o.status == "rejected" for o in self.outcomes)
+
+    def counts(self) -> wire.Counts:
+        """Files per status, every status named."""
+        return {
+            "added": self.count("added"),
+            "updated": self.count("updated"),
+            "unchanged": self.count("unchanged"),
+            "removed": self.count("removed"),
+            "duplicate": self.count("duplicate"),
+            "rejected": self.count("rejected"),
+        }
+
+    def to_json(self) -> wire.Upload:
+        """The body of an upload's answer: each file's outcome and the counts."""
+        return {"outcomes": [o.to_json() for o in self.outcomes], "counts": self.counts()}
 
 
 @dataclass(frozen=True)
@@ -182,6 +260,7 @@ class SearchRequest:
     sort: Sort = "relevance"
     page: int = 1
     per_page: int = 10
+    cursor: str | None = None  # a previous page's `next_cursor`: the page after it (instead of `page`)
 
 
 @dataclass(frozen=True)
@@ -190,6 +269,25 @@ class FacetValue:
     label: str
     count: int
     selected: bool
+
+    def to_json(self) -> wire.FacetValue:
+        """One facet value of a search's (or the stats') facets."""
+        return {"value": self.value, "label": self.label, "count": self.count, "selected": self.selected}
+
+
+def facets_json(facets: dict[str, tuple[FacetValue, ...]]) -> wire.Facets:
+    """Every facet of FACETS, empty when `facets` lacks it (an archive with no index)."""
+
+    def values(name: str) -> list[wire.FacetValue]:
+        return [f.to_json() for f in facets.get(name, ())]
+
+    return {
+        "agency": values("agency"),
+        "offence": values("offence"),
+        "year": values("year"),
+        "source": values("source"),
+        "type": values("type"),
+    }
 
 
 @dataclass(frozen=True)
@@ -209,6 +307,25 @@ class Hit:
     score: float
     url: str
 
+    def to_json(self) -> wire.Hit:
+        """One hit of the `/search` body."""
+        return {
+            "id": self.id,
+            "document": self.document,
+            "position": self.position,
+            "section": self.section,
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "type": self.type,
+            "text": self.text,
+            "highlight": self.highlight,
+            "agency": list(self.agency),
+            "offence": list(self.offence),
+            "score": self.score,
+            "url": self.url,
+        }
+
 
 @dataclass(frozen=True)
 class SearchResults:
@@ -224,8 +341,9 @@ class SearchResults:
     relaxed: bool
     took_ms: float
     notes: tuple[str, ...] = ()  # what was done to the query: relaxed, truncated, wildcard bounded...
+    next_cursor: str | None = None  # where the next page starts (see archive/cursor.py); None on the last
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> wire.SearchResults:
         """The `/search` JSON body, shared by the CLI's `--json` and the HTTP API."""
         return {
             "query": self.query,
@@ -238,33 +356,10 @@ class SearchResults:
             "took_ms": round(self.took_ms, 2),
             "relaxed": self.relaxed,
             "notes": list(self.notes),
-            "hits": [
-                {
-                    "id": h.id,
-                    "document": h.document,
-                    "position": h.position,
-                    "section": h.section,
-                    "title": h.title,
-                    "date": h.date,
-                    "source": h.source,
-                    "type": h.type,
-                    "text": h.text,
-                    "highlight": h.highlight,
-                    "agency": list(h.agency),
-                    "offence": list(h.offence),
-                    "score": h.score,
-                    "url": h.url,
-                }
-                for h in self.hits
-            ],
-            "facets": {
-                name: [
-                    {"value": f.value, "label": f.label, "count": f.count, "selected": f.selected}
-                    for f in values
-                ]
-                for name, values in self.facets.items()
-            },
+            "hits": [h.to_json() for h in self.hits],
+            "facets": facets_json(self.facets),
             "suggestion": self.suggestion,
+            "next_cursor": self.next_cursor,
         }
 
 
@@ -291,6 +386,33 @@ class DocumentView:
     def pages(self) -> int:
         return max(1, -(-self.total_passages // self.per_page))
 
+    def to_json(self) -> wire.DocumentView:
+        """The `/documents/{id}` JSON body: metadata, matches and this page's passages."""
+        url = document_url(self.id)
+        matches = set(self.matches)
+        # Without a query, a passage's highlight is its text, escaped as the searcher escapes hits.
+        highlights = self.highlights or tuple(html.escape(p.text, quote=False) for p in self.passages)
+        return {
+            "id": self.id,
+            "url": url,
+            "original_url": url + "/original",
+            "format": self.format,
+            "size": self.size,
+            "sha256": self.sha256,
+            "metadata": self.metadata.to_json(),
+            "agency": list(self.agency),
+            "offence": list(self.offence),
+            "matches": list(self.matches),
+            "notes": list(self.notes),
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": self.pages,
+            "total_passages": self.total_passages,
+            "passages": [
+                p.to_json(h, p.position in matches) for p, h in zip(self.passages, highlights, strict=True)
+            ],
+        }
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -310,3 +432,19 @@ class Stats:
     index_bytes: int
     generation: str | None
     facets: dict[str, tuple[FacetValue, ...]]
+
+    def health(self, degraded: wire.Degraded | None) -> wire.Health:
+        """The `/health` body; `degraded` is the failed write `Archive.health()` reports, if any."""
+        return {
+            "status": "degraded" if degraded else "ok" if self.generation else "no_index",
+            "documents": self.documents,
+            "passages": self.passages,
+            "built_at": self.built_at,
+            "generation": self.generation,
+            "schema_version": self.schema_version,
+            "degraded": degraded,
+        }
+
+    def to_json(self, degraded: wire.Degraded | None) -> wire.Stats:
+        """The `archive stats --json` body: the health fields, the index's size and the facet counts."""
+        return {**self.health(degraded), "index_bytes": self.index_bytes, "facets": facets_json(self.facets)}

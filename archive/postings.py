@@ -450,18 +450,27 @@ class Arrays:
         searcher: Any,
         coordination: list[tuple[Ids, float]] | None = None,
         deadline: Deadline | None = None,
+        after: tuple[float, int] | None = None,
     ) -> list[tuple[int, float]]:
         """The k best candidates by score (ties: lower docnum first), with their scores.
 
         With `coordination` (for each word of a loosened query, its passages and its weight), a
         candidate's score is multiplied by (weight of its words / weight of all)^COORDINATION:
         complete matches lead, and a passage with the rare words beats one with the common ones.
+        With `after` (the score and docnum of the last hit of a previous page), only the candidates
+        ranked after it compete: the next page costs one partition of k, not a ranking of all before it.
         """
         if not candidates.size or k <= 0:
             return []
         scores = self.scores(q, candidates, searcher, deadline)
         if coordination:
             scores = scores * coverage(candidates, coordination) ** COORDINATION
+        if after is not None:
+            last_score, last_docnum = after
+            later = (scores < last_score) | ((scores == last_score) & (candidates > last_docnum))
+            candidates, scores = candidates[later], scores[later]
+            if not candidates.size:
+                return []
         if candidates.size > k:
             cut = np.argpartition(-scores, k - 1)[:k]
             threshold = scores[cut].min()
@@ -471,16 +480,33 @@ class Arrays:
         order = np.lexsort((candidates[keep], -scores[keep]))[:k]
         return [(int(candidates[keep[i]]), float(scores[keep[i]])) for i in order]
 
-    def sorted_page(self, candidates: Ids, k: int, newest: bool) -> list[int]:
-        """The first k candidates by date (newest or oldest first, undated last), then position."""
+    def sorted_page(
+        self, candidates: Ids, k: int, newest: bool, after: tuple[int, int, int] | None = None
+    ) -> list[int]:
+        """The first k candidates by date (newest or oldest first, undated last), then position, then
+        docnum; with `after` (a previous page's last `sort_key`), the first k that come after it."""
         if not candidates.size:
             return []
+        rank = self._date_order(candidates, newest)
+        position = self.position[candidates].astype(np.int64)
+        if after is not None:
+            r, p, d = after
+            later = (rank > r) | ((rank == r) & ((position > p) | ((position == p) & (candidates > d))))
+            candidates, rank, position = candidates[later], rank[later], position[later]
+        order = np.lexsort((position, rank))[:k]  # stable: equal keys keep docnum order
+        return [int(d) for d in candidates[order]]
+
+    def sort_key(self, docnum: int, newest: bool) -> tuple[int, int, int]:
+        """Where a passage stands in a date order (`sorted_page`): what a cursor continues from."""
+        ids = np.array([docnum], dtype=np.int64)
+        return int(self._date_order(ids, newest)[0]), int(self.position[docnum]), docnum
+
+    def _date_order(self, candidates: Ids, newest: bool) -> npt.NDArray[np.int64]:
         rank = self.date_rank[candidates].astype(np.int64)
         if newest:
             missing = rank == np.iinfo(np.int32).max
             rank = np.where(missing, np.iinfo(np.int64).max, -rank)
-        order = np.lexsort((self.position[candidates], rank))[:k]
-        return [int(d) for d in candidates[order]]
+        return rank
 
     # ------------------------------------------------------------------ counting
 

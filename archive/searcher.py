@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import numpy as np
 from whoosh import query as wq
@@ -27,6 +26,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher as WhooshSearcher
 
 from . import analysis, postings, query
+from .cursor import Cursors, State
 from .errors import UsageError
 from .indexer import live_generation, read_meta
 from .metadata import type_label
@@ -42,6 +42,7 @@ from .models import (
     SearchRequest,
     SearchResults,
     Stats,
+    document_url,
 )
 from .postings import Deadline, Ids
 from .schema import SCHEMA_VERSION
@@ -100,6 +101,11 @@ class _Generation:
         if self._vocabulary is None:
             self._vocabulary = Vocabulary.load(self.path)
         return self._vocabulary
+
+    @property
+    def state(self) -> State:
+        """What this object reads: the generation's name and its Whoosh commit (what cursors are tied to)."""
+        return self.path.name, int(self.primary.reader().generation())
 
     @property
     def searcher(self) -> WhooshSearcher:
@@ -167,11 +173,22 @@ class _Generation:
 
     def record(self, docnum: int) -> dict[str, Any]:
         """One document record (metadata of a hit's document), unpickled once per generation."""
-        if docnum not in self._record_cache:
+        found = self._record_cache.get(docnum)  # one read: another thread may clear the cache meanwhile
+        if found is None:
             if len(self._record_cache) > 4096:
                 self._record_cache.clear()
-            self._record_cache[docnum] = self.searcher.stored_fields(docnum)["data"]
-        return self._record_cache[docnum]
+            found = self._record_cache[docnum] = self.searcher.stored_fields(docnum)["data"]
+        return found
+
+    @contextlib.contextmanager
+    def lent(self, searcher: WhooshSearcher) -> Iterator[None]:
+        """Use `searcher` (a caller's own) as this thread's Whoosh searcher for a while."""
+        previous = getattr(self._local, "searcher", None)
+        self._local.searcher = searcher
+        try:
+            yield
+        finally:
+            self._local.searcher = previous
 
     @property
     def records(self) -> dict[str, dict[str, Any]]:
@@ -194,6 +211,7 @@ class Searcher:
         self._lock = threading.RLock()
         self._gen: _Generation | None = None
         self._parser = query.make_parser()
+        self._cursors = Cursors(index_dir)
         self.deadline = SEARCH_DEADLINE  # seconds; the time limit of every search, view and export
 
     def close(self) -> None:
@@ -261,13 +279,26 @@ class Searcher:
         deadline = Deadline(self.deadline)
         with self._use() as gen:
             if gen is None:
+                if request.cursor:  # made on an index that is gone: expired (when it is one of ours)
+                    self._cursors.read(request.cursor, ("", -1), request)
                 parsed = query.parse(self._parser, request.query)
                 parsed.notes.append("l'index n'est pas encore construit : lancez `archive reindex`")
                 return _empty(request, parsed, started)
+            # a cursor is checked before any work: a broken or expired one costs nothing
+            resume = self._cursors.read(request.cursor, gen.state, request) if request.cursor else None
             plan = self._plan(gen, request, deadline)
-            start = (request.page - 1) * request.per_page
-            needed = start + request.per_page
-            hits = self._ranked(gen, request, plan, needed, deadline)[start:needed]
+            by_score = request.sort == "relevance" and plan.scoring is not None
+            start = 0 if resume else (request.page - 1) * request.per_page
+            after = _sort_key(resume.after, by_score) if resume else None
+            # one more than the page: whether a next page exists, without counting what comes after it
+            ranked = self._ranked(gen, request, plan, start + request.per_page + 1, deadline, after)
+            hits = ranked[start : start + request.per_page]
+            offset = resume.offset if resume else start  # hits before this page
+            next_cursor = None
+            if hits and len(ranked) > start + request.per_page:
+                last, score = hits[-1]
+                key = (score, last) if by_score else gen.arrays.sort_key(last, request.sort != "oldest")
+                next_cursor = self._cursors.make(gen.state, request, key, offset + len(hits))
             facets = self._facets(gen.arrays, request, plan.matched, plan.selections)
             parsed = plan.parsed
             # optional work: a search already out of time answers without a suggestion
@@ -278,7 +309,7 @@ class Searcher:
                 interpreted_as=plan.interpretation,
                 total=int(plan.final.size),
                 documents=gen.arrays.distinct_documents(plan.final),
-                page=request.page,
+                page=offset // request.per_page + 1,
                 per_page=request.per_page,
                 hits=tuple(self._hit(gen, docnum, score, keys) for docnum, score in hits),
                 facets=facets,
@@ -286,6 +317,7 @@ class Searcher:
                 relaxed=plan.relaxed,
                 took_ms=(time.perf_counter() - started) * 1000,
                 notes=_notes(parsed.notes, deadline),
+                next_cursor=next_cursor,
             )
 
     def export(self, request: SearchRequest, limit: int) -> Export:
@@ -390,26 +422,42 @@ class Searcher:
         return loosened, weighted, interpretation, note
 
     def _ranked(
-        self, gen: _Generation, request: SearchRequest, plan: _Plan, needed: int, deadline: Deadline
+        self,
+        gen: _Generation,
+        request: SearchRequest,
+        plan: _Plan,
+        needed: int,
+        deadline: Deadline,
+        after: tuple[float, int] | tuple[int, int, int] | None = None,
     ) -> list[tuple[int, float]]:
-        """The first `needed` (docnum, score) pairs of the plan's matches, in the request's order."""
+        """The first `needed` (docnum, score) pairs of the plan's matches, in the request's order; with
+        `after` (the sort key of a previous page's last hit, see `_sort_key`), the first that follow it.
+
+        Scores are exact here (a cursor compares them); hits round them for display.
+        """
         arrays = gen.arrays
         candidates = plan.final
         if request.sort != "relevance" or plan.scoring is None:
-            return [(d, 0.0) for d in arrays.sorted_page(candidates, needed, request.sort != "oldest")]
+            dated = after if after is None or len(after) == 3 else None
+            return [(d, 0.0) for d in arrays.sorted_page(candidates, needed, request.sort != "oldest", dated)]
+        scored = after if after is None or len(after) == 2 else None
         try:
-            out = arrays.top(plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline)
+            out = arrays.top(plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline, scored)
         except postings.Unsupported:  # spans Whoosh scores itself, in the time left
-            collector = _timed(gen.searcher.collector(limit=needed, filter=set(candidates.tolist())), deadline)
+            limit = needed if scored is None else None  # resuming: every score, to keep those after it
+            collector = _timed(gen.searcher.collector(limit=limit, filter=set(candidates.tolist())), deadline)
             if collector is None:  # no time left to rank: the matches in index order
-                out = [(d, 0.0) for d in candidates[:needed].tolist()]
-            else:
-                try:
-                    gen.searcher.search_with_collector(plan.scoring, collector)
-                except TimeLimit:  # the best hits found so far
-                    deadline.cut = True
-                out = [(hit.docnum, _score(hit.score)) for hit in collector.results()]
-        return [(d, round(s, 4)) for d, s in out[:needed]]
+                rest = candidates if scored is None else candidates[candidates > scored[1]]
+                return [(d, 0.0) for d in rest[:needed].tolist()]
+            try:
+                gen.searcher.search_with_collector(plan.scoring, collector)
+            except TimeLimit:  # the best hits found so far
+                deadline.cut = True
+            out = [(hit.docnum, _score(hit.score)) for hit in collector.results()]
+            if scored is not None:  # Whoosh orders as `top` does: score descending, then docnum
+                score, docnum = scored
+                out = [(d, s) for d, s in out if s < score or (s == score and d > docnum)]
+        return out[:needed]
 
     def _facets(
         self, arrays: postings.Arrays, request: SearchRequest, matched: Ids, selections: dict[str, Ids]
@@ -483,7 +531,7 @@ class Searcher:
             ),
             agency=tuple(data["agency"]),
             offence=tuple(data["offence"]),
-            score=score,
+            score=round(score, 4),
             url=document_url(stored["doc"], data["position"]),
         )
 
@@ -599,6 +647,34 @@ class Searcher:
                 facets,
             )
 
+    def version(self) -> IndexVersion | None:
+        """The live index's latest commit, without searching; None when there is no readable index.
+
+        Changes with every commit: a full rebuild swaps in another generation, an incremental one adds
+        a Whoosh commit (a new table of contents) to the same generation. Never older than what a
+        search started afterwards reads, since the live state only moves forward.
+        """
+        for _ in range(3):
+            with self._lock:
+                gen = self._generation()
+                if gen is None:
+                    return None
+                try:
+                    number = gen.ix.latest_generation()
+                    committed = gen.ix.last_modified()
+                except OSError:  # a newer commit removed that table of contents meanwhile: look again
+                    continue
+                return IndexVersion(f"{gen.path.name}.{number}", committed)
+        return None
+
+
+@dataclass(frozen=True)
+class IndexVersion:
+    """One committed state of the index: `tag` names it, `committed` is when it was committed (epoch s)."""
+
+    tag: str
+    committed: float
+
 
 def _timed(collector: Any, deadline: Deadline) -> Any:
     """A Whoosh collector stopped at the deadline (TimeLimit), or None when no time is left (noted)."""
@@ -613,7 +689,17 @@ def _timed(collector: Any, deadline: Deadline) -> Any:
 
 def _score(value: object) -> float:
     """A hit's relevance score; sorted searches carry sort keys instead, and score 0."""
-    return round(float(value), 4) if isinstance(value, int | float) else 0.0
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _sort_key(after: tuple[float, ...], by_score: bool) -> tuple[float, int] | tuple[int, int, int]:
+    """A cursor's position as the order of its search reads it: (score, docnum) for a relevance
+    ranking, (date rank, position, docnum) for a date order (`Arrays.sort_key`); UsageError otherwise."""
+    if by_score and len(after) == 2 and isinstance(after[1], int):
+        return float(after[0]), after[1]
+    if not by_score and len(after) == 3 and all(isinstance(v, int) for v in after):
+        return int(after[0]), int(after[1]), int(after[2])
+    raise UsageError("cursor does not fit this search's order: use the next_cursor of a response", "cursor")
 
 
 def _up_to_date(gen: _Generation) -> bool:
@@ -642,23 +728,6 @@ def _metadata(record: dict[str, Any]) -> Metadata:
         offence=tuple(record.get("explicit_offence", ())),
         url=record.get("url"),
     )
-
-
-def document_url(document_id: str, position: int | None = None, query: str = "") -> str:
-    """The address of a document's page, landing on passage `position` and marking `query`'s matches.
-
-    Passages past the first page of the document add `p=<position>`, which opens the page holding it;
-    the `#p<position>` anchor then lands on the passage itself.
-    """
-    url = "/documents/" + quote(document_id, safe="/")
-    params: list[tuple[str, str]] = []
-    if position and position > DOCUMENT_PAGE:
-        params.append(("p", str(position)))
-    if query.strip():
-        params.append(("q", query))
-    if params:
-        url += "?" + urlencode(params)
-    return f"{url}#p{position}" if position else url
 
 
 _LAST_POSITION = int(np.iinfo(np.int32).max)  # positions are stored as int32
@@ -716,7 +785,12 @@ class Export:
         self._ranked = ranked
         self._searcher = searcher
         self._gen = gen
-        self._release = weakref.finalize(self, searcher._release, gen) if gen is not None else None
+        # Its own Whoosh searcher, opened now: its open files outlive the generation's directory, which
+        # a later full reindex may delete while a slow client is still reading the export.
+        self._own = gen.ix.searcher() if gen is not None else None
+        self._release = (
+            weakref.finalize(self, _close_export, searcher, gen, self._own) if gen is not None else None
+        )
 
     @property
     def rows(self) -> int:
@@ -725,10 +799,10 @@ class Export:
 
     def hits(self, start: int, stop: int) -> list[Hit]:
         """Hits `start` to `stop` of the ranking (text not highlighted), read from the export's generation."""
-        gen = self._gen
-        if gen is None or self._release is None or not self._release.alive:
+        gen, own = self._gen, self._own
+        if gen is None or own is None or self._release is None or not self._release.alive:
             return []
-        with gen.borrowed():
+        with gen.lent(own):
             return [self._searcher._hit(gen, d, s, None) for d, s in self._ranked[start:stop]]
 
     def close(self) -> None:
@@ -740,6 +814,12 @@ class Export:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _close_export(searcher: Searcher, gen: _Generation, own: WhooshSearcher | None) -> None:
+    if own is not None:
+        own.close()
+    searcher._release(gen)
 
 
 def _empty(request: SearchRequest, parsed: query.Parsed, started: float) -> SearchResults:

@@ -142,7 +142,9 @@ WEB_DOCUMENTS: dict[str, str] = {
 
 
 def web_settings(home: Path, token: str | None = None, **overrides: object) -> Settings:
-    return Settings.from_env({}, home=home, token=token, passage_min_words=5, **overrides)
+    """Settings of a test app: no rate limit unless `rate_limit=` asks for one (tests/test_web_fairuse.py)."""
+    env = {"ARCHIVE_RATE_LIMIT": "off"}  # a test client is not loopback: a session's requests would count
+    return Settings.from_env(env, home=home, token=token, passage_min_words=5, **overrides)
 
 
 def web_build_home(home: Path, documents: dict[str, str] | None = None) -> Path:

@@ -31,8 +31,8 @@ from web.app import create_app
 
 from .generated import formula_phrase, judgement, write_judgements
 
-DEADLINE = 0.05
-"""Seconds: a tenth of what verifying the formula takes here when nothing is cached."""
+DEADLINE = 0.0
+"""Seconds: expired from the start, so that every check of the clock stops the work, on any machine."""
 
 PARTIAL = PARTIAL_NOTE.format(seconds=DEADLINE)
 PHRASE = formula_phrase(64)

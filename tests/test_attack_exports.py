@@ -64,6 +64,29 @@ def test_export_reads_one_generation_across_a_swap(tmp_path: Path) -> None:
     assert not any(h.document == "nouveau.md" for h in rows)
 
 
+def test_an_export_outlives_the_deletion_of_its_generation(tmp_path: Path) -> None:
+    """Attack: start an export, read slowly while three full reindexes run. The generation the export
+    was ranked on is deleted from disk after the second one; a reader needing a new Whoosh searcher of
+    that generation then raised EmptyIndexError (a truncated CSV with no error; seen in review with
+    several readers at once). The export reads through a searcher of its own, opened with it, whose
+    open files outlive the directory: every row is read, once, from another thread."""
+    write_judgements(tmp_path, 4, 60)
+    with Archive(Settings.from_env({}, home=tmp_path)) as archive:
+        archive.reindex(full=True)
+        first = archive.stats().generation
+        with archive.export(SearchRequest(query="tribunal"), 100_000) as export:
+            rows = export.hits(0, 10)
+            for _ in range(3):
+                archive.reindex(full=True)
+            assert not (tmp_path / "index" / str(first)).exists()
+            out: list[object] = []
+            reader = threading.Thread(target=lambda: out.extend(export.hits(10, export.rows)))
+            reader.start()
+            reader.join(HANG_GUARD)
+        rows += out  # type: ignore[arg-type]
+    assert len(rows) == export.total and len({h.id for h in rows}) == export.total  # type: ignore[attr-defined]
+
+
 def test_export_streams_every_match_in_the_pages_order(tmp_path: Path, web_app_factory: WebFactory) -> None:
     """An export of more than one chunk holds exactly the search's matches, in the order of its pages."""
     client = web_app_factory(token=None)

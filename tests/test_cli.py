@@ -34,6 +34,7 @@ BODY_KEYS = {
     "hits",
     "facets",
     "suggestion",
+    "next_cursor",
 }
 FACET_NAMES = {"agency", "offence", "year", "source", "type"}
 FACET_KEYS = {"value", "label", "count", "selected"}
@@ -438,7 +439,8 @@ def test_stats(indexed: Path) -> None:
     assert set(stats["facets"]) == FACET_NAMES
     years = {f["value"]: f["count"] for f in stats["facets"]["year"]}
     assert set(years) == {"2023", "2024"}  # the .txt has no date: its folder name is not one
-    assert all(set(f) == {"value", "label", "count"} for fs in stats["facets"].values() for f in fs)
+    facet_keys = {"value", "label", "count", "selected"}  # one FacetValue shape, as /search's (none selected)
+    assert all(set(f) == facet_keys and not f["selected"] for fs in stats["facets"].values() for f in fs)
 
 
 # ---------------------------------------------------------------- usage errors and help

@@ -29,12 +29,12 @@ from typing import Any
 import pytest
 
 from archive import isolation
-from archive.errors import ReaderFailed
+from archive.errors import ReaderFailed, ReaderUnavailable
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.models import Block, Extracted, SearchRequest
 from archive.settings import Settings
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, WebFactory
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -159,6 +159,34 @@ def test_a_reader_killed_once_is_replaced_and_the_file_is_read(tmp_path: Path) -
             report = archive.reindex(full=True)
         assert not report.rejected, report
         assert _ids(archive) == ALL and archive.health() is None
+
+
+def _dies_on_first_call(name: str, data: bytes) -> Extracted:
+    """A reader whose worker dies the first time it reads (`data` names a marker file), then reads."""
+    marker = Path(data.decode())
+    if not marker.exists():
+        marker.write_text("died once")
+        os._exit(1)
+    return Extracted((Block("Un texte lu au second essai."),), {}, "txt")
+
+
+def _out_of_memory(name: str, data: bytes) -> Extracted:
+    raise MemoryError
+
+
+def test_a_worker_that_dies_while_reading_is_replaced_and_the_file_read_again(tmp_path: Path) -> None:
+    """The retry: the worker dies in the middle of a file; a fresh one reads it, the file is not blamed."""
+    marker = tmp_path / "marker"
+    found = isolation.run(_dies_on_first_call, "a.txt", str(marker).encode())
+    assert marker.exists() and found.blocks[0].text == "Un texte lu au second essai."
+
+
+def test_running_out_of_memory_is_not_blamed_on_the_file() -> None:
+    """A MemoryError in the reader (its heap limit, or the machine's) is tried again on a fresh worker,
+    then reported as ours (`reader_crashed`), never as an unreadable file a rebuild may drop."""
+    with pytest.raises(ReaderUnavailable) as lost:
+        isolation.run(_out_of_memory, "a.txt", b"x")
+    assert lost.value.reason_code == "reader_crashed" and "memory" in lost.value.reason
 
 
 def test_a_full_rebuild_never_shrinks_the_index_when_the_reader_keeps_failing(tmp_path: Path) -> None:
@@ -338,3 +366,15 @@ def test_the_cli_exits_non_zero_when_the_reader_keeps_failing(tmp_path: Path) ->
         [sys.executable, "-m", "archive", "stats", "--json"], env=_env(home), capture_output=True, text=True
     )
     assert json.loads(stats.stdout)["documents"] == 3
+
+
+def test_an_upload_refused_for_lack_of_a_reader_answers_503(web_app_factory: WebFactory) -> None:
+    """Over HTTP, files refused because our reader failed (crashed or unavailable) answer 503 — try
+    again — never 422, which would blame the files; `/health` then says `degraded`."""
+    client = web_app_factory(token="t")
+    files = [("file", ("nouveau.md", NOTE.replace("Lyon", "Lille").encode(), "text/markdown"))]
+    with Killer(os.getpid()):
+        answer = client.post("/documents", files=files, headers={"Authorization": "Bearer t"})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "reader_unavailable"
+    assert client.get("/health").json()["status"] == "degraded"

@@ -29,6 +29,10 @@ from archive.home import Archive
 from archive.settings import Settings
 
 from . import archivist, documents, errors, openapi, search
+from .caching import NO_CACHE, CachePolicy
+from .compression import Compression
+from .cors import ReadOnlyCORS
+from .fairuse import FairUse, limited
 from .jobs import Jobs
 from .negotiation import prefers_html
 from .rendering import RENDER_THREADS, make_templates, render
@@ -213,18 +217,8 @@ async def health(request: Request) -> Response:
     archive: Archive = request.app.state.archive
     stats = await run_in_threadpool(archive.stats)
     failed = await run_in_threadpool(archive.health)
-    status = "degraded" if failed else "ok" if stats.generation else "no_index"
-    return JSONResponse(
-        {
-            "status": status,
-            "documents": stats.documents,
-            "passages": stats.passages,
-            "built_at": stats.built_at,
-            "generation": stats.generation,
-            "schema_version": stats.schema_version,
-            "degraded": failed,
-        }
-    )
+    # stored by no cache without asking: a failed write changes it without any new commit
+    return JSONResponse(stats.health(failed), headers={"Cache-Control": NO_CACHE})
 
 
 async def openapi_json(request: Request) -> Response:
@@ -270,10 +264,11 @@ def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> 
 
     routes = [
         Route("/", home, methods=["GET"]),
-        Route("/search", search.search_endpoint, methods=["GET"]),
+        # reads (searches, exports, document pages, originals) count against their client's limit
+        Route("/search", limited(search.search_endpoint), methods=["GET"]),
         Route("/documents", archivist.upload_endpoint, methods=["POST"]),
-        Route("/documents/{doc_id:path}/original", documents.original_endpoint, methods=["GET"]),
-        Route("/documents/{doc_id:path}", documents.document_endpoint, methods=["GET"]),
+        Route("/documents/{doc_id:path}/original", limited(documents.original_endpoint), methods=["GET"]),
+        Route("/documents/{doc_id:path}", limited(documents.document_endpoint), methods=["GET"]),
         Route("/documents/{doc_id:path}", archivist.delete_endpoint, methods=["DELETE"]),
         Route("/reindex", archivist.reindex_endpoint, methods=["POST"]),
         Route("/jobs/{job_id}", archivist.job_endpoint, methods=["GET"]),
@@ -283,7 +278,18 @@ def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> 
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders), Middleware(CatchAll)],
+        # Outermost first. The access log sees every answer's final status; security headers go on
+        # everything, CORS preflights included; CORS wraps what may fail so that scripts of an allowed
+        # origin can read errors, 429s and 500s; every answer without a caching policy gets `no-store`;
+        # gzip compresses error pages too, and sees bodies as the endpoints stream them.
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(SecurityHeaders),
+            Middleware(ReadOnlyCORS, origins=settings.cors_origins),
+            Middleware(CachePolicy),
+            Middleware(Compression),
+            Middleware(CatchAll),
+        ],
         exception_handlers={
             errors.HttpError: _on_http_error,
             ArchiveError: _on_archive_error,
@@ -297,4 +303,5 @@ def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> 
     app.state.settings = settings
     app.state.templates = make_templates()
     app.state.export_limit = export_limit
+    app.state.fair_use = FairUse(settings.rate_limit, settings.trusted_proxies)
     return app

@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
 from archive.home import Archive
-from archive.models import Outcome, Report
-from archive.searcher import document_url
+from archive.models import Report
 
+from . import wire
 from .auth import require_token
 from .errors import HttpError
 from .jobs import Jobs
@@ -45,19 +45,7 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _outcome_json(o: Outcome) -> dict[str, object]:
-    stored = o.status in ("added", "unchanged")
-    return {
-        "path": o.path,
-        "status": o.status,
-        "reason": {"code": o.reason.code, "message": o.reason.message} if o.reason else None,
-        "duplicate_of": o.duplicate_of,
-        "passages": o.passages,
-        "url": document_url(o.path) if stored else None,
-    }
-
-
-def _status(report: Report) -> tuple[int, dict[str, str] | None]:
+def _status(report: Report) -> tuple[int, wire.ErrorBody | None]:
     if report.count("added"):
         return 201, None
     rejected = [o.reason for o in report.outcomes if o.reason is not None]
@@ -71,7 +59,7 @@ def _status(report: Report) -> tuple[int, dict[str, str] | None]:
         return 413, {"code": "too_large", "message": message}
     if codes == {"name_taken"}:  # another file holds the name: a conflict with what is stored
         return 409, {"code": "name_taken", "message": message}
-    if codes == {"reader_unavailable"}:  # our reader failed, not the files: try again later
+    if codes <= {"reader_unavailable", "reader_crashed"}:  # our reader failed, not the files: try later
         return 503, {"code": "reader_unavailable", "message": message}
     return 422, {"code": next(iter(codes)) if len(codes) == 1 else "rejected", "message": message}
 
@@ -112,13 +100,15 @@ async def upload_endpoint(request: Request) -> Response:
         archive.add_upload, items, folder if isinstance(folder, str) else None, LOCK_WAIT
     )
     status, error = _status(report)
-    payload: dict[str, object] = {
-        "outcomes": [_outcome_json(o) for o in report.outcomes],
-        "counts": {s: report.count(s) for s in ("added", "unchanged", "duplicate", "rejected")},
-    }
+    upload = report.to_json()
     if error:
-        payload = {"error": error, **payload}
-    return JSONResponse(payload, status_code=status)
+        failed: wire.UploadError = {
+            "error": error,
+            "outcomes": upload["outcomes"],
+            "counts": upload["counts"],
+        }
+        return JSONResponse(failed, status_code=status)
+    return JSONResponse(upload, status_code=status)
 
 
 async def delete_endpoint(request: Request) -> Response:
@@ -126,7 +116,8 @@ async def delete_endpoint(request: Request) -> Response:
     require_token(request)
     archive: Archive = request.app.state.archive
     outcome = await run_in_threadpool(archive.remove, request.path_params["doc_id"], LOCK_WAIT)
-    return JSONResponse({"id": outcome.path, "status": outcome.status})
+    removed: wire.Removed = {"id": outcome.path, "status": outcome.status}
+    return JSONResponse(removed)
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -147,9 +138,8 @@ async def reindex_endpoint(request: Request) -> Response:
     require_token(request)
     jobs: Jobs = request.app.state.jobs
     job = jobs.start_reindex(full=_flag(request, "full"), accept_changes=_flag(request, "accept_changes"))
-    return JSONResponse(
-        {"job": job.id, **job.to_json()}, status_code=202, headers={"Location": f"/jobs/{job.id}"}
-    )
+    started: wire.JobStarted = {"job": job.id, **job.to_json()}
+    return JSONResponse(started, status_code=202, headers={"Location": f"/jobs/{job.id}"})
 
 
 async def job_endpoint(request: Request) -> Response:

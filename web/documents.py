@@ -3,67 +3,23 @@
 from __future__ import annotations
 
 import bisect
+import os
+from collections.abc import AsyncIterator
 from urllib.parse import quote, urlencode
 
 import anyio.to_thread
 from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response, StreamingResponse
 
 from archive.home import Archive
-from archive.models import DocumentView
-from archive.searcher import document_url
+from archive.models import DocumentView, document_url
 
+from . import caching
 from .negotiation import response_format
 from .rendering import json_response, render
 from .search import bounded_parameters, integer_parameter
-
-
-def document_json(view: DocumentView) -> dict[str, object]:
-    m = view.metadata
-    base = "/documents/" + quote(view.id, safe="/")
-    matches = set(view.matches)
-    highlights = view.highlights or tuple(str(escape(p.text)) for p in view.passages)
-    return {
-        "id": view.id,
-        "url": base,
-        "original_url": base + "/original",
-        "format": view.format,
-        "size": view.size,
-        "sha256": view.sha256,
-        "metadata": {
-            "title": m.title,
-            "date": m.date,
-            "source": m.source,
-            "type": m.type,
-            "language": m.language,
-            "description": m.description,
-            "url": m.url,
-        },
-        "agency": list(view.agency),
-        "offence": list(view.offence),
-        "matches": list(view.matches),
-        "notes": list(view.notes),
-        "page": view.page,
-        "per_page": view.per_page,
-        "pages": view.pages,
-        "total_passages": view.total_passages,
-        "passages": [
-            {
-                "id": p.id,
-                "position": p.position,
-                "section": p.section,
-                "text": p.text,
-                "highlight": h,
-                "agency": list(p.agency),
-                "offence": list(p.offence),
-                "match": p.position in matches,
-                "url": document_url(view.id, p.position),
-            }
-            for p, h in zip(view.passages, highlights, strict=True)
-        ],
-    }
 
 
 def _document(
@@ -86,12 +42,16 @@ async def document_endpoint(request: Request) -> Response:
     page = integer_parameter(request, "page", 1)
     position = integer_parameter(request, "p", 0) if params.get("p", "").strip() else None
     archive: Archive = request.app.state.archive
+    found, unchanged = await caching.conditional(request, fmt)  # before reading the index: a 304 costs no read
+    if unchanged is not None:
+        return unchanged
+    cache = caching.headers_for(found)
     view = await anyio.to_thread.run_sync(
         _document, archive, doc_id, query, page, position, limiter=request.app.state.searches
     )
     if fmt == "json":
-        return await json_response(request, lambda: document_json(view), headers={"Vary": "Accept"})
-    return await render(request, "document.html", _context(archive, view, query), headers={"Vary": "Accept"})
+        return await json_response(request, view.to_json, headers=cache)
+    return await render(request, "document.html", _context(archive, view, query), headers=cache)
 
 
 def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, object]:
@@ -148,14 +108,33 @@ def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, obje
 
 
 async def original_endpoint(request: Request) -> Response:
-    """The stored file as a download; never rendered as a page of this site."""
+    """The stored file as a download; never rendered as a page of this site, never read through a link."""
     archive: Archive = request.app.state.archive
-    path, media_type = await run_in_threadpool(archive.original, request.path_params["doc_id"])
-    headers = {"Content-Security-Policy": "sandbox; default-src 'none'"}
-    return FileResponse(
-        path,
-        media_type=media_type,
-        filename=path.name,
-        headers=headers,
-        content_disposition_type="attachment",
-    )
+    name, handle, size, media_type = await run_in_threadpool(archive.original, request.path_params["doc_id"])
+    etag, modified, cache = caching.file_validators(await run_in_threadpool(os.fstat, handle.fileno()))
+    if caching.not_modified(request, etag, modified):
+        handle.close()
+        return caching.not_modified_response(cache)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await anyio.to_thread.run_sync(handle.read, 1 << 16):
+                yield chunk
+        finally:
+            handle.close()
+
+    headers = {
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Content-Length": str(size),
+        "Content-Disposition": _attachment(name),
+        **cache,
+    }
+    return StreamingResponse(body(), media_type=media_type, headers=headers)
+
+
+def _attachment(name: str) -> str:
+    """`Content-Disposition` for a download of `name` (RFC 6266: ASCII names quoted, others encoded)."""
+    quoted = quote(name)
+    if quoted != name:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{name}"'

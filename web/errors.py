@@ -8,6 +8,7 @@ from __future__ import annotations
 from archive.errors import (
     ArchiveBusy,
     ArchiveError,
+    CursorExpired,
     DocumentNotFound,
     IndexMissing,
     ReaderFailed,
@@ -16,6 +17,8 @@ from archive.errors import (
     UsageError,
 )
 from archive.models import FACETS, MAX_SELECTED
+
+from . import wire
 
 _FRENCH_PARAMETERS: dict[str, str] = {
     "page": "Le numéro de page doit être un nombre entier entre 1 et 10 000.",
@@ -26,6 +29,8 @@ _FRENCH_PARAMETERS: dict[str, str] = {
     "to": "La date de fin doit être une date valide au format AAAA-MM-JJ (par exemple 2024-06-27).",
     "format": "Le format demandé doit être html, json ou csv.",
     "p": "Le passage demandé se désigne par son numéro, 1 ou plus.",
+    "cursor": "Le lien vers la page suivante est invalide ou ne correspond pas à cette recherche : "
+    "recommencez depuis la première page.",
     **dict.fromkeys(
         FACETS, f"Un filtre accepte au plus {MAX_SELECTED} valeurs cochées à la fois : retirez-en quelques-unes."
     ),
@@ -42,7 +47,7 @@ class HttpError(Exception):
         message: str,
         french: str | None = None,
         headers: dict[str, str] | None = None,
-        extra: dict[str, object] | None = None,
+        extra: wire.ErrorExtra | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -50,9 +55,9 @@ class HttpError(Exception):
         self.message = message
         self.french = french or message
         self.headers = headers or {}
-        self.extra = extra or {}
+        self.extra: wire.ErrorExtra = extra or {}
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> wire.Error:
         return {"error": {"code": self.code, "message": self.message}, **self.extra}
 
 
@@ -78,6 +83,14 @@ def from_archive(error: ArchiveError) -> HttpError:
             "busy",
             str(error),
             "Une autre écriture est en cours dans l'archive ; réessayez dans un instant.",
+        )
+    if isinstance(error, CursorExpired):
+        return HttpError(
+            410,
+            "cursor_expired",
+            str(error),
+            "La recherche a changé depuis la page précédente (l'archive a été réindexée) : "
+            "recommencez depuis la première page.",
         )
     if isinstance(error, IndexMissing):
         return HttpError(503, "index_missing", str(error), "L'index n'est pas encore construit.")

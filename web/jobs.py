@@ -9,16 +9,18 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Literal
 
 from archive.errors import ArchiveError
 from archive.home import Archive
+from archive.models import Report
+from archive.wire import Counts
 
+from . import wire
 from .errors import HttpError
 
 log = logging.getLogger("web.jobs")
 
-State = Literal["queued", "running", "done", "failed"]
+State = wire.JobState
 KEEP = 100  # finished jobs remembered
 
 
@@ -31,13 +33,13 @@ class Job:
     state: State = "queued"
     done: int = 0
     total: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[wire.JobError] = field(default_factory=list)
+    counts: Counts = field(default_factory=lambda: Report(()).counts())  # zeros until done
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> wire.Job:
         return {
             "id": self.id,
             "kind": self.kind,
@@ -47,16 +49,16 @@ class Job:
             "done": self.done,
             "total": self.total,
             "errors": list(self.errors),
-            "counts": dict(self.counts),
+            "counts": Counts(**self.counts),
             "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "started_at": None if self.started_at is None else _iso(self.started_at),
+            "finished_at": None if self.finished_at is None else _iso(self.finished_at),
             "url": f"/jobs/{self.id}",
         }
 
 
-def _iso(t: float | None) -> str | None:
-    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 class Jobs:
@@ -118,10 +120,7 @@ class Jobs:
                 for o in report.outcomes
                 if o.reason is not None
             )
-            job.counts = {
-                s: report.count(s)
-                for s in ("added", "updated", "unchanged", "removed", "duplicate", "rejected")
-            }
+            job.counts = report.counts()
             job.state = "done"
         finally:
             job.finished_at = time.time()

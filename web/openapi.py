@@ -1,26 +1,89 @@
-"""The OpenAPI document, written by hand; `tests/test_web_openapi.py` keeps it true to the routes."""
+"""The OpenAPI document: paths and parameters written here, every body's schema derived from its type.
+
+The schemas come from the TypedDicts that the models' `to_json()` return (`archive/wire.py`, `web/wire.py`),
+through msgspec, so a field added to a shape is documented by that very change, and mypy holds every
+body to its shape. `info.version` is computed from the document itself (see `version`).
+
+Extending it, one line each: a query parameter of `/search` is an entry of `search.PARAMETERS` (a string
+unless `_SCHEMAS` says otherwise); a body field is a field of its TypedDict; a response header is an
+entry of `HEADERS`, named in `headers=` of the responses that send it; a status is one more entry of an
+operation's `responses` (`_err(...)` for an error body, `_empty(...)` for none, as 304).
+`tests/test_web_openapi.py` keeps the document true to the routes and to every response.
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from archive.models import DOCUMENT_PAGE, MAX_SELECTED
+import msgspec
 
+from archive import wire as core_wire
+from archive.models import DOCUMENT_PAGE, FACETS, MAX_SELECTED, SORTS
+
+from . import wire
 from .search import MAX_QUERY_BYTES, PARAMETERS
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
+CONTRACT = 1
+"""The contract's major version, first part of `info.version`. Field names never change and fields are
+never removed (docs/web.md, "The contract"); this would change only if that promise were ever broken."""
+
+BODIES: tuple[type, ...] = core_wire.BODIES + wire.BODIES
+"""Every JSON body the API sends, as a type; each becomes a schema of `components`, with what it uses."""
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "Location": {"description": "where to poll the job", "schema": {"type": "string"}},
+    "ETag": {
+        "description": "validator of this answer: changes with every commit of the index (weak for pages)",
+        "schema": {"type": "string"},
+    },
+    "Last-Modified": {"description": "time of the index commit the answer comes from", "schema": {"type": "string"}},
+    "Cache-Control": {
+        "description": "public, max-age=60, must-revalidate for reads; no-store otherwise",
+        "schema": {"type": "string"},
+    },
+    "Link": {"description": '<next page URL>; rel="next" (cursor paging)', "schema": {"type": "string"}},
+    "Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}},
+}
+"""Response headers, by name, as OpenAPI header objects: a response lists the ones it sends (`headers=`)."""
+
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_CACHED = ("ETag", "Last-Modified", "Cache-Control")
+_REF = "#/components/schemas/{name}"
 
 
-def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": schema or {"type": "object"}}},
-    }
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": _REF.format(name=name)}
 
 
-def _err(description: str) -> dict[str, Any]:
-    return _json(description, _ERROR)
+def _headers(names: Sequence[str]) -> dict[str, Any]:
+    return {"headers": {n: HEADERS[n] for n in names}} if names else {}
+
+
+def _json(
+    description: str,
+    schema: str | dict[str, Any],
+    headers: Sequence[str] = (),
+    also: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A response with a JSON body: `schema` names a component (or is a schema); `also` maps other media
+    types the same response may have (HTML, CSV) to their schemas."""
+    content = {"application/json": {"schema": _ref(schema) if isinstance(schema, str) else schema}}
+    content.update({media: {"schema": other} for media, other in (also or {}).items()})
+    return {"description": description, "content": content, **_headers(headers)}
+
+
+def _err(description: str, schema: str = "Error", headers: Sequence[str] = ()) -> dict[str, Any]:
+    return _json(description, schema, headers)
+
+
+def _empty(description: str, headers: Sequence[str] = ()) -> dict[str, Any]:
+    """A response without a body (304)."""
+    return {"description": description, **_headers(headers)}
 
 
 def _query(
@@ -38,22 +101,17 @@ def _query(
     }
 
 
+_TEXT = {"type": "string"}
 _SCHEMAS: dict[str, dict[str, Any]] = {
-    "q": {"type": "string"},
-    "agency": {"type": "string"},
-    "offence": {"type": "string"},
-    "year": {"type": "string"},
-    "source": {"type": "string"},
-    "type": {"type": "string"},
     "from": {"type": "string", "format": "date"},
     "to": {"type": "string", "format": "date"},
-    "sort": {"type": "string", "enum": ["relevance", "newest", "oldest"], "default": "relevance"},
+    "sort": {"type": "string", "enum": list(SORTS), "default": "relevance"},
     "page": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1},
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
     "format": {"type": "string", "enum": ["json", "html", "csv"]},
-    "remove": {"type": "string"},
 }
-_FACETS = {"agency", "offence", "year", "source", "type"}
+"""Schemas of `/search`'s query parameters that are not plain strings (`search.PARAMETERS` lists them all)."""
+_FACETS = set(FACETS)
 _REPEATABLE = _FACETS | {"remove"}
 _TOO_LONG = f"query string longer than {MAX_QUERY_BYTES} bytes"
 _DOC_ID = {
@@ -65,44 +123,83 @@ _DOC_ID = {
 }
 
 
+@cache
+def components() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every body and of what they reference, by name, derived from the types.
+
+    msgspec is used for its schema of TypedDicts (the shapes the models' `to_json()` return): OpenAPI 3.1
+    components with `$ref`s where we want them, names and docstrings kept, no runtime dependency of its own.
+    """
+    _, schemas = msgspec.json.schema_components(BODIES, ref_template=_REF)
+    return schemas
+
+
+def version(document: dict[str, Any]) -> str:
+    """`<CONTRACT>.<12 hex digits>`: a digest of the whole document but its version, so the version
+    changes whenever a schema, a path, a parameter or a status does, and only then."""
+    info = {k: v for k, v in document.get("info", {}).items() if k != "version"}
+    canonical = json.dumps(
+        {**document, "info": info}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return f"{CONTRACT}.{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
+
+
 def spec() -> dict[str, Any]:
+    """The OpenAPI document served at `/openapi.json` (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_spec())
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    document = _document()
+    document["info"]["version"] = version(document)
+    return document
+
+
+def _document() -> dict[str, Any]:
     search_params = [
-        _query(n, d, _SCHEMAS[n], n in _REPEATABLE, MAX_SELECTED if n in _FACETS else None)
+        _query(n, d, _SCHEMAS.get(n, _TEXT), n in _REPEATABLE, MAX_SELECTED if n in _FACETS else None)
         for n, d in PARAMETERS.items()
     ]
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Archive",
-            "version": "0.1.0",
+            "version": "",  # set by `_spec` from the rest of the document
             "description": "Full-text search over an archive of French documents. Reading is open; "
-            "writing needs `Authorization: Bearer <ARCHIVE_TOKEN>`.",
+            "writing needs `Authorization: Bearer <ARCHIVE_TOKEN>`. The contract: JSON field names and "
+            "types never change and no field is removed; fields, endpoints, parameters and statuses may "
+            f"be added. `info.version` is `{CONTRACT}.<digest of this document>`: a new version means "
+            "something was added.",
         },
         "paths": {
             "/search": {
                 "get": {
+                    "operationId": "search",
                     "summary": "Search passages (HTML for browsers, JSON otherwise, CSV with format=csv)",
                     "parameters": search_params,
                     "responses": {
-                        "200": {
-                            "description": "search results",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/SearchResults"}
-                                },
-                                "text/html": {"schema": {"type": "string"}},
-                                "text/csv": {"schema": {"type": "string"}},
-                            },
-                        },
-                        "400": _err(
-                            f"bad parameter (more than {MAX_SELECTED} values of one facet, too many parameters)"
+                        "200": _json(
+                            "search results",
+                            "SearchResults",
+                            headers=(*_CACHED, "Link"),
+                            also={"text/html": _TEXT, "text/csv": _TEXT},
                         ),
+                        "304": _empty("not modified since the ETag given in If-None-Match", _CACHED),
+                        "400": _err(
+                            f"bad parameter (more than {MAX_SELECTED} values of one facet, too many parameters, "
+                            "a broken cursor, one from another search, or a cursor with page)"
+                        ),
+                        "410": _err("cursor_expired: the index changed since the cursor was made"),
                         "414": _err(_TOO_LONG),
+                        "429": _err("rate_limited: too many requests from this client", headers=("Retry-After",)),
+                        "503": _err("too many CSV exports at once", headers=("Retry-After",)),
                     },
                 }
             },
             "/documents/{doc_id}": {
                 "get": {
+                    "operationId": "get_document",
                     "summary": f"A document, {DOCUMENT_PAGE} passages per page (anchors #p<position>)",
                     "parameters": [
                         _DOC_ID,
@@ -120,37 +217,54 @@ def spec() -> dict[str, Any]:
                         _query("format", "json or html", {"type": "string", "enum": ["json", "html"]}),
                     ],
                     "responses": {
-                        "200": _json("the document: one page of its passages"),
+                        "200": _json(
+                            "the document: one page of its passages",
+                            "DocumentView",
+                            headers=_CACHED,
+                            also={"text/html": _TEXT},
+                        ),
+                        "304": _empty("not modified since the ETag given in If-None-Match", _CACHED),
                         "400": _err("bad parameter"),
                         "404": _err("no such document"),
                         "414": _err(_TOO_LONG),
+                        "429": _err("rate_limited: too many requests from this client", headers=("Retry-After",)),
                     },
                 },
                 "delete": {
+                    "operationId": "delete_document",
                     "summary": "Remove a document",
                     "security": _BEARER,
                     "parameters": [_DOC_ID],
                     "responses": {
-                        "200": _json("removed"),
+                        "200": _json("removed", "Removed"),
                         "401": _err("missing or wrong token"),
                         "403": _err("writing disabled"),
                         "404": _err("no such document"),
                         "409": _err("another write is running"),
+                        "507": _err("storage refuses the write (full or read-only)"),
                     },
                 },
             },
             "/documents/{doc_id}/original": {
                 "get": {
+                    "operationId": "get_original",
                     "summary": "The stored original file, as a download",
                     "parameters": [_DOC_ID],
                     "responses": {
-                        "200": {"description": "the file (Content-Disposition: attachment)"},
+                        "200": {
+                            "description": "the file, in its own media type (Content-Disposition: attachment)",
+                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                            **_headers(_CACHED),
+                        },
+                        "304": _empty("not modified since the ETag given in If-None-Match", _CACHED),
                         "404": _err("no such document"),
+                        "429": _err("rate_limited: too many requests from this client", headers=("Retry-After",)),
                     },
                 }
             },
             "/documents": {
                 "post": {
+                    "operationId": "upload",
                     "summary": "Upload and index files",
                     "security": _BEARER,
                     "requestBody": {
@@ -175,22 +289,27 @@ def spec() -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "201": _json("something was added: one outcome per file"),
-                        "200": _json("nothing new (unchanged or duplicate files)"),
+                        "201": _json("something was added: one outcome per file", "Upload"),
+                        "200": _json("nothing new (unchanged or duplicate files)", "Upload"),
                         "400": _err("no file part"),
                         "401": _err("missing or wrong token"),
                         "403": _err("writing disabled"),
-                        "409": _err("another write is running, or every file's name is already taken"),
-                        "413": _err("upload too large"),
-                        "415": _err("every file has an unsupported type"),
-                        "422": _err("every file was rejected"),
-                        "503": _err("the reader process is unavailable: nothing was stored, try again"),
+                        "409": _err(
+                            "another write is running, or every file's name is already taken", "UploadError"
+                        ),
+                        "413": _err("upload too large", "UploadError"),
+                        "415": _err("every file has an unsupported type", "UploadError"),
+                        "422": _err("every file was rejected", "UploadError"),
+                        "503": _err(
+                            "the reader process is unavailable: nothing was stored, try again", "UploadError"
+                        ),
                         "507": _err("storage refuses the write (full or read-only)"),
                     },
                 }
             },
             "/reindex": {
                 "post": {
+                    "operationId": "reindex",
                     "summary": "Start a reindex job",
                     "security": _BEARER,
                     "parameters": [
@@ -206,7 +325,8 @@ def spec() -> dict[str, Any]:
                         ),
                     ],
                     "responses": {
-                        "202": _json("the job", {"$ref": "#/components/schemas/Job"}),
+                        "202": _json("the job", "JobStarted", headers=("Location",)),
+                        "400": _err("full or accept_changes is not true or false"),
                         "401": _err("missing or wrong token"),
                         "403": _err("writing disabled"),
                         "409": _err("a reindex is already running"),
@@ -215,89 +335,46 @@ def spec() -> dict[str, Any]:
             },
             "/jobs/{job_id}": {
                 "get": {
+                    "operationId": "get_job",
                     "summary": "State and progress of a job",
                     "parameters": [
                         {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
                     ],
                     "responses": {
-                        "200": _json("the job", {"$ref": "#/components/schemas/Job"}),
+                        "200": _json("the job", "Job"),
                         "404": _err("no such job"),
                     },
                 }
             },
             "/health": {
                 "get": {
+                    "operationId": "health",
                     "summary": "Service and index status",
                     "parameters": [],
                     "responses": {
                         "200": _json(
-                            "status (ok, no_index, or degraded when the last write failed), documents, "
-                            "passages, built_at, generation, schema_version, degraded (what failed, why, since)"
+                            "status (ok, no_index, or degraded when the last write failed) and the index",
+                            "Health",
                         )
                     },
                 }
             },
             "/openapi.json": {
                 "get": {
+                    "operationId": "openapi",
                     "summary": "This document",
                     "parameters": [],
-                    "responses": {"200": _json("OpenAPI 3.1")},
+                    "responses": {
+                        "200": _json(
+                            "OpenAPI 3.1",
+                            {"type": "object", "required": ["openapi", "info", "paths", "components"]},
+                        )
+                    },
                 }
             },
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message"],
-                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                        }
-                    },
-                },
-                "Job": {
-                    "type": "object",
-                    "required": ["id", "state", "done", "total", "errors"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "job": {"type": "string"},
-                        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
-                        "done": {"type": "integer"},
-                        "total": {"type": "integer"},
-                        "errors": {"type": "array", "items": {"type": "object"}},
-                    },
-                },
-                "SearchResults": {
-                    "type": "object",
-                    "required": [
-                        "query",
-                        "interpreted_as",
-                        "total",
-                        "page",
-                        "per_page",
-                        "took_ms",
-                        "hits",
-                        "facets",
-                        "suggestion",
-                    ],
-                    "properties": {
-                        "query": {"type": "string"},
-                        "interpreted_as": {"type": "string"},
-                        "total": {"type": "integer"},
-                        "documents": {"type": "integer"},
-                        "page": {"type": "integer"},
-                        "per_page": {"type": "integer"},
-                        "pages": {"type": "integer"},
-                        "took_ms": {"type": "number"},
-                        "hits": {"type": "array", "items": {"type": "object"}},
-                        "facets": {"type": "object"},
-                        "suggestion": {"type": ["string", "null"]},
-                    },
-                },
-            },
+            "schemas": components(),
         },
     }

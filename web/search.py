@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import anyio
 import anyio.to_thread
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -15,9 +17,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from archive.home import Archive, validate
-from archive.models import FACETS, SORTS, FacetValue, Hit, SearchRequest, SearchResults
-from archive.searcher import Export, check_filters, document_url
+from archive.models import FACETS, SORTS, FacetValue, Hit, SearchRequest, SearchResults, document_url
+from archive.searcher import Export, check_filters
 
+from . import caching
 from .errors import HttpError, bad_parameter
 from .negotiation import response_format
 from .rendering import json_response, render
@@ -33,6 +36,8 @@ PARAMETERS: dict[str, str] = {
     "to": "only documents dated on or before this ISO day",
     "sort": "relevance (default), newest or oldest",
     "page": "page of hits, from 1 (default 1)",
+    "cursor": "the next_cursor of a previous page of this search: the page that follows it, on the same "
+    "state of the index (410 cursor_expired once a reindex changed it); not with page",
     "per_page": "hits per page, 1 to 100 (default 10)",
     "format": "json, html or csv: overrides the Accept header",
     "remove": "a filter to drop from this search (repeatable): facet:value (e.g. year:2024), from or to; "
@@ -60,7 +65,6 @@ FACET_TITLES = {
     "type": "Type de document",
     "source": "Source",
 }
-VARY = {"Vary": "Accept"}
 SIDEBAR_ORDER = ("agency", "offence", "year", "type", "source")
 
 
@@ -118,6 +122,9 @@ def parse(request: Request) -> SearchRequest:
     sort = params.get("sort") or "relevance"
     if sort not in SORTS:
         raise bad_parameter("sort", f"sort must be one of {', '.join(SORTS)}")
+    cursor = params.get("cursor") or None
+    if cursor is not None and "page" in params:
+        raise bad_parameter("cursor", "cursor cannot be combined with page: the cursor says where the page starts")
     return SearchRequest(
         query=params.get("q", ""),
         filters=filters,
@@ -126,6 +133,7 @@ def parse(request: Request) -> SearchRequest:
         sort=sort,  # type: ignore[arg-type]
         page=integer_parameter(request, "page", 1),
         per_page=integer_parameter(request, "per_page", 10),
+        cursor=cursor,
     )
 
 
@@ -170,7 +178,7 @@ class SearchPage:
         self.sort_labels = SORT_LABELS
         self.facet_titles = FACET_TITLES
         self.last_page = max(1, -(-results.total // request.per_page))
-        self.first = (request.page - 1) * request.per_page + 1 if results.hits else 0
+        self.first = (results.page - 1) * request.per_page + 1 if results.hits else 0
         self.last = self.first + len(results.hits) - 1 if results.hits else 0
 
     @property
@@ -188,6 +196,12 @@ class SearchPage:
 
     def page_url(self, page: int) -> str:
         return "/search?" + query_string(self.request, page=None if page == 1 else page)
+
+    def next_url(self) -> str | None:
+        """The next page: by cursor when this one was reached by a cursor (it holds still), else by number."""
+        if self.request.cursor is not None:
+            return next_url(self.request, self.results)
+        return self.page_url(self.request.page + 1) if self.request.page < self.last_page else None
 
     def export_url(self, fmt: str) -> str:
         return "/search?" + query_string(self.request, page=None, format=fmt)
@@ -227,20 +241,35 @@ async def search_endpoint(request: Request) -> Response:
     search_request = parse(request)
     fmt = response_format(request)
     archive: Archive = request.app.state.archive
+    validate(search_request)  # a bad parameter is a 400, even to a conditional request
+    found, unchanged = await caching.conditional(request, fmt)  # before any search: a 304 costs none
+    if unchanged is not None:
+        return unchanged
+    cache = caching.headers_for(found)
     if fmt == "csv":
-        validate(search_request)
-        return await _csv(request, archive, search_request)
+        export = await _csv(request, archive, search_request)
+        export.headers.update(cache)
+        return export
     results = await anyio.to_thread.run_sync(
         archive.search, search_request, limiter=request.app.state.searches
     )
     if fmt == "json":
-        return await json_response(request, results.to_json, headers=VARY)
+        following = next_url(search_request, results, request.query_params.get("format"))
+        link = {"Link": f'<{following}>; rel="next"'} if following else {}
+        return await json_response(request, results.to_json, headers={**cache, **link})
     return await render(
         request,
         "search.html",
         {"page": SearchPage(search_request, results), "results": results, "title": _title(search_request)},
-        headers=VARY,
+        headers=cache,
     )
+
+
+def next_url(request: SearchRequest, results: SearchResults, fmt: str | None = None) -> str | None:
+    """The relative address of the page after `results`, by its cursor; None on the last page."""
+    if results.next_cursor is None:
+        return None
+    return "/search?" + query_string(request, page=None, cursor=results.next_cursor, format=fmt)
 
 
 def _title(request: SearchRequest) -> str:
@@ -277,18 +306,29 @@ def _rows(hits: list[Hit], base_url: str) -> str:
     return out.getvalue()
 
 
+EXPORTS_AT_ONCE = 4
+"""Exports streaming at once: each holds an index generation and its open files until it ends."""
+
+EXPORT_SECONDS = 600
+"""An export still streaming after this many seconds (a client that reads very slowly) is cut short."""
+
+
 class _ExportResponse(StreamingResponse):
     """A streamed export that releases its index generation however the response ends."""
 
-    def __init__(self, export: Export, content: AsyncIterator[str], headers: dict[str, str]) -> None:
+    def __init__(
+        self, export: Export, slot: anyio.Semaphore, content: AsyncIterator[str], headers: dict[str, str]
+    ) -> None:
         super().__init__(content, media_type="text/csv; charset=utf-8", headers=headers)
         self.export = export
+        self.slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             self.export.close()
+            self.slot.release()
 
 
 async def _csv(request: Request, archive: Archive, search: SearchRequest) -> Response:
@@ -302,8 +342,26 @@ async def _csv(request: Request, archive: Archive, search: SearchRequest) -> Res
     limit: int = request.app.state.export_limit
     searches = request.app.state.searches
     base_url: str = request.app.state.settings.base_url or ""
-    export = await anyio.to_thread.run_sync(archive.export, search, limit, limiter=searches)
+    exports: anyio.Semaphore | None = getattr(request.app.state, "exports", None)
+    if exports is None:  # one per application, made on the event loop's thread: no race
+        exports = request.app.state.exports = anyio.Semaphore(EXPORTS_AT_ONCE)
+    try:
+        exports.acquire_nowait()
+    except anyio.WouldBlock:
+        raise HttpError(
+            503,
+            "busy",
+            f"{EXPORTS_AT_ONCE} exports are running: try again in a moment",
+            "Trop d'exports sont en cours ; réessayez dans un instant.",
+            headers={"Retry-After": "10"},
+        ) from None
+    try:
+        export = await anyio.to_thread.run_sync(archive.export, search, limit, limiter=searches)
+    except BaseException:
+        exports.release()
+        raise
     truncated = export.total > limit
+    started = time.monotonic()
 
     def chunk(start: int) -> str:
         return _rows(export.hits(start, start + EXPORT_CHUNK), base_url)
@@ -313,6 +371,9 @@ async def _csv(request: Request, archive: Archive, search: SearchRequest) -> Res
         csv.writer(header, lineterminator="\r\n").writerow(CSV_COLUMNS)
         yield header.getvalue()
         for start in range(0, export.rows, EXPORT_CHUNK):
+            if time.monotonic() - started > EXPORT_SECONDS:  # a client reading for ever holds a generation
+                yield f"# export interrompu après {EXPORT_SECONDS} s : relancez-le ou affinez la recherche\r\n"
+                return
             yield await anyio.to_thread.run_sync(chunk, start, limiter=searches)
         if export.partial:
             yield f"# {export.notes[-1]}\r\n"
@@ -329,4 +390,4 @@ async def _csv(request: Request, archive: Archive, search: SearchRequest) -> Res
         "X-Export-Truncated": "true" if truncated else "false",
         "X-Export-Partial": "true" if export.partial else "false",
     }
-    return _ExportResponse(export, body(), headers)
+    return _ExportResponse(export, exports, body(), headers)

@@ -1,0 +1,199 @@
+"""The JSON the archive speaks: one typed shape per body, returned by the models' `to_json()`.
+
+These TypedDicts are the single definition of every JSON body the core builds (the HTTP API's and the
+CLI's `--json`): `mypy --strict` holds each `to_json()` to its shape, and `web/openapi.py` derives the
+OpenAPI schemas from them, so the document cannot drift from what is sent. A class's name is its schema's
+name in `/openapi.json`; its docstring and `Meta` descriptions are the schema's documentation.
+
+Compatibility: field names and types never change and no field is removed; fields may be added (see
+docs/web.md, "The contract").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypedDict
+
+from msgspec import Meta
+
+Status = Literal["added", "updated", "unchanged", "removed", "rejected", "duplicate"]
+HealthStatus = Literal["ok", "no_index", "degraded"]
+
+_COUNT = Meta(ge=0)
+_POSITION = Meta(ge=1, description="1-based position of the passage in its document")
+_HIGHLIGHT = Meta(description="the text as escaped HTML in which `<mark>` is the only markup")
+_DAY = Meta(description="ISO day, YYYY-MM-DD")
+
+
+class FacetValue(TypedDict):
+    """One value of a facet with the number of matching passages that carry it."""
+
+    value: Annotated[str, Meta(description="what a filter sends (a taxonomy id, a year, a type slug...)")]
+    label: Annotated[str, Meta(description="what a person reads")]
+    count: Annotated[int, _COUNT]
+    selected: Annotated[bool, Meta(description="whether the search filters on this value")]
+
+
+class Facets(TypedDict):
+    """Each facet's values, most frequent first (years newest first). Each facet's counts ignore that
+    facet's own filter (multi-select), so ticking a second value widens the results."""
+
+    agency: list[FacetValue]
+    offence: list[FacetValue]
+    year: list[FacetValue]
+    source: list[FacetValue]
+    type: list[FacetValue]
+
+
+class Hit(TypedDict):
+    """A matching passage."""
+
+    id: Annotated[str, Meta(description="<document id>#p<position>")]
+    document: Annotated[str, Meta(description="the document id: its path under documents/")]
+    position: Annotated[int, _POSITION]
+    section: Annotated[str, Meta(description="the heading the passage is under, or empty")]
+    title: str
+    date: Annotated[str | None, _DAY]
+    source: str | None
+    type: Annotated[str | None, Meta(description="document type slug (article, communique, decision...)")]
+    text: str
+    highlight: Annotated[str, _HIGHLIGHT]
+    agency: Annotated[list[str], Meta(description="taxonomy ids")]
+    offence: Annotated[list[str], Meta(description="taxonomy ids")]
+    score: Annotated[float, Meta(description="BM25F relevance; 0 when sorted by date")]
+    url: Annotated[str, Meta(description="relative address of the document page, landing on the passage")]
+
+
+class SearchResults(TypedDict):
+    """One page of search results: the body of `GET /search` and of `archive search --json`."""
+
+    query: str
+    interpreted_as: Annotated[str, Meta(description="how the query was understood")]
+    total: Annotated[int, Meta(ge=0, description="matching passages")]
+    documents: Annotated[int, Meta(ge=0, description="distinct documents among the matching passages")]
+    page: Annotated[int, Meta(ge=1)]
+    per_page: Annotated[int, Meta(ge=1)]
+    pages: Annotated[int, Meta(ge=1)]
+    took_ms: float
+    relaxed: Annotated[bool, Meta(description="few passages held every word: some with fewer were added")]
+    notes: Annotated[list[str], Meta(description="what was done to the query (relaxed, cut, stopped...)")]
+    hits: list[Hit]
+    facets: Facets
+    suggestion: Annotated[str | None, Meta(description="a corrected query, when a word is unknown")]
+    next_cursor: Annotated[
+        str | None, Meta(description="opaque: send it as `cursor` for the next page; null on the last page")
+    ]
+
+
+class Metadata(TypedDict):
+    """A document's descriptive metadata."""
+
+    title: str
+    date: Annotated[str | None, _DAY]
+    source: str | None
+    type: str | None
+    language: str
+    description: str | None
+    url: Annotated[str | None, Meta(description="where the document was published, when known")]
+
+
+class Passage(TypedDict):
+    """A passage of a document view."""
+
+    id: str
+    position: Annotated[int, _POSITION]
+    section: str
+    text: str
+    highlight: Annotated[str, _HIGHLIGHT]
+    agency: list[str]
+    offence: list[str]
+    match: Annotated[bool, Meta(description="whether the passage matches the view's query `q`")]
+    url: str
+
+
+class DocumentView(TypedDict):
+    """A stored document and one page of its passages: the body of `GET /documents/{id}`."""
+
+    id: str
+    url: str
+    original_url: Annotated[str, Meta(description="the stored file, as a download")]
+    format: Annotated[str, Meta(description="txt, md, html or pdf")]
+    size: Annotated[int, Meta(ge=0, description="bytes")]
+    sha256: str
+    metadata: Metadata
+    agency: list[str]
+    offence: list[str]
+    matches: Annotated[list[int], Meta(description="positions of every passage matching `q`, all pages")]
+    notes: list[str]
+    page: Annotated[int, Meta(ge=1)]
+    per_page: Annotated[int, Meta(ge=1)]
+    pages: Annotated[int, Meta(ge=1)]
+    total_passages: Annotated[int, _COUNT]
+    passages: Annotated[list[Passage], Meta(description="this page's passages, in order")]
+
+
+class Reason(TypedDict):
+    """Why a file was refused: a stable code for programs and a sentence for people."""
+
+    code: str
+    message: str
+
+
+class Outcome(TypedDict):
+    """What happened to one file."""
+
+    path: Annotated[str, Meta(description="document id, or the name given for a file never stored")]
+    status: Status
+    reason: Reason | None
+    duplicate_of: Annotated[str | None, Meta(description="the document holding the same content")]
+    passages: Annotated[int, _COUNT]
+    url: Annotated[str | None, Meta(description="the document page, when the file is stored")]
+
+
+class Counts(TypedDict):
+    """Files per outcome status."""
+
+    added: Annotated[int, _COUNT]
+    updated: Annotated[int, _COUNT]
+    unchanged: Annotated[int, _COUNT]
+    removed: Annotated[int, _COUNT]
+    duplicate: Annotated[int, _COUNT]
+    rejected: Annotated[int, _COUNT]
+
+
+class Upload(TypedDict):
+    """What an upload did to each file."""
+
+    outcomes: list[Outcome]
+    counts: Counts
+
+
+class Degraded(TypedDict):
+    """The last write that failed for a reason of ours (the live index kept serving)."""
+
+    what: str
+    code: str
+    reason: str
+    since: Annotated[str | None, Meta(description="UTC, ISO 8601")]
+
+
+class Health(TypedDict):
+    """Service and index status: the body of `GET /health`."""
+
+    status: HealthStatus
+    documents: Annotated[int, _COUNT]
+    passages: Annotated[int, _COUNT]
+    built_at: str | None
+    generation: Annotated[str | None, Meta(description="the live index generation")]
+    schema_version: int
+    degraded: Degraded | None
+
+
+class Stats(Health):
+    """The health fields with the index's size and facet counts: the body of `archive stats --json`."""
+
+    index_bytes: Annotated[int, _COUNT]
+    facets: Facets
+
+
+BODIES: tuple[type, ...] = (SearchResults, DocumentView, Upload, Health, Stats)
+"""The bodies the core builds; the schemas they reference come with them."""
