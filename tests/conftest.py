@@ -7,10 +7,15 @@ No test reads or writes the repository's own documents/ or index/.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -271,3 +276,57 @@ def within_guard(call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     if error:
         raise error[0]
     return out[0]
+
+
+# ---------------------------------------------------------------- a real `archive serve`
+
+
+def free_port() -> int:
+    """A loopback TCP port free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def archive_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of an `archive` child over `home`: ours without any ARCHIVE_* setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    env.update(ARCHIVE_HOME=str(home), PYTHONDONTWRITEBYTECODE="1", **extra)
+    return env
+
+
+def _answers(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return True  # answering, even with an error
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def serving(
+    env: dict[str, str], log: Path, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`archive serve` on a free loopback port with `env` (see `archive_env`): (process, base URL) once it
+    answers `/health`, terminated afterwards. Its log goes to `log`, never to a pipe nobody reads (a full
+    pipe blocks the server's event loop)."""
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).parent.parent,
+            preexec_fn=preexec_fn,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_until(lambda: _answers(base), "archive serve to answer /health", proc, poll=0.05):
+            pytest.fail(f"archive serve exited with {proc.returncode}: {log.read_text('utf-8', 'replace')}")
+        yield proc, base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=HANG_GUARD)

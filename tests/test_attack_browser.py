@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import WEB_DOCUMENTS, web_build_home, web_settings
+from .conftest import WEB_DOCUMENTS, free_port, web_build_home, web_settings
 from .test_attack_documents import marker, register
-from .test_browser import CHROMIUM, _free_port
+from .test_browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
@@ -27,7 +27,7 @@ def web_server(tmp_path: Path) -> Iterator[str]:
     from web.app import create_app
 
     home = web_build_home(tmp_path / "home", {**WEB_DOCUMENTS, "registre.md": register()})
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(web_settings(home)), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -10,11 +10,6 @@ few bytes, and templates and JSON bodies are rendered in worker threads.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,42 +147,15 @@ def test_pages_and_json_are_rendered_off_the_event_loop(web_app_factory: WebFact
 # ------------------------------------------------------------------ through a real server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`archive serve` over a small archive home."""
-    from .conftest import web_build_home
+    from .conftest import archive_env, serving, web_build_home
 
     home = web_build_home(tmp_path_factory.mktemp("flood-home"))
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_PASSAGE_MIN_WORDS": "5"}
-    env.pop("ARCHIVE_TOKEN", None)
-    command = [sys.executable, "-m", "web.cli", "--home", str(home), "serve", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        started = time.monotonic()
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() - started < 60, "archive serve did not start"
-            time.sleep(0.1)
+    env = archive_env(home, ARCHIVE_PASSAGE_MIN_WORDS="5")
+    with serving(env, home.parent / f"{home.name}-serve.log") as (_, base):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_the_flood_through_uvicorn_is_a_400(server: str) -> None:

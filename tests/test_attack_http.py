@@ -5,12 +5,10 @@ Each test's docstring says what an attacker does and what happened before the fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from starlette.testclient import TestClient
 
 from archive.errors import IndexMissing, StorageError
 
-from .conftest import WebFactory
+from .conftest import WebFactory, archive_env, serving
 
 AUTH = {"Authorization": "Bearer secret"}
 TXT = "Les gendarmes ont saisi des faux billets lors d'un contrôle routier près de Marseille.\n".encode()
@@ -63,51 +61,26 @@ def test_a_control_character_in_the_path_cannot_forge_a_log_line(
 # ---------------------------------------------------------------- proxy headers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 Serve = Callable[..., tuple[str, Path]]
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start `archive serve` (a real uvicorn) with extra environment; yields (base URL, log file)."""
-    procs: list[subprocess.Popen[bytes]] = []
+
+    started = 0
 
     def start(**env: str) -> tuple[str, Path]:
-        home = tmp_path / f"home{len(procs)}"
+        nonlocal started
+        started += 1
+        home = tmp_path / f"home{started}"
         (home / "documents").mkdir(parents=True)
-        log = tmp_path / f"serve{len(procs)}.log"
-        port = free_port()
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-        environment.update(ARCHIVE_HOME=str(home), **env)
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=environment,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        procs.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=5)
-                return base, log
-            except httpx.TransportError:
-                assert proc.poll() is None, log.read_text("utf-8", "replace")
-                assert time.monotonic() < deadline, "archive serve did not start"
-                time.sleep(0.05)
+        log = tmp_path / f"{home.name}-serve.log"
+        _, base = servers.enter_context(serving(archive_env(home, **env), log))
+        return base, log
 
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with contextlib.ExitStack() as servers:
+        yield start
 
 
 def access_line(log: Path, marker: str) -> str:

@@ -4,7 +4,6 @@ open a document at the passage. Runs in `make test` (its set-up installs chromiu
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[str]:
     """The app served by uvicorn on a free port, over a fresh archive home."""
@@ -33,10 +26,10 @@ def web_server(tmp_path: Path) -> Iterator[str]:
 
     from web.app import create_app
 
-    from .conftest import web_build_home, web_settings
+    from .conftest import free_port, web_build_home, web_settings
 
     home = web_build_home(tmp_path / "home")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(web_settings(home)),

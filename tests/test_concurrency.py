@@ -15,10 +15,8 @@ test_faults.py.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -34,7 +32,7 @@ import pytest
 from archive.home import Archive
 from archive.settings import Settings
 
-from .conftest import wait_until
+from .conftest import archive_env, serving, wait_until
 
 TOKEN = "concurrency-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -85,16 +83,8 @@ def doc_path(i: int, folder: str = "") -> str:
     return f"{folder or 2015 + i % 10}/article-{i:04d}.md"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def env_for(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update(ARCHIVE_HOME=str(home), ARCHIVE_TOKEN=TOKEN, PYTHONDONTWRITEBYTECODE="1")
-    return env
+    return archive_env(home, ARCHIVE_TOKEN=TOKEN)
 
 
 def cli(home: Path, *args: str) -> subprocess.Popen[str]:
@@ -174,24 +164,9 @@ def server(template: Path, tmp_path: Path) -> Iterator[Server]:
     """`archive serve` over a copy of the template, for one test (tests write to it)."""
     home = tmp_path / "served"
     shutil.copytree(template, home, symlinks=True)
-    port = free_port()
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:  # a file, not a pipe: nobody reads the log while the server runs
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env_for(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    stored = {doc_path(i): code_word(i) for i in range(N_DOCS)}
-    srv = Server(home, f"http://127.0.0.1:{port}", proc, log, stored)
-    try:
-        started = wait_until(srv.healthy, "archive serve to answer /health", proc, poll=0.05)
-        assert started, log.read_text("utf-8", "replace")
-        yield srv
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serving(env_for(home), log) as (proc, base):
+        yield Server(home, base, proc, log, {doc_path(i): code_word(i) for i in range(N_DOCS)})
 
 
 # ---------------------------------------------------------------- readers during a reindex

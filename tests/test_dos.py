@@ -9,10 +9,6 @@ answered while other clients' expensive ones are still running on a real `archiv
 from __future__ import annotations
 
 import itertools
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +21,7 @@ from starlette.testclient import TestClient
 from archive.searcher import MAX_FACET_VALUES
 from web.app import create_app
 
-from .conftest import HANG_GUARD, wait_until, web_build_home, web_settings, within_guard
+from .conftest import HANG_GUARD, archive_env, serving, wait_until, web_build_home, web_settings, within_guard
 
 ROOT = Path(__file__).parent.parent
 WORDS = (
@@ -128,55 +124,12 @@ def test_expensive_queries_are_answered(client: TestClient, q: str) -> None:
     assert len(body["hits"]) <= min(body["total"], 100)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(home: Path) -> Iterator[str]:
     """`archive serve` on loopback over the module's home."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_PASSAGE_MIN_WORDS": "5"}
-    env.pop("ARCHIVE_TOKEN", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "web.cli",
-            "--home",
-            str(home),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "archive serve did not start"
-            time.sleep(0.1)
+    env = archive_env(home, ARCHIVE_PASSAGE_MIN_WORDS="5")
+    with serving(env, home.parent / f"{home.name}-serve.log") as (_, base):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_service_stays_responsive_while_clients_send_expensive_queries(server: str) -> None:

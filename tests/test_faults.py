@@ -23,7 +23,6 @@ import random
 import resource
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
 
-from .conftest import HANG_GUARD, holds_data, restore_signals, wait_until
+from .conftest import HANG_GUARD, archive_env, holds_data, restore_signals, serving, wait_until
 
 N_DOCS = 80
 STABLE = "quetzal"  # in documents 0..19, never changed
@@ -115,9 +114,7 @@ def _writable(home: Path) -> None:
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update(ARCHIVE_HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
-    return env
+    return archive_env(home)
 
 
 def _full_disk() -> None:
@@ -447,46 +444,24 @@ def test_a_document_whose_metadata_parser_raises_is_rejected_not_fatal(home: Pat
 
 
 def test_reindex_job_and_upload_on_a_full_disk_say_why_and_searches_go_on(home: Path, inbox: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = _env(home) | {"ARCHIVE_TOKEN": "t"}
-    log = home.parent / "serve.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_full_disk,
-        )
-    base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": "Bearer t"}
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-        with httpx.Client(base_url=base, timeout=30, headers={"Accept": "application/json"}) as client:
-            before = client.get("/search", params={"q": STABLE}).json()["total"]
-            job = client.post("/reindex", params={"full": "true"}, headers=auth).json()["job"]
-            while (state := client.get(f"/jobs/{job}").json())["state"] not in ("done", "failed"):
-                assert client.get("/search", params={"q": STABLE}).json()["total"] == before
-                time.sleep(0.02)
-            upload = client.post(
-                "/documents",
-                headers=auth,
-                files={"file": ("long.md", (inbox / "b-long-901.md").read_bytes())},
-            )
+    with (
+        serving(env, home.parent / "serve.log", preexec_fn=_full_disk) as (_, base),
+        httpx.Client(base_url=base, timeout=30, headers={"Accept": "application/json"}) as client,
+    ):
+        before = client.get("/search", params={"q": STABLE}).json()["total"]
+        job = client.post("/reindex", params={"full": "true"}, headers=auth).json()["job"]
+        while (state := client.get(f"/jobs/{job}").json())["state"] not in ("done", "failed"):
             assert client.get("/search", params={"q": STABLE}).json()["total"] == before
-            assert client.get("/search", params={"q": NEW}).json()["total"] == 0
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            time.sleep(0.02)
+        upload = client.post(
+            "/documents",
+            headers=auth,
+            files={"file": ("long.md", (inbox / "b-long-901.md").read_bytes())},
+        )
+        assert client.get("/search", params={"q": STABLE}).json()["total"] == before
+        assert client.get("/search", params={"q": NEW}).json()["total"] == 0
     assert state["state"] == "failed" and upload.status_code >= 400
     assert not (home / "documents" / "long.md").exists()
     assert check_errors(home) == []

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ from archive.home import Archive
 from archive.models import Block, Extracted, SearchRequest
 from archive.settings import Settings
 
-from .conftest import FIXTURES, WebFactory
+from .conftest import FIXTURES, WebFactory, archive_env, serving
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -227,16 +226,8 @@ def test_an_upload_the_reader_cannot_take_is_refused_for_a_reason_of_ours(tmp_pa
 # ---------------------------------------------------------------- through `archive serve` and the CLI
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update(ARCHIVE_HOME=str(home), **extra)
-    return env
+    return archive_env(home, **extra)
 
 
 def _http(base: str, path: str, method: str = "GET", body: bytes | None = None,
@@ -251,32 +242,10 @@ def _http(base: str, path: str, method: str = "GET", body: bytes | None = None,
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`archive serve` with a token over the three-format home (logs in a file, never a pipe)."""
+    """`archive serve` with a token over the three-format home."""
     home = _home(tmp_path / "home")
-    port = _free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=_env(home, ARCHIVE_TOKEN="t"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=Path(__file__).parent.parent,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            _http(base, "/health")
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.05)
-    try:
-        yield proc, base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-        log.close()
+    with serving(archive_env(home, ARCHIVE_TOKEN="t"), tmp_path / "serve.log") as running:
+        yield running
 
 
 AUTH = {"Authorization": "Bearer t"}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
-import os
 import subprocess
 import sys
 import types
@@ -26,7 +25,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import httpx
 import pytest
 
-from .conftest import WEB_DOCUMENTS, wait_until, web_build_home
+from .conftest import WEB_DOCUMENTS, archive_env, serving, wait_until, web_build_home
 
 TOKEN = "jeton-du-client"
 PACKAGE = "archive_api_client"
@@ -47,14 +46,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Served:
     home: Path
@@ -73,24 +64,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`archive serve` over a small indexed home, with a token."""
     tmp = tmp_path_factory.mktemp("client")
     home = web_build_home(tmp / "home", {**WEB_DOCUMENTS, **UNDATED})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update(ARCHIVE_HOME=str(home), ARCHIVE_TOKEN=TOKEN, ARCHIVE_PASSAGE_MIN_WORDS="5")
-    port = _free_port()
-    log = tmp / "serve.log"
-    with open(log, "wb") as out:  # a file, not a pipe: nobody reads the log while the server runs
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Served(home, f"http://127.0.0.1:{port}", log)
-    try:
-        assert wait_until(server.healthy, "archive serve to answer", proc, poll=0.05), log.read_text()
-        yield server
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    env = archive_env(home, ARCHIVE_TOKEN=TOKEN, ARCHIVE_PASSAGE_MIN_WORDS="5")
+    with serving(env, tmp / "serve.log") as (_, base):
+        yield Served(home, base, tmp / "serve.log")
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,6 @@ import email.utils
 import gzip
 import json
 import shutil
-import subprocess
-import sys
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,7 +31,16 @@ from archive.home import Archive
 from web.compression import Compression, accepts_gzip
 from web.search import EXPORT_CHUNK
 
-from .conftest import HANG_GUARD, WEB_DOCUMENTS, WebFactory, wait_until, web_settings, within_guard
+from .conftest import (
+    HANG_GUARD,
+    WEB_DOCUMENTS,
+    WebFactory,
+    archive_env,
+    serving,
+    wait_until,
+    web_settings,
+    within_guard,
+)
 
 AUTH = {"Authorization": "Bearer secret"}
 JSON = {"Accept": "application/json"}
@@ -439,34 +446,11 @@ def test_ndjson_is_compressed_and_streamed(web_client: TestClient) -> None:
 @pytest.fixture
 def served(long_home: Path, tmp_path: Path) -> Iterator[str]:
     """`archive serve` over a copy of the long home: its base URL."""
-    from .test_concurrency import env_for, free_port
-
     home = tmp_path / "served"
     shutil.copytree(long_home, home, symlinks=True)
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = {**env_for(home), "ARCHIVE_PASSAGE_MIN_WORDS": "5", "ARCHIVE_CORS_ORIGINS": "https://dash.example.org"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/health", timeout=5).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        assert wait_until(healthy, "archive serve to answer", proc, poll=0.05), log.read_text("utf-8", "replace")
+    env = archive_env(home, ARCHIVE_PASSAGE_MIN_WORDS="5", ARCHIVE_CORS_ORIGINS="https://dash.example.org")
+    with serving(env, tmp_path / "serve.log") as (_, base):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=HANG_GUARD)
 
 
 def test_a_real_server_streams_a_gzipped_export_and_revalidates_it(served: str) -> None:

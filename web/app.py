@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -29,7 +30,7 @@ from archive.home import Archive
 from archive.settings import Settings
 
 from . import archivist, documents, errors, openapi, search
-from .caching import NO_CACHE, CachePolicy
+from .caching import NO_CACHE, ResponseHeaders, cache_policy
 from .compression import Compression
 from .cors import ReadOnlyCORS
 from .fairuse import FairUse, limited
@@ -52,28 +53,13 @@ SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response (a route may set a stricter CSP of its own)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                if b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", CSP.encode()))
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def security_headers(headers: MutableHeaders) -> None:
+    """The security headers every response carries (a route may set a stricter CSP of its own)."""
+    if "content-security-policy" not in headers:
+        headers["Content-Security-Policy"] = CSP
+    for name, value in SECURITY_HEADERS:
+        if name.decode() not in headers:
+            headers[name.decode()] = value.decode()
 
 
 def _loggable(text: str) -> str:
@@ -284,9 +270,9 @@ def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> 
         # gzip compresses error pages too, and sees bodies as the endpoints stream them.
         middleware=[
             Middleware(AccessLog),
-            Middleware(SecurityHeaders),
+            Middleware(ResponseHeaders, edit=security_headers),
             Middleware(ReadOnlyCORS, origins=settings.cors_origins),
-            Middleware(CachePolicy),
+            Middleware(ResponseHeaders, edit=cache_policy),
             Middleware(Compression),
             Middleware(CatchAll),
         ],

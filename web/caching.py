@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from functools import cache
@@ -163,27 +164,33 @@ def headers_for(found: Validators | None) -> dict[str, str]:
     return found.headers
 
 
-class CachePolicy:
-    """Gives `Cache-Control: no-store` to every answer that sets no caching policy of its own.
+def cache_policy(headers: MutableHeaders) -> None:
+    """`Cache-Control: no-store` for every answer that sets no caching policy of its own.
 
     Writes, jobs, errors and refusals (`401`, `409`, `429`...) change with time or depend on a token:
     no cache may keep them. Static files keep their own validators (and a cache's judgement).
     """
+    if not any(name in headers for name in ("cache-control", "etag", "last-modified")):
+        headers["Cache-Control"] = NO_STORE
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class ResponseHeaders:
+    """Middleware that lets `edit` change the headers of every HTTP response before they are sent."""
+
+    def __init__(self, app: ASGIApp, edit: Callable[[MutableHeaders], None]) -> None:
         self.app = app
+        self.edit = edit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def send_with_policy(message: Message) -> None:
+        async def send_edited(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if not any(name in headers for name in ("cache-control", "etag", "last-modified")):
-                    headers["Cache-Control"] = NO_STORE
+                message.setdefault("headers", [])  # optional in ASGI
+                self.edit(MutableHeaders(scope=message))
             await send(message)
 
-        await self.app(scope, receive, send_with_policy)
+        await self.app(scope, receive, send_edited)
 

@@ -17,6 +17,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import negotiation
+
 MINIMUM_SIZE = 500
 """Bodies smaller than this go uncompressed: an error or a `/health` answer gains nothing from gzip."""
 
@@ -37,19 +39,7 @@ def accepts_gzip(accept_encoding: str) -> bool:
     >>> accepts_gzip("gzip, deflate, br"), accepts_gzip("br;q=1, gzip;q=0"), accepts_gzip("*"), accepts_gzip("")
     (True, False, True, False)
     """
-    weights: dict[str, float] = {}
-    for item in accept_encoding.split(","):
-        coding, *params = (p.strip() for p in item.split(";"))
-        weight = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        if coding:
-            weights[coding.lower()] = weight
+    weights = negotiation.weights(accept_encoding)
     return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
 
 

@@ -9,7 +9,8 @@ from .errors import bad_parameter
 FORMATS = ("html", "json", "csv")
 
 
-def _quality(accept: str) -> dict[str, float]:
+def weights(accept: str) -> dict[str, float]:
+    """The weight (`q`) of each item of an `Accept` or `Accept-Encoding` header, lower-cased."""
     out: dict[str, float] = {}
     for item in accept.split(","):
         media, *params = (p.strip() for p in item.split(";"))
@@ -29,7 +30,7 @@ def _quality(accept: str) -> dict[str, float]:
 
 def prefers_html(request: Request) -> bool:
     """True when the Accept header names HTML explicitly and ranks it at least as high as JSON."""
-    q = _quality(request.headers.get("accept", ""))
+    q = weights(request.headers.get("accept", ""))
     html = max(q.get("text/html", 0.0), q.get("application/xhtml+xml", 0.0))
     json = max(q.get("application/json", 0.0), q.get("application/*", 0.0), q.get("*/*", 0.0))
     return html > 0 and html >= json
