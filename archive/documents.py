@@ -35,6 +35,8 @@ _WINDOWS_RESERVED = {
     *(f"lpt{i}" for i in range(1, 10)),
 }
 _UNSAFE = re.compile(r"[^\w.\-()' ,+&@€’]")
+MAX_FOLDER_DEPTH = 16
+"""Folders under documents/ an add or upload may name (16 names of 200 bytes stay under Linux's 4,096)."""
 MAX_NAME_BYTES = 200
 """Longest stored file name in UTF-8 bytes: file systems allow 255, temporary names add a few."""
 
@@ -99,9 +101,13 @@ def is_document(relative: PurePosixPath) -> bool:
     return relative.as_posix() not in _RESERVED and not relative.name.endswith(SIDECAR_SUFFIX)
 
 
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Direction overrides and marks: `rapport\u202etxt.exe` shows as `rapportexe.txt`."""
+
+
 def unnameable(name: str) -> bool:
-    """Whether a name holds a character no stored name may hold (see `_UNNAMEABLE`)."""
-    return any(unicodedata.category(c) in _UNNAMEABLE for c in name)
+    """Whether a name holds a character no stored name may hold (see `_UNNAMEABLE`, `_BIDI`)."""
+    return any(unicodedata.category(c) in _UNNAMEABLE or c in _BIDI for c in name)
 
 
 def safe_name(name: str) -> str:
@@ -144,6 +150,10 @@ def safe_folder(folder: str | None) -> str:
     if not folder:
         return ""
     parts = [p for p in re.split(r"[/\\\\]+", folder) if p and p not in (".", "..")]
+    if len(parts) > MAX_FOLDER_DEPTH:  # 25 components of 200 bytes made the OS refuse the path: a 507
+        raise RejectedInput(
+            printable(folder[:80]), "bad_name", f"folder deeper than {MAX_FOLDER_DEPTH} levels"
+        )
     try:
         return "/".join(safe_name(p) for p in parts)
     except RejectedInput as e:

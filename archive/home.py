@@ -30,6 +30,7 @@ from .documents import (
 )
 from .errors import (
     ArchiveBusy,
+    ArchiveError,
     DocumentNotFound,
     FixityError,
     ReaderFailed,
@@ -163,7 +164,10 @@ class Archive:
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise RejectedInput(document_id, "symlink", "a symbolic link: never followed") from None
-            raise RejectedInput(document_id, "unreadable", f"cannot read: {e.strerror or e}") from None
+            if e.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+                raise RejectedInput(document_id, "unreadable", f"cannot read: {e.strerror or e}") from None
+            # out of descriptors, I/O error: ours, not the file's; an indexed document is never dropped
+            raise ReaderUnavailable(document_id, "reader_unavailable", f"cannot read: {e.strerror}") from None
 
     def _read_regular(self, document_id: str) -> tuple[bytes, bytes | None]:
         path = self.store.root / document_id
@@ -219,6 +223,13 @@ class Archive:
                 except ReaderFailed as e:
                     health.record(index_dir, what, e.code, str(e))
                     raise
+                except ArchiveError:
+                    raise  # the caller's to report: busy, fixity, a bad request
+                except Exception as e:  # a bug: the write is undone; say so where monitoring looks
+                    health.record(
+                        index_dir, what, "internal_error", f"unexpected {type(e).__name__}; see the log"
+                    )
+                    raise
                 if self._unread:
                     names = ", ".join(self._unread[:5]) + (" ..." if len(self._unread) > 5 else "")
                     health.record(
@@ -255,6 +266,8 @@ class Archive:
             try:
                 shas[document_id] = sha256_file(self.store.root / document_id)
             except OSError as e:
+                if document_id in indexed and e.errno not in (errno.ENOENT, errno.ELOOP):
+                    lost.append((document_id, f"cannot read: {e.strerror}"))  # EMFILE, EIO: ours
                 outcomes.append(
                     Outcome(document_id, "rejected", Rejection("unreadable", f"cannot read: {e.strerror}"))
                 )
@@ -297,6 +310,10 @@ class Archive:
                 outcomes.append(Outcome(document_id, "rejected", Rejection(e.reason_code, e.reason)))
                 continue
             except RejectedInput as e:
+                if e.reason_code == "too_complex" and document_id in indexed:
+                    # indexed before within its budget: a slower or busier machine, not a new fault of
+                    # the file; refuse to drop it rather than shrink the index
+                    lost.append((document_id, e.reason))
                 outcomes.append(Outcome(document_id, "rejected", Rejection(e.reason_code, e.reason)))
                 continue
             keep.add(document_id)

@@ -82,6 +82,8 @@ def parse_sidecar(name: str, data: bytes) -> dict[str, Any]:
         return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise RejectedInput(name, "bad_metadata", f"sidecar is not valid TOML: {e}") from None
+    except RecursionError:  # `title = [[[[...` 5,000 deep: tomllib recurses once per level
+        raise RejectedInput(name, "bad_metadata", "sidecar nested too deeply to be metadata") from None
 
 
 def parse_date(value: object) -> str | None:

@@ -420,6 +420,9 @@ class Arrays:
         Past the `deadline`, a phrase's words score only where the phrase was verified in time."""
         total = np.zeros(candidates.size, dtype=np.float64)
         for fieldname, text, boost, chain in _scored_terms(q):
+            if deadline is not None and deadline.expired():  # ranked on the terms scored in time
+                deadline.cut = True
+                break
             ids, weights = self.postings(fieldname, text)
             if not ids.size:
                 continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from whoosh import query as wq
@@ -25,6 +26,14 @@ MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64
 MAX_EXPANSION = 200
 """A prefix or wildcard stands for at most this many of the archive's words (the most frequent)."""
+
+MAX_DEPTH = 32
+"""Parentheses nested deeper than this are dropped (the words stay): nobody writes 33 levels by hand."""
+
+MAX_EXPANDED = 1000
+"""All the prefixes, wildcards and fuzzy terms of one query stand for at most this many words together."""
+
+_SPENT = "motifs limités à 1000 mots pour toute la recherche"
 
 FIELD_ALIASES = {
     "title": ["titre"],
@@ -142,6 +151,9 @@ def parse(parsers: Parsers, raw: str) -> Parsed:
     text, notes = clean(raw)
     if not text:
         return Parsed(text, None, "", notes)
+    if _depth(text) > MAX_DEPTH:  # 330 nested parentheses overflowed the recursion of what reads the tree
+        text = text.replace("(", " ").replace(")", " ")
+        notes.append(f"parenthèses imbriquées sur plus de {MAX_DEPTH} niveaux : ignorées")
     try:
         tree = parsers.words.process(text)
         q = parsers.words.parse(text)
@@ -174,6 +186,18 @@ def parse(parsers: Parsers, raw: str) -> Parsed:
         else:
             ranked_parts = relaxable
     return Parsed(text, q, interpretation, notes, words, relaxable, ranked, ranked_parts)
+
+
+def _depth(text: str) -> int:
+    """How deeply parentheses nest in `text` (unbalanced ones count as they open)."""
+    depth = deepest = 0
+    for c in text:
+        if c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")" and depth:
+            depth -= 1
+    return deepest
 
 
 def _word_nodes(node: syntax.SyntaxNode) -> list[syntax.WordNode]:
@@ -231,35 +255,53 @@ def _bounded_terms(q: wq.Query, notes: list[str]) -> wq.Query:
     return q
 
 
-def expand(q: wq.Query, vocabulary: Vocabulary, notes: list[str]) -> wq.Query:
+def expand(
+    q: wq.Query, vocabulary: Vocabulary, notes: list[str], expired: Callable[[], bool] | None = None
+) -> wq.Query:
     """Replace prefixes, wildcards and fuzzy terms by the index keys of the words they match, bounded.
 
     The index holds stemmed keys, so patterns are matched against the vocabulary of words as written
-    (accents folded), then each matching word's key is looked up.
+    (accents folded), then each matching word's key is looked up. Each pattern stands for at most
+    MAX_EXPANSION words, the whole query for at most MAX_EXPANDED (64 patterns of 200 words each held a
+    search thread for 20 s while scoring 12,800 terms); once `expired()` says time is up, the patterns
+    not yet expanded match nothing.
     """
+    budget = [MAX_EXPANDED]
+    return _expand(q, vocabulary, notes, budget, expired or (lambda: False))
+
+
+def _expand(
+    q: wq.Query, vocabulary: Vocabulary, notes: list[str], budget: list[int], expired: Callable[[], bool]
+) -> wq.Query:
     if isinstance(q, wq.Wildcard) and set(q.text) <= {"*"}:
         return wq.Every()
     if isinstance(q, wq.Prefix | wq.Wildcard | wq.FuzzyTerm) and q.fieldname in SEARCHABLE:
         text = analysis.fold(str(q.text))
+        limit = min(MAX_EXPANSION, budget[0])
+        if limit <= 0 or expired():
+            if not any(n.startswith(_SPENT) for n in notes):
+                notes.append(f"{_SPENT} : les motifs suivants, dont « {text} », n'ont pas été développés")
+            return wq.NullQuery
         if isinstance(q, wq.Prefix):
-            words, total = vocabulary.prefixed(text, MAX_EXPANSION)
+            words, total = vocabulary.prefixed(text, limit)
             shown = f"{text}*"
         elif isinstance(q, wq.FuzzyTerm):
-            words, total = vocabulary.similar(text, MAX_EXPANSION, max_distance=min(2, q.maxdist)), 0
+            words, total = vocabulary.similar(text, limit, max_distance=min(2, q.maxdist)), 0
             shown = f"{text}~"
         else:
-            words, total = vocabulary.matching(text, MAX_EXPANSION)
+            words, total = vocabulary.matching(text, limit)
             shown = text
-        if total > MAX_EXPANSION:
-            notes.append(f"« {shown} » : limité aux {MAX_EXPANSION} mots les plus fréquents sur {total}")
+        if total > limit:
+            notes.append(f"« {shown} » : limité aux {limit} mots les plus fréquents sur {total}")
         keys = sorted({analysis.key(w) for w in words})
+        budget[0] -= len(keys)
         if not keys:
             return wq.NullQuery
         return wq.Or([wq.Term(q.fieldname, k) for k in keys], boost=q.boost)
     if isinstance(q, wq.Every):
         return q
     if hasattr(q, "subqueries") or isinstance(q, wq.Not | wq.WrappingQuery):
-        return q.apply(lambda sub: expand(sub, vocabulary, notes))
+        return q.apply(lambda sub: _expand(sub, vocabulary, notes, budget, expired))
     return q
 
 

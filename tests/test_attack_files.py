@@ -19,7 +19,7 @@ from archive.errors import DocumentNotFound, RejectedInput
 from archive.home import Archive
 from archive.settings import Settings
 
-from .conftest import web_settings
+from .conftest import WebFactory, web_settings
 
 AUTH = {"Authorization": "Bearer secret"}
 SECRET = "zorglubissime"  # a word no document of the archive holds
@@ -405,3 +405,43 @@ def test_a_sidecar_name_taken_keeps_the_other_file_and_stores_nothing(home: Path
     there = (docs / "2024" / "note.txt.meta.toml").read_text(encoding="utf-8")
     assert there == 'title = "Celui qui était là"\n'
     assert not (docs / "2024" / "note.txt").exists()
+
+
+def test_a_sidecar_nested_thousands_deep_is_one_rejected_file(tmp_path: Path) -> None:
+    """`deep.txt.meta.toml` holding `title = ` + 5,000 `[` + 5,000 `]` (10 KB) made tomllib recurse
+    past the limit: every reindex job ended `internal_error` (the full one after 138 s), `archive
+    check` crashed, and /health said `ok`. It is now one file rejected as `bad_metadata`; the others
+    are indexed."""
+    home = tmp_path / "home"
+    (home / "documents" / "x3").mkdir(parents=True)
+    (home / "documents" / "x3" / "deep.txt").write_text(
+        "Une note du parquet sur une saisie de stupéfiants.\n\nLe juge a ordonné une expertise.\n",
+        encoding="utf-8",
+    )
+    (home / "documents" / "x3" / "deep.txt.meta.toml").write_text(
+        "title = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8"
+    )
+    (home / "documents" / "ok.txt").write_text(
+        "Une autre note.\n\nLes enquêteurs de la gendarmerie ont saisi des comptes.\n", encoding="utf-8"
+    )
+    with Archive(Settings(home=home)) as archive:
+        report = archive.reindex(full=True)
+        assert [(o.path, o.reason.code) for o in report.outcomes if o.reason] == [("x3/deep.txt", "bad_metadata")]
+        assert report.count("added") == 1 and archive.health() is None
+        assert any(p.path == "x3/deep.txt" and "bad_metadata" in p.message for p in archive.check())
+
+
+def test_a_folder_too_deep_or_a_direction_override_is_a_bad_name(web_app_factory: WebFactory) -> None:
+    """An upload with `folder=` of 25 components of 200 `d` answered 507 `storage` ("File name too
+    long") and flipped /health to degraded; a name with U+202E (`rtl\\u202egpj.txt`, shown as
+    `rtltxt.jpg`) was stored. Both are the client's input: 422 `bad_name`, nothing stored, health ok."""
+    client = web_app_factory(token="t")
+    auth = {"Authorization": "Bearer t"}
+    note = b"Une note du parquet sur une saisie de stupefiants et une expertise ordonnee."
+    deep = client.post(
+        "/documents", files={"file": ("note.txt", note)}, data={"folder": "/".join(["d" * 200] * 25)}, headers=auth
+    )
+    assert deep.status_code == 422 and deep.json()["error"]["code"] == "bad_name", deep.text
+    rtl = client.post("/documents", files={"file": ("rtl\u202egpj.txt", note)}, headers=auth)
+    assert rtl.status_code == 422 and rtl.json()["error"]["code"] == "bad_name", rtl.text
+    assert client.get("/health").json()["status"] == "ok"

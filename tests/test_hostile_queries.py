@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 from whoosh import query as wq
 
 from archive import analysis, query
@@ -271,8 +272,39 @@ def test_wildcard_and_fuzzy_expansion_is_bounded(big_vocabulary: Vocabulary, pat
 
 
 def test_every_wildcard_of_a_query_is_bounded(big_vocabulary: Vocabulary) -> None:
-    parsed = query.parse(PARSER, " OR ".join(["mot*", "*o*", "m?t*", "*1*"] * 16))
+    """64 patterns of 200 words each made 12,800 terms to score in every field: one 485-byte query
+    (`*a* OR *b* OR ... OR *ss*`) held a search thread for 20 s at 200,000 passages, and ten of them
+    every search thread for minutes. The whole query now stands for at most MAX_EXPANDED words, and
+    says so."""
+    parsed = query.parse(PARSER, " OR ".join(f"*{i:02d}*" for i in range(64)))  # 64 distinct infixes
     notes: list[str] = []
     expanded = query.expand(parsed.query, big_vocabulary, notes)
-    assert len(list(expanded.leaves())) <= query.MAX_TERMS * query.MAX_EXPANSION
+    terms = [leaf for leaf in expanded.leaves() if isinstance(leaf, wq.Term)]
+    assert query.MAX_EXPANSION < len(terms) <= query.MAX_EXPANDED
     assert len(parsed.query.subqueries) <= query.MAX_TERMS
+    assert any("1000 mots pour toute la recherche" in n for n in notes), notes
+
+
+def test_patterns_are_not_expanded_past_the_deadline(big_vocabulary: Vocabulary) -> None:
+    """Each pattern scans the vocabulary (1.5 million words on an attacked archive): past the
+    deadline the patterns left match nothing, and the notes say so."""
+    parsed = query.parse(PARSER, "blanchiment OR mot* OR *o*")
+    notes: list[str] = []
+    expanded = query.expand(parsed.query, big_vocabulary, notes, expired=lambda: True)
+    texts = [getattr(leaf, "text", None) for leaf in expanded.leaves()]
+    assert not any(str(t).startswith("mot") for t in texts) and "blanch" in texts, texts
+    assert any("n'ont pas été développés" in n for n in notes), notes
+
+
+@pytest.mark.parametrize("depth", [31, 33, 330])
+def test_deeply_nested_parentheses_are_read_not_raised(web_client: TestClient, depth: int) -> None:
+    """`q=` 330 × `(`, a word, 330 × `)` (671 bytes) answered 500 with 200 KB of traceback in the log
+    per request: the parser coped, rendering its tree overflowed the recursion limit. Parentheses
+    nested past MAX_DEPTH are dropped, the words searched, and a note says so."""
+    text = "(" * depth + "blanchiment aggravé" + ")" * depth
+    parsed = query.parse(PARSER, text)
+    assert "blanchiment" in parsed.interpretation
+    assert (depth > query.MAX_DEPTH) == any("imbriquées" in n for n in parsed.notes), parsed.notes
+    for path in ("/search", "/documents/2024/blanchiment-lyon.md"):
+        answer = web_client.get(path, params={"q": text}, headers={"Accept": "application/json"})
+        assert answer.status_code == 200, answer.text[:300]
