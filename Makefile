@@ -44,7 +44,7 @@ clean:
 BENCH_SCALES ?= 20000 200000
 BENCH_HTTP_SECONDS ?= 60
 
-.PHONY: bench bench-quality bench-smoke bench-deps
+.PHONY: bench bench-quality bench-smoke bench-hostile bench-deps
 
 # Tantivy is a bench-only dependency (the `bench` optional group of pyproject.toml).
 bench-deps: $(STAMP)
@@ -62,3 +62,8 @@ bench-quality: bench-deps
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench.smoke
+
+# The bounds the service promises against hostile requests, through a real `archive serve` (about 5 minutes):
+# bench/results/hostile.md, and its summary in bench/RESULTS.md.
+bench-hostile: $(STAMP)
+	$(BIN)/python -m bench.hostile

@@ -125,7 +125,7 @@ def save(queries: list[Query], path: Path = QUERIES_FILE) -> None:
 def load(path: Path = QUERIES_FILE) -> list[Query]:
     raw = json.loads(path.read_text("utf-8"))
     return [
-        Query(r["id"], r["kind"], tuple(r["words"]), tuple(r["filter"]) if r["filter"] else None)  # type: ignore[arg-type]
+        Query(r["id"], r["kind"], tuple(r["words"]), tuple(r["filter"]) if r["filter"] else None)
         for r in raw
     ]
 

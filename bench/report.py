@@ -1,4 +1,4 @@
-"""Render bench/RESULTS.md from bench/results/*.json (speed), quality.json and profile.txt.
+"""Render bench/RESULTS.md from bench/results/*.json (speed), the results' .md files and RESULTS-head/-tail.md.
 
     .venv/bin/python -m bench.report
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -287,6 +288,30 @@ def _machine(res: dict[str, Any]) -> list[str]:
     ]
 
 
+def _hostile() -> list[str]:
+    """A short section pointing to results/hostile.md (`python -m bench.hostile`), with its summary table."""
+    f = RESULTS / "hostile.md"
+    if not f.exists():
+        return []
+    text = f.read_text()
+    date = re.search(r"^- date: ([^;(]+)", text, re.M)
+    run = f"run of {date.group(1).strip()} UTC" if date else "undated"
+    summary = text.split("\n## Summary", 1)[1].split("\n## ", 1)[0] if "\n## Summary" in text else ""
+    table = [line for line in summary.splitlines() if line.startswith("|")]
+    return [
+        "## Hostile requests (`make bench-hostile`)",
+        "",
+        "The bounds the service promises against hostile requests (README « Guarantees », docs/web.md "
+        "« Limits »), measured by `python -m bench.hostile` through a real `archive serve` on an archive of "
+        "the corpus: heavy searches from 4 clients beside a one-word search and `/health`, a facet flood, CSV "
+        "exports, a page deep in a long document, `archive add` of degenerate files. Method, every figure "
+        f"(median / p95 / max) and findings: [results/hostile.md](results/hostile.md) ({run}).",
+        "",
+        *table,
+        "",
+    ]
+
+
 def write(path: Path = OUT) -> None:
     runs = sorted((json.loads(p.read_text()) for p in RESULTS.glob("p*.json")), key=lambda r: r["scale"])
     head = (
@@ -299,9 +324,11 @@ def write(path: Path = OUT) -> None:
         lines += _machine(runs[-1])
     for res in runs:
         lines += scale_section(res)
-    for extra in ("quality.md", "profile.md", "soak.md", "RESULTS-tail.md"):
+    for extra in ("quality.md", "profile.md", "soak.md", "hostile.md", "RESULTS-tail.md"):
         f = (RESULTS / extra) if extra != "RESULTS-tail.md" else HERE / extra
-        if f.exists():
+        if extra == "hostile.md":
+            lines += _hostile()  # a pointer and its summary: the full results stay in their own file
+        elif f.exists():
             lines += [f.read_text().rstrip(), ""]
     path.write_text("\n".join(lines).rstrip() + "\n", "utf-8")
 
