@@ -71,7 +71,7 @@ def extract(name: str, data: bytes, max_bytes: int) -> Extracted:
         )
     # every reader runs in a worker process that is stopped when the file uses up its time budget;
     # a reader's bug costs one file (RejectedInput), never the batch
-    extracted = isolation.run(_READERS[fmt], name, data, fmt)
+    extracted = isolation.run(_READERS[fmt], name, data, _LIBRARIES[fmt])
     if not any(b.text.strip() for b in extracted.blocks):
         raise RejectedInput(name, "empty", "no text to index in this file")
     return extracted
@@ -407,6 +407,14 @@ def _looks_like_heading(line: str, nxt: str, width: int) -> bool:
         and bool(nxt)
     )
 
+
+_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "txt": ("charset_normalizer",),
+    "md": ("charset_normalizer", "frontmatter", "yaml", "markdown_it"),
+    "html": ("trafilatura", "lxml.html"),
+    "pdf": ("pypdf",),
+}
+"""What each reader imports: the worker imports it before a file's time budget starts."""
 
 _READERS: dict[str, Callable[[str, bytes], Extracted]] = {
     "txt": _read_txt,

@@ -29,7 +29,6 @@ from .documents import (
     sha256_file,
 )
 from .errors import (
-    ArchiveBusy,
     ArchiveError,
     DocumentNotFound,
     FixityError,
@@ -95,8 +94,6 @@ class Archive:
         self, document_id: str, query: str = "", page: int = 1, position: int | None = None
     ) -> DocumentView:
         """One page of a document's passages (the page holding `position` if given), `query` marked."""
-        if not 1 <= page <= 10_000:
-            raise UsageError("page must be between 1 and 10000", "page")
         view = self.searcher.document(document_id, query, page=page, position=position)
         if view is None:
             raise DocumentNotFound(document_id)
@@ -240,8 +237,6 @@ class Archive:
                     )
                 elif self._prepared or not _reader_trouble(health.read(index_dir)):
                     health.clear(index_dir)  # a reader failure is cleared only by a write that read
-        except ArchiveBusy:
-            raise
         except OSError as e:  # the lock itself could not be taken or released
             raise StorageError(what, e, self.settings.home) from e
 

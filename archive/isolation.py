@@ -63,8 +63,8 @@ def budget(size: int) -> float:
     return BASE_SECONDS + SECONDS_PER_MB * size / 1_000_000
 
 
-def run(reader: Reader, name: str, data: bytes, fmt: str = "") -> Extracted:
-    """`reader(name, data)` in the worker.
+def run(reader: Reader, name: str, data: bytes, modules: tuple[str, ...] = ()) -> Extracted:
+    """`reader(name, data)` in the worker, once it has imported `modules` (outside the file's budget).
 
     RejectedInput when the file cannot be read (its own fault, with the reader's reason or its budget
     used up); ReaderUnavailable when the worker failed twice for reasons of its own.
@@ -74,7 +74,7 @@ def run(reader: Reader, name: str, data: bytes, fmt: str = "") -> Extracted:
         worker = None
         try:
             worker = _worker()
-            worker.prepare(fmt)
+            worker.prepare(modules)
             return worker.call(reader, name, data, seconds)
         except _TooComplex:
             if worker is not None:
@@ -123,7 +123,7 @@ class _Worker:
         self.process = context.Process(target=_serve, args=(child,), name=NAME, daemon=True)
         self.process.start()
         child.close()
-        self.ready: set[str] = set()
+        self.ready: set[tuple[str, ...]] = set()
         self.lock = threading.Lock()
         self.owner = os.getpid()
 
@@ -131,18 +131,18 @@ class _Worker:
         """Started by this process (not inherited through a fork) and still running."""
         return self.owner == os.getpid() and self.process.is_alive()
 
-    def prepare(self, fmt: str) -> None:
-        """Import what `fmt`'s reader needs, outside any file's budget."""
-        if fmt in self.ready:
+    def prepare(self, modules: tuple[str, ...]) -> None:
+        """Import the `modules` a reader needs, outside any file's budget."""
+        if modules in self.ready:
             return
         with self.lock:
-            self._send((_warm, (fmt,)))
+            self._send((_warm, (modules,)))
             outcome, value = self._receive(lambda started: time.monotonic() - started < START_SECONDS)
         if outcome == "timeout":
             raise _Lost("reader_unavailable", f"the reader process did not start in {START_SECONDS:.0f} s")
         if outcome == "raised":
             raise _Lost("reader_unavailable", f"the reader process cannot load its libraries ({value})")
-        self.ready.add(fmt)
+        self.ready.add(modules)
 
     def call(self, reader: Reader, name: str, data: bytes, seconds: float) -> Extracted:
         with self.lock:
@@ -237,17 +237,11 @@ def _serve(conn: Any) -> None:
             return
 
 
-def _warm(fmt: str) -> None:
-    """Import the libraries of a format's reader (seconds for trafilatura) before its budget starts."""
-    modules = {
-        "html": ("trafilatura", "lxml.html"),
-        "pdf": ("pypdf",),
-        "md": ("frontmatter", "yaml", "markdown_it", "charset_normalizer"),
-        "txt": ("charset_normalizer",),
-    }
+def _warm(modules: tuple[str, ...]) -> None:
+    """Import a reader's libraries (seconds for trafilatura) before any file's budget starts."""
     import importlib
 
-    for module in modules.get(fmt, ()):
+    for module in modules:
         importlib.import_module(module)
 
 

@@ -5,16 +5,14 @@ passage. Skipped without Debian's Chromium, like test_browser.py."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import WEB_DOCUMENTS, free_port, web_build_home, web_settings
+from .conftest import WEB_DOCUMENTS, web_build_home
 from .test_attack_documents import marker, register
-from .test_browser import CHROMIUM
+from .test_browser import CHROMIUM, uvicorn_serving
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
@@ -22,23 +20,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[str]:
     """The app served by uvicorn over the web tests' documents and a 450-passage register."""
-    import uvicorn
-
-    from web.app import create_app
-
-    home = web_build_home(tmp_path / "home", {**WEB_DOCUMENTS, "registre.md": register()})
-    port = free_port()
-    config = uvicorn.Config(create_app(web_settings(home)), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = time.monotonic()
-    while not server.started:
-        assert time.monotonic() - started < 30, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_serving(web_build_home(tmp_path / "home", {**WEB_DOCUMENTS, "registre.md": register()})) as base:
+        yield base
 
 
 def test_chips_remove_one_filter_and_deep_links_land(web_server: str) -> None:

@@ -3,9 +3,9 @@ open a document at the passage. Runs in `make test` (its set-up installs chromiu
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,33 +22,34 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[str]:
     """The app served by uvicorn on a free port, over a fresh archive home."""
+    from .conftest import web_build_home
+
+    with uvicorn_serving(web_build_home(tmp_path / "home")) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def uvicorn_serving(home: Path) -> Iterator[str]:
+    """The web app over `home` (web test settings) served by uvicorn in a thread: its base URL."""
     import uvicorn
 
     from web.app import create_app
 
-    from .conftest import free_port, web_build_home, web_settings
+    from .conftest import free_port, wait_until, web_settings
 
-    home = web_build_home(tmp_path / "home")
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(web_settings(home)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws="none",
-            lifespan="on",
-        )
+    config = uvicorn.Config(
+        create_app(web_settings(home)), host="127.0.0.1", port=port, log_level="warning", ws="none"
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    wait_until(lambda: server.started, "uvicorn to start", poll=0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def test_search_tick_a_facet_and_open_the_passage(web_server: str) -> None:
