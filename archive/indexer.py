@@ -7,7 +7,9 @@ Layout of `index/`:
     write.lock         held (flock) by whoever writes: a crash releases it with the process
 
 Every document is stored as one record (`kind=d`, its metadata and fingerprint) and its passages
-(`kind=p`), so what is indexed and how it was indexed are committed together, atomically.
+(`kind=p`, see `schema.records`), so what is indexed and how it was indexed are committed together,
+atomically. The records go through `archive.codec.writer.Writer`, Whoosh's segment writer with a faster
+road to the same files; this module only uses Whoosh's public interface.
 """
 
 from __future__ import annotations
@@ -18,25 +20,18 @@ import gc
 import json
 import os
 import shutil
-import struct
-import sys
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from whoosh import columns
 from whoosh import index as whoosh_index
-from whoosh.codec import whoosh3
-from whoosh.writing import IndexWriter, SegmentWriter
+from whoosh.writing import IndexWriter
 
 from . import parallel
-from .analysis import Analyzed
+from .codec import writer as codec_writer
 from .errors import IndexMissing
 from .models import Document
-from .pool import Pool, TermTable, deflate
-from .postings import field_lengths
-from .schema import DOCUMENT, PASSAGE, SCHEMA_VERSION, build_schema
+from .schema import SCHEMA_VERSION, build_schema, records
 from .vocabulary import Vocabulary
 
 CURRENT = "CURRENT"
@@ -56,6 +51,7 @@ def live_generation(index_dir: Path) -> Path | None:
 
 
 def read_meta(generation: Path) -> dict[str, Any]:
+    """A generation's `meta.json` (schema version, taxonomy, build time); empty if missing or unreadable."""
     try:
         data = json.loads((generation / _META).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
@@ -173,7 +169,7 @@ def update(
     ix = whoosh_index.open_dir(str(generation))
     vocabulary = Vocabulary.load(generation)
     try:
-        writer = _Writer(ix)
+        writer = codec_writer.Writer(ix)
         try:
             for document_id in removed:
                 writer.delete_by_term("doc", document_id)
@@ -284,11 +280,7 @@ def _write_part(directory: Path, documents: Iterable[Document]) -> None:
 def _adopt_part(generation: Path, vocabulary: Vocabulary) -> list[Any]:
     """Move the helper's segments into the generation; their objects, for the table of contents."""
     part = generation / _PART
-    ix = whoosh_index.open_dir(str(part))
-    try:
-        segments = list(ix._segments())
-    finally:
-        ix.close()
+    segments = codec_writer.segments(part)
     names = [s.segment_id() for s in segments]
     for path in part.iterdir():
         if any(path.name.startswith(name + ".") or path.name.startswith(name + "_") for name in names):
@@ -308,10 +300,11 @@ class _Segments:
 
     def __init__(self, ix: Any) -> None:
         self._ix = ix
-        self._writer = _Writer(ix)
+        self._writer = codec_writer.Writer(ix)
         self._size = 0
 
     def add(self, document: Document, vocabulary: Vocabulary) -> None:
+        """Add a document's records to the current segment, first writing it if it is full."""
         if self.full:
             self.flush()
         _add(self._writer, document, vocabulary)
@@ -326,7 +319,7 @@ class _Segments:
         """Write the current segment now (committed without merging) and start another."""
         if self._size:
             _commit(self._writer, merge=False)
-            self._writer = _Writer(self._ix)
+            self._writer = codec_writer.Writer(self._ix)
             self._size = 0
 
     def commit(self, extra: Sequence[Any] = ()) -> None:
@@ -334,151 +327,8 @@ class _Segments:
         _commit(self._writer, mergetype=lambda _writer, segments: [*segments, *extra])
 
     def cancel(self) -> None:
+        """Abandon the segment being written (those already committed stay until the build is removed)."""
         self._writer.cancel()
-
-
-COMPRESSION = 1
-"""zlib level of the posting blocks (Whoosh's default is 3); readers inflate any level alike."""
-
-
-class _Writer(SegmentWriter):  # type: ignore[misc]
-    """Whoosh's segment writer with a faster road from analysed text to the postings file.
-
-    The files are Whoosh's own; what changes is how postings get there. Whoosh keeps every posting as a
-    tuple in a pool that it spills to disk and merge-sorts, then hands them one by one to its codec;
-    here they go to `pool.Pool`, which writes them with numpy, reading each field's lengths in one call.
-    """
-
-    def __init__(self, ix: Any, **kwargs: Any) -> None:
-        super().__init__(ix, codec=whoosh3.W3Codec(compression=COMPRESSION), **kwargs)
-        self.pool.cleanup()  # type: ignore[has-type]  # Whoosh's own pool, never used
-        self.pool = Pool(self.schema)
-        # writers made by Whoosh's __init__, given faster methods that write the same bytes
-        self.perdocwriter.__class__ = _PerDocWriter
-        schema = self.schema
-        self._names = frozenset(schema.names())
-        # each field, in Whoosh's order (by name): whether the pool takes its analysed text, whether
-        # it has lengths (indexed and scorable), whether it is stored, and its column
-        self._plan = [
-            (
-                name,
-                field,
-                field.indexed and self.pool.takes_text(name),
-                field.indexed and field.scorable,
-                field.stored,
-                field.column_type,
-            )
-            for name, field in sorted(schema.items())
-        ]
-        self.perdocwriter._colwriters["_stored"]._child.__class__ = _StoredBytes
-        self.fieldwriter._tindex.__class__ = TermTable
-
-    def add_document(self, **fields: Any) -> None:
-        """Whoosh's `add_document` for what the indexer passes (no boosts, spelling fields or vectors)."""
-        if not self._names.issuperset(fields):  # Whoosh's checks and its handling of `_boost` and such
-            super().add_document(**fields)
-            return
-        self._check_state()
-        docnum = self.docnum
-        perdoc = self.perdocwriter
-        pool = self.pool
-        posting = pool.add_posting
-        perdoc.start_doc(docnum)
-        try:
-            for name, field, text, scorable, stored, column in self._plan:
-                value = fields.get(name)
-                if value is None:
-                    continue
-                length = 0
-                if text and isinstance(value, Analyzed):
-                    length = pool.add_text(name, value, docnum)
-                elif field.indexed:
-                    for term, frequency, weight, encoded in field.format.word_values(
-                        value, field.analyzer, mode="index"
-                    ):
-                        posting(name, term.encode("utf-8"), docnum, weight, encoded)
-                        length += frequency
-                if not scorable:
-                    length = 0
-                if length or stored:  # Whoosh's add_field does nothing otherwise
-                    perdoc.add_field(name, field, value if stored else None, length)
-                if column:
-                    perdoc.add_column_value(name, column, field.to_column_value(value))
-        except Exception:
-            perdoc.cancel_doc()
-            raise
-        perdoc.finish_doc()
-        self._added = True
-        self.docnum += 1
-
-    def _flush_segment(self) -> None:
-        self.perdocwriter.close()
-        reader = self.per_document_reader()
-        try:
-            count = reader.doc_count_all()
-            self.pool.write(self.fieldwriter, lambda name: field_lengths(reader, name, count))
-        finally:
-            reader.close()
-        self.fieldwriter.close()
-
-
-STORED_LEVEL = 0
-"""zlib level of stored fields. A passage's stored text is a few hundred bytes of prose that deflate
-shrinks by only 40 % at about 18 µs, a tenth of the whole build; level 0 keeps Whoosh's zlib stream
-(its reader is unchanged) and writes the bytes as they are."""
-
-
-class _PerDocWriter(whoosh3.W3PerDocWriter):  # type: ignore[misc]
-    """Whoosh's per-document writer, whose numeric columns (field lengths, passage positions) hold their
-    values in an array until the segment is written."""
-
-    def _create_column(self, fieldname: str, column: Any) -> None:
-        if type(column) is columns.NumericColumn and _array_packs_as_struct(column._typecode):
-            self._colwriters[fieldname] = _HeldNumbers(
-                self._cols.create_file(fieldname), column._typecode, column._default
-            )
-        else:
-            super()._create_column(fieldname, column)
-
-
-def _array_packs_as_struct(typecode: str) -> bool:
-    """Whether an `array` of this typecode holds values of the size Whoosh's `struct` packs them to
-    (`"l"` does not on 64-bit Linux; `"e"` has no array)."""
-    try:
-        return array(typecode).itemsize == struct.calcsize("!" + typecode)
-    except (ValueError, struct.error):
-        return False
-
-
-class _HeldNumbers(columns.NumericColumn.Writer):  # type: ignore[misc]
-    """Whoosh's writer of a numeric column, keeping the values in an array until `finish` rather than
-    writing each to the file: the same bytes (big-endian values up to the last one that is not the
-    default), for a few Python calls fewer per document and column."""
-
-    def __init__(self, dbfile: Any, typecode: str, default: int) -> None:
-        super().__init__(dbfile, typecode, default)
-        self._values = array(typecode)
-
-    def add(self, docnum: int, v: int) -> None:
-        if v == self._default:
-            return
-        values = self._values
-        if docnum >= len(values):
-            values.extend([self._default] * (docnum + 1 - len(values)))
-        values[docnum] = v
-
-    def finish(self, doccount: int) -> None:
-        values = self._values
-        if sys.byteorder == "little":
-            values.byteswap()
-        self._dbfile.write(values.tobytes())
-
-
-class _StoredBytes(columns.CompressedBytesColumn.Writer):  # type: ignore[misc]
-    """Whoosh's writer of the stored-fields column, at `STORED_LEVEL`."""
-
-    def add(self, docnum: int, v: bytes) -> None:
-        columns.VarBytesColumn.Writer.add(self, docnum, deflate(v, STORED_LEVEL))
 
 
 def _commit(writer: IndexWriter, **how: Any) -> None:
@@ -491,76 +341,9 @@ def _commit(writer: IndexWriter, **how: Any) -> None:
 
 
 def _add(writer: IndexWriter, document: Document, vocabulary: Vocabulary) -> None:
-    meta = document.metadata
-    title = Analyzed(meta.title)
-    vocabulary.add(title.words())
-    year = str(meta.year) if meta.year else None
-    common: dict[str, Any] = {"doc": document.id}
-    if meta.source:
-        common["source"] = meta.source
-    if meta.type:
-        common["type"] = meta.type
-    if year:
-        common["year"] = year
-    if meta.date:
-        common["date"] = meta.date
-    sections: dict[str, Analyzed] = {}
-    for p in document.passages:
-        section = sections.get(p.section)
-        if section is None:
-            section = sections[p.section] = Analyzed(p.section)
-        content = Analyzed(p.text)
-        vocabulary.add(content.words())
-        agency = _merge(p.agency, meta.agency)
-        offence = _merge(p.offence, meta.offence)
-        writer.add_document(
-            kind=PASSAGE,
-            id=p.id,
-            content=content,
-            title=title,
-            section=section,
-            agency=",".join(agency),
-            offence=",".join(offence),
-            position=p.position,
-            data={
-                "position": p.position,
-                "section": p.section,
-                "text": p.text,
-                "start": p.start,
-                "end": p.end,
-                "agency": agency,
-                "offence": offence,
-            },
-            **common,
-        )
-    writer.add_document(
-        kind=DOCUMENT,
-        id=document.id,
-        doc=document.id,
-        data={
-            "sha256": document.sha256,
-            "fingerprint": document.fingerprint,
-            "format": document.format,
-            "size": document.size,
-            "passages": len(document.passages),
-            "title": meta.title,
-            "date": meta.date,
-            "source": meta.source,
-            "type": meta.type,
-            "language": meta.language,
-            "description": meta.description,
-            "url": meta.url,
-            "explicit_agency": list(meta.agency),
-            "explicit_offence": list(meta.offence),
-            "agency": list(document.agency),
-            "offence": list(document.offence),
-            "indexed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        },
-    )
-
-
-def _merge(a: tuple[str, ...], b: tuple[str, ...]) -> list[str]:
-    return list(dict.fromkeys((*a, *b)))
+    """Add a document's records (its passages, then its own) and count their words."""
+    for record in records(document, vocabulary.add):
+        writer.add_document(**record)
 
 
 def _write_meta(generation: Path, taxonomy_fingerprint: str) -> None:

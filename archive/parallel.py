@@ -66,6 +66,7 @@ class Helper:
         self._sender.start()
 
     def send(self, document: Any) -> None:
+        """Give the helper a document (sent in batches of `_BATCH`)."""
         self._batch.append(document)
         if len(self._batch) >= _BATCH:
             self._flush()

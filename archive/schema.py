@@ -7,8 +7,9 @@ built with another version is rebuilt by `archive reindex`, never read.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +26,7 @@ from whoosh.analysis import Token as WhooshToken
 from whoosh.system import pack_uint
 
 from . import analysis
+from .models import Document
 
 SCHEMA_VERSION = 6
 
@@ -62,6 +64,7 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
         mode: str = "",
         **kwargs: Any,
     ) -> Iterator[WhooshToken]:
+        """Whoosh's tokenizer protocol: one token object, reused, per word (the folded value if not tokenizing)."""
         token = WhooshToken(positions, chars, removestops=removestops, mode=mode, **kwargs)
         if not tokenize:  # wildcard, prefix and range texts: folded, never stemmed
             token.original = token.text = analysis.fold(value)
@@ -92,6 +95,7 @@ class Identifier(formats.Existence):  # type: ignore[misc]
     """Whoosh's format for ID fields, without running a tokenizer to learn that the term is the value."""
 
     def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Any:
+        """The value itself as the one term, where Whoosh's tokenizer would yield just that."""
         if isinstance(value, str) and value and type(analyzer) is IDTokenizer:
             return ((value, 1, self.field_boost, b""),)
         return super().word_values(value, analyzer, **kwargs)
@@ -105,6 +109,7 @@ class Keywords(formats.Frequency):  # type: ignore[misc]
     """
 
     def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Any:
+        """Each keyword with its count, weight and encoded count, as `Frequency.word_values` gives them."""
         if not (isinstance(value, str) and _commas_lowercase(analyzer)):
             return super().word_values(value, analyzer, **kwargs)
         counts: dict[str, int] = {}
@@ -152,6 +157,7 @@ def _text_field(analyzer: FrenchTokenizer, field_boost: float = 1.0) -> fields.T
 
 
 def build_schema() -> fields.Schema:
+    """The Whoosh schema of the index: passage and document records in the same fields."""
     french = FrenchTokenizer()
     return fields.Schema(
         kind=_id_field(),
@@ -169,3 +175,94 @@ def build_schema() -> fields.Schema:
         position=fields.COLUMN(columns.NumericColumn("i")),  # read as an array, never searched
         data=fields.STORED(),
     )
+
+
+def records(document: Document, words: Callable[[Mapping[str, str]], None]) -> Iterator[dict[str, Any]]:
+    """The fields of a document's index records: one per passage (`kind=p`), then its own (`kind=d`).
+
+    The words of its title and of each passage, as analysed (folded -> as written), go to `words`.
+    """
+    meta = document.metadata
+    title = analysis.Analyzed(meta.title)
+    words(title.words())
+    common = _common(document)
+    sections: dict[str, analysis.Analyzed] = {}
+    for p in document.passages:
+        section = sections.get(p.section)
+        if section is None:
+            section = sections[p.section] = analysis.Analyzed(p.section)
+        content = analysis.Analyzed(p.text)
+        words(content.words())
+        agency = _merge(p.agency, meta.agency)
+        offence = _merge(p.offence, meta.offence)
+        yield {
+            "kind": PASSAGE,
+            "id": p.id,
+            "content": content,
+            "title": title,
+            "section": section,
+            "agency": ",".join(agency),
+            "offence": ",".join(offence),
+            "position": p.position,
+            "data": {
+                "position": p.position,
+                "section": p.section,
+                "text": p.text,
+                "start": p.start,
+                "end": p.end,
+                "agency": agency,
+                "offence": offence,
+            },
+            **common,
+        }
+    yield _document_record(document)
+
+
+def _common(document: Document) -> dict[str, Any]:
+    """The fields every record of a document has: its id, and its source, type, year and date if known."""
+    meta = document.metadata
+    year = str(meta.year) if meta.year else None
+    common: dict[str, Any] = {"doc": document.id}
+    if meta.source:
+        common["source"] = meta.source
+    if meta.type:
+        common["type"] = meta.type
+    if year:
+        common["year"] = year
+    if meta.date:
+        common["date"] = meta.date
+    return common
+
+
+def _document_record(document: Document) -> dict[str, Any]:
+    """The document's own record: what the archive knows of it, stored, and its id to find it by."""
+    meta = document.metadata
+    return {
+        "kind": DOCUMENT,
+        "id": document.id,
+        "doc": document.id,
+        "data": {
+            "sha256": document.sha256,
+            "fingerprint": document.fingerprint,
+            "format": document.format,
+            "size": document.size,
+            "passages": len(document.passages),
+            "title": meta.title,
+            "date": meta.date,
+            "source": meta.source,
+            "type": meta.type,
+            "language": meta.language,
+            "description": meta.description,
+            "url": meta.url,
+            "explicit_agency": list(meta.agency),
+            "explicit_offence": list(meta.offence),
+            "agency": list(document.agency),
+            "offence": list(document.offence),
+            "indexed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
+    }
+
+
+def _merge(a: tuple[str, ...], b: tuple[str, ...]) -> list[str]:
+    """Both groups of ids, first seen first."""
+    return list(dict.fromkeys((*a, *b)))

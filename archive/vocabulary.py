@@ -24,6 +24,8 @@ FILE = "vocabulary.json"
 
 
 class Vocabulary:
+    """Folded words with their passage counts, and how the documents write them where that differs."""
+
     def __init__(self, counts: dict[str, int] | None = None, forms: dict[str, str] | None = None) -> None:
         self.counts: Counter[str] = Counter(counts or {})
         self.forms: dict[str, str] = dict(forms or {})  # folded -> as written, when they differ
@@ -50,11 +52,13 @@ class Vocabulary:
 
     @property
     def words(self) -> list[str]:
+        """Every word, sorted (kept until the next change)."""
         if self._sorted is None:
             self._sorted = sorted(self.counts)
         return self._sorted
 
     def frequency(self, word: str) -> int:
+        """In how many passages the word appears."""
         return self.counts.get(word, 0)
 
     def prefixed(self, prefix: str, limit: int) -> tuple[list[str], int]:
@@ -85,6 +89,7 @@ class Vocabulary:
         return [m[0] for m in ranked if m[0] != word][:limit]
 
     def save(self, directory: Path) -> None:
+        """Write `vocabulary.json` in a generation's directory, atomically."""
         path = directory / FILE
         tmp = path.with_name(f".{FILE}.{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
@@ -100,6 +105,7 @@ class Vocabulary:
 
     @classmethod
     def load(cls, directory: Path) -> Vocabulary:
+        """The vocabulary saved in a generation's directory; empty if it has none or it is unreadable."""
         try:
             with open(directory / FILE, encoding="utf-8") as f:
                 data = json.load(f)

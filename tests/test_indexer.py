@@ -10,7 +10,7 @@ import random
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -20,8 +20,10 @@ from whoosh.filedb import filetables
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
-from archive import indexer, parallel, pool
+from archive import indexer, parallel
 from archive.analysis import Analyzed
+from archive.codec import blockwriter, termtable
+from archive.codec import writer as codec_writer
 from archive.models import Document, Metadata, Passage
 from archive.postings import Arrays
 from archive.schema import FrenchTokenizer, build_schema
@@ -161,17 +163,17 @@ def _long_document() -> Document:
     )
 
 
-@pytest.mark.parametrize(("chunk", "compress_from"), [(pool.CHUNK, pool.COMPRESS_FROM), (7, 0)])
+@pytest.mark.parametrize(("chunk", "compress_from"), [(blockwriter.CHUNK, blockwriter.COMPRESS_FROM), (7, 0)])
 def test_bulk_postings_equal_whoosh_stock_writer_through_segments_deletions_and_merges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, compress_from: int
 ) -> None:
-    monkeypatch.setattr(pool, "CHUNK", chunk)  # terms written in many small groups
-    monkeypatch.setattr(pool, "COMPRESS_FROM", compress_from)  # every block compressed
+    monkeypatch.setattr(blockwriter, "CHUNK", chunk)  # terms written in many small groups
+    monkeypatch.setattr(blockwriter, "COMPRESS_FROM", compress_from)  # every block compressed
     documents = _documents(120, seed=3)
     documents[70] = _long_document()
     batches = [documents[:50], documents[50:90], documents[90:]]
     delete = [documents[4].id, documents[61].id, documents[119].id]
-    ours = _write(tmp_path / "ours", indexer._Writer, batches, delete)
+    ours = _write(tmp_path / "ours", codec_writer.Writer, batches, delete)
     stock = _write(tmp_path / "stock", SegmentWriter, batches, delete)
     assert _docnums(ours) == _docnums(stock)  # same docnums, so the per-docnum statistics compare too
     assert _dump(ours) == _dump(stock)
@@ -179,7 +181,7 @@ def test_bulk_postings_equal_whoosh_stock_writer_through_segments_deletions_and_
     assert _columns(ours) == _columns(stock)
     unmerged = [
         _write(tmp_path / name, writer, batches, [], merge=False)
-        for name, writer in (("ours-unmerged", indexer._Writer), ("stock-unmerged", SegmentWriter))
+        for name, writer in (("ours-unmerged", codec_writer.Writer), ("stock-unmerged", SegmentWriter))
     ]
     assert len(_columns(unmerged[0])) == len(batches)
     assert _columns(unmerged[0]) == _columns(unmerged[1])
@@ -214,7 +216,7 @@ def test_numeric_columns_are_held_in_arrays_only_where_array_and_struct_agree(
 ) -> None:
     """`l` is 8 bytes in an array on 64-bit Linux and 4 when Whoosh packs it; `e` has no array: both
     keep Whoosh's own column writer."""
-    assert indexer._array_packs_as_struct(typecode) is held
+    assert codec_writer._array_packs_as_struct(typecode) is held
 
 
 def test_term_table_rows_in_bulk_are_the_bytes_of_whoosh_add(tmp_path: Path) -> None:
@@ -222,7 +224,7 @@ def test_term_table_rows_in_bulk_are_the_bytes_of_whoosh_add(tmp_path: Path) -> 
     rows, hash tables (with collisions and empty buckets), directory and ordered index."""
     rnd = random.Random(11)
     keys = sorted({bytes(rnd.choices(b"abcdefghij\xc3\xa9", k=rnd.randint(1, 12))) for _ in range(3_000)})
-    rows = np.zeros(len(keys), dtype=pool._TERM_ROW)
+    rows = np.zeros(len(keys), dtype=blockwriter._TERM_ROW)
     rows["df"] = [rnd.randint(1, 10**6) for _ in keys]
     rows["weight"] = [rnd.random() * 100 for _ in keys]
     rows["offset"] = np.cumsum([rnd.randint(1, 2**20) for _ in keys])
@@ -232,14 +234,14 @@ def test_term_table_rows_in_bulk_are_the_bytes_of_whoosh_add(tmp_path: Path) -> 
     for key, row in zip(keys, rows, strict=True):
         stock.add(key, row.tobytes())
     stock.close()
-    ours = pool.TermTable(storage.create_file("ours"))
+    ours = termtable.TermTable(storage.create_file("ours"))
     cuts = [0, 1, 2, 700, 2_500, len(keys)]
     for a, b in itertools.pairwise(cuts):
         ours.add_rows(keys[a:b], rows[a:b])
     ours.close()
     assert (tmp_path / "ours").read_bytes() == (tmp_path / "stock").read_bytes()
 
-    again = pool.TermTable(storage.create_file("again"))
+    again = termtable.TermTable(storage.create_file("again"))
     again.add_rows(keys[5:6], rows[5:6])
     with pytest.raises(ValueError, match="Keys must increase"):
         again.add_rows(keys[:3], rows[:3])
@@ -291,7 +293,7 @@ def test_a_killed_helper_fails_the_build_and_leaves_the_live_index(tmp_path: Pat
             if i == 120:
                 helpers = [c for c in multiprocessing.active_children() if c.name == parallel.NAME]
                 assert len(helpers) == 1
-                os.kill(helpers[0].pid, signal.SIGKILL)
+                os.kill(cast(int, helpers[0].pid), signal.SIGKILL)
             yield document
 
     with pytest.raises(RuntimeError, match="second indexing process failed"):

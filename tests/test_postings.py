@@ -25,9 +25,9 @@ WORDS = (
 ).split()
 
 
-def _corpus(seed: int, n: int) -> dict[str, str]:
+def _corpus(seed: int, n: int) -> dict[str, str | bytes]:
     rnd = random.Random(seed)
-    docs = {}
+    docs: dict[str, str | bytes] = {}
     for i in range(n):
         paragraphs = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(5, 60))) + "." for _ in range(3)]
         year = 2015 + i % 9

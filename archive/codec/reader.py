@@ -1,0 +1,146 @@
+"""The read side of whoosh-reloaded 2.7.5's codec: posting lists, positions, lengths and columns from its files.
+
+Whoosh's matchers read a posting list block by block through a file wrapper and decode each posting in
+Python; the functions here read a term's whole list, a column or the field lengths of a segment in one
+call and decode them into numpy arrays. They know Whoosh's private attributes (`_terms`, `_postfile`,
+`_perdoc`, a column reader's `_dbfile`/`_basepos`/`_count`) and its whoosh3 layouts, and nothing else in
+the tree does. `tests/test_codec_reader.py` compares what they read with what Whoosh's own readers read,
+and `tests/test_postings.py` the answers built on them: run both before moving the pinned version.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import pickle
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from whoosh.codec import whoosh3
+from whoosh.system import unpack_int
+from whoosh.util.numeric import byte_to_length
+
+from ..idsets import EMPTY, Ids
+
+BM25_B = 0.75
+"""Whoosh's default BM25F `B` (`whoosh.scoring.BM25F().B`): our scores must equal Whoosh's own."""
+
+BM25_K1 = 1.2
+"""Whoosh's default BM25F `K1` (`whoosh.scoring.BM25F().K1`); a test checks both against Whoosh."""
+
+_BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+
+
+class UnknownLayout(Exception):
+    """A posting list in a layout this module does not read (not whoosh3's)."""
+
+
+def deleted_mask(reader: Any, n: int) -> npt.NDArray[np.bool_]:
+    """For each of a reader's `n` docnums (all segments), whether it is deleted."""
+    deleted = np.zeros(n, dtype=np.bool_)
+    for leaf, offset in reader.leaf_readers():
+        gone = sorted(getattr(leaf, "deleted_docs_set", ()))  # a SegmentReader's; others have none
+        if gone:
+            deleted[np.asarray(gone, dtype=np.int64) + offset] = True
+    return deleted
+
+
+def read_postings(
+    leaf: Any, fieldname: str, text: str, values: list[bytes] | None = None
+) -> tuple[Ids, npt.NDArray[np.float64]]:
+    """Every posting of a term in one segment (deleted documents included): docnums and weights, and
+    each posting's encoded value (positions) appended to `values` when given."""
+    ids: list[Any] = []
+    weights: list[Any] = []
+    for raw_ids, raw_weights, raw_values in _blocks(leaf, fieldname, text):
+        block = np.cumsum(np.asarray(raw_ids, dtype=np.int64))  # docnums are stored as gaps
+        ids.append(block)
+        if raw_weights is None:
+            weights.append(np.ones(block.size))
+        elif isinstance(raw_weights, float):
+            weights.append(np.full(block.size, raw_weights))
+        else:
+            weights.append(np.asarray(raw_weights, dtype=np.float64))
+        if values is not None:
+            values.extend(raw_values)
+    if not ids:
+        return EMPTY, np.empty(0)
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def _blocks(leaf: Any, fieldname: str, text: str) -> Iterator[tuple[Any, Any, Any]]:
+    """The (docnum gaps, weights, values) of each block of a term's posting list in one segment.
+
+    Whoosh's matcher reads a block's header through its file wrapper a few bytes at a time; the whole
+    posting list is read here in one call and its blocks decoded from memory. The layout is whoosh3's
+    (`W3PostingsWriter._write_block`): a 4-byte tag, then per block a signed length (negative for the
+    last), a pickled info tuple (count, last id, max weight, compression, min/max length) and the data.
+    """
+    btext = leaf.schema[fieldname].to_bytes(text)
+    terminfo = leaf._terms.term_info(fieldname, btext)
+    if terminfo.is_inlined():  # never written by our codec settings; read as Whoosh would
+        inline_ids, inline_weights, inline_values = terminfo.inlined_postings()
+        gaps = np.diff(np.asarray(inline_ids, dtype=np.int64), prepend=0)
+        yield gaps, tuple(inline_weights), tuple(inline_values)
+        return
+    offset, length = terminfo.extent()
+    if isinstance(length, tuple):  # whoosh3's W3TermInfo.from_bytes leaves the length in its unpacked tuple
+        (length,) = length
+    raw = leaf._terms._postfile.get(offset, length)
+    if raw[:4] != whoosh3.WHOOSH3_HEADER_MAGIC:
+        raise UnknownLayout(f"posting list of {fieldname}:{text!r} has no whoosh3 header")
+    stream = io.BytesIO(raw)
+    position = 4
+    while position < len(raw):
+        (size,) = unpack_int(raw[position : position + 4])
+        stream.seek(position + 4)
+        info = pickle.load(stream)
+        end = position + 4 + abs(size)
+        data = raw[stream.tell() : end]
+        yield pickle.loads(zlib.decompress(data) if info[3] else data)
+        if size < 0:
+            return
+        position = end
+
+
+def decode_positions(value: bytes) -> list[int]:
+    """Whoosh's `Positions.decode_positions`: a count, then the pickled gaps between positions."""
+    return list(itertools.accumulate(pickle.loads(value[4:])))
+
+
+def position_column(reader: Any, n: int) -> npt.NDArray[np.int32]:
+    """Each docnum's value in the sortable `position` column (0 for document records), all segments."""
+    parts = []
+    for leaf, _ in reader.leaf_readers():
+        count = leaf.doc_count_all()
+        part = np.zeros(count, dtype=np.int32)
+        if count and leaf.has_column("position"):
+            column = leaf._perdoc.column_reader("position", leaf.schema["position"].column_type)
+            stored = min(column._count, count)
+            part[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored * 4), dtype=">i4")
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.zeros(n, dtype=np.int32)
+
+
+def segment_lengths(leaf: Any, fieldname: str) -> npt.NDArray[np.float64]:
+    """The length of a field in each document of one segment (see `field_lengths`)."""
+    return field_lengths(leaf._perdoc, fieldname, leaf.doc_count_all())
+
+
+def field_lengths(perdoc: Any, fieldname: str, n: int) -> npt.NDArray[np.float64]:
+    """The length of a field in each of a segment's `n` documents, from Whoosh's per-document reader
+    (one byte each, lossy above 108; 0 where the field keeps none). Read in one call: Whoosh's own
+    `doc_field_length` asks the file per document."""
+    if not n:
+        return np.zeros(0)
+    reader = perdoc._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+    if reader is None:
+        return np.zeros(n)
+    count = min(reader._count, n)
+    raw = np.frombuffer(reader._dbfile.get(reader._basepos, count), dtype=np.uint8)
+    out = np.zeros(n, dtype=np.float64)
+    out[:count] = _BYTE_TO_LENGTH[raw]
+    return out
