@@ -1,17 +1,23 @@
 """The core's own value types: what goes in (documents, passages) and what comes out (hits, facets, results).
 
 Whoosh objects never leave the indexing and searching modules; everything else speaks these dataclasses.
+They carry ids, never web addresses: each `to_json()` adds the `url` fields of the JSON bodies through
+`wire.document_path`, the one place the link shape is built. What a write did (outcomes, reports, the
+problems `check` finds) is in outcomes.py.
 """
 
 from __future__ import annotations
 
 import html
-import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal
-from urllib.parse import quote, urlencode
+from typing import Literal, cast
 
 from . import wire
+from .outcomes import Outcome as Outcome  # re-exported until its users import it from outcomes.py
+from .outcomes import Problem as Problem  # (same)
+from .outcomes import Rejection as Rejection  # (same)
+from .outcomes import Report as Report  # (same)
+from .outcomes import printable as printable  # (same)
 
 FACETS: tuple[str, ...] = ("agency", "offence", "year", "source", "type")
 """The facet names, in the order front ends show them."""
@@ -30,51 +36,6 @@ Passage `#p<position>` of a document is on page `(position - 1) // DOCUMENT_PAGE
 
 Status = wire.Status
 
-_UNSHOWABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls, invisible formatting, undecodable bytes, line breaks
-
-
-def printable(text: str) -> str:
-    """`text` safe to print on one line: controls and invisible characters escaped as Python writes them.
-
-    >>> printable("a\\nb\\x1b[31m.txt"), printable("Procès-verbal.pdf"), printable("\\udcff\\u202e.txt")
-    ('a\\\\nb\\\\x1b[31m.txt', 'Procès-verbal.pdf', '\\\\udcff\\\\u202e.txt')
-    """
-    return "".join(
-        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _UNSHOWABLE else c
-        for c in text
-    )
-
-
-def document_url(document_id: str, position: int | None = None, query: str = "") -> str:
-    """The address of a document's page, landing on passage `position` and marking `query`'s matches.
-
-    Passages past the first page of the document add `p=<position>`, which opens the page holding it;
-    the `#p<position>` anchor then lands on the passage itself.
-    """
-    url = "/documents/" + quote(document_id, safe="/")
-    params: list[tuple[str, str]] = []
-    if position and position > DOCUMENT_PAGE:
-        params.append(("p", str(position)))
-    if query.strip():
-        params.append(("q", query))
-    if params:
-        url += "?" + urlencode(params)
-    return f"{url}#p{position}" if position else url
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """Why a file cannot be indexed: a stable code for programs and a sentence for people."""
-
-    code: (
-        str  # empty, too_large, binary, unsupported_format, undecodable, no_text_layer, unreadable, encrypted
-    )
-    message: str
-
-    def to_json(self) -> wire.Reason:
-        """The reason as the API and the jobs report it."""
-        return {"code": self.code, "message": self.message}
-
 
 @dataclass(frozen=True)
 class Metadata:
@@ -92,6 +53,7 @@ class Metadata:
 
     @property
     def year(self) -> int | None:
+        """The year of `date`, if any."""
         return int(self.date[:4]) if self.date else None
 
     def to_json(self) -> wire.Metadata:
@@ -126,6 +88,7 @@ class Extracted:
 
     @property
     def text(self) -> str:
+        """The clean text: the blocks, a blank line between them."""
         return "\n\n".join(b.text for b in self.blocks)
 
 
@@ -144,6 +107,7 @@ class Passage:
 
     @property
     def id(self) -> str:
+        """`<document id>#p<position>`."""
         return f"{self.document}#p{self.position}"
 
     def to_json(self, highlight: str, match: bool) -> wire.Passage:
@@ -157,7 +121,7 @@ class Passage:
             "agency": list(self.agency),
             "offence": list(self.offence),
             "match": match,
-            "url": document_url(self.document, self.position),
+            "url": wire.document_path(self.document, self.position),
         }
 
 
@@ -175,10 +139,12 @@ class Document:
 
     @property
     def agency(self) -> tuple[str, ...]:
+        """Agency ids of the metadata and of every passage, first seen first."""
         return _union(self.metadata.agency, *(p.agency for p in self.passages))
 
     @property
     def offence(self) -> tuple[str, ...]:
+        """Offence ids of the metadata and of every passage, first seen first."""
         return _union(self.metadata.offence, *(p.offence for p in self.passages))
 
 
@@ -190,68 +156,8 @@ def _union(*groups: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What happened to one file in `add`, `reindex` or `remove`."""
-
-    path: str  # document id, or the given path for files that never entered documents/
-    status: Status
-    reason: Rejection | None = None
-    duplicate_of: str | None = None
-    passages: int = 0
-
-    def describe(self) -> str:
-        path = printable(self.path)  # a given name may hold a line break: one outcome, one line
-        if self.reason:
-            return f"{self.status:<9} {path}: {self.reason.message} [{self.reason.code}]"
-        if self.duplicate_of:
-            return f"{self.status:<9} {path}: same content as {self.duplicate_of}"
-        suffix = f" ({self.passages} passages)" if self.passages else ""
-        return f"{self.status:<9} {path}{suffix}"
-
-    def to_json(self) -> wire.Outcome:
-        """One file's outcome in an upload's answer, with the address of the stored document."""
-        stored = self.status in ("added", "unchanged")
-        return {
-            "path": self.path,
-            "status": self.status,
-            "reason": self.reason.to_json() if self.reason else None,
-            "duplicate_of": self.duplicate_of,
-            "passages": self.passages,
-            "url": document_url(self.path) if stored else None,
-        }
-
-
-@dataclass(frozen=True)
-class Report:
-    outcomes: tuple[Outcome, ...]
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def rejected(self) -> bool:
-        return any(o.status == "rejected" for o in self.outcomes)
-
-    def counts(self) -> wire.Counts:
-        """Files per status, every status named."""
-        return {
-            "added": self.count("added"),
-            "updated": self.count("updated"),
-            "unchanged": self.count("unchanged"),
-            "removed": self.count("removed"),
-            "duplicate": self.count("duplicate"),
-            "rejected": self.count("rejected"),
-        }
-
-    def to_json(self) -> wire.Upload:
-        """The body of an upload's answer: each file's outcome and the counts."""
-        return {"outcomes": [o.to_json() for o in self.outcomes], "counts": self.counts()}
-
-
-@dataclass(frozen=True)
 class SearchRequest:
-    """Everything a front end can ask of a search. Ranges are checked by `home.validate`, and the number
-    of values per facet (MAX_SELECTED) by `searcher.check_filters`, which every search and export runs."""
+    """Everything a front end can ask of a search; `validate` checks it before any search or export runs."""
 
     query: str = ""
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet name -> OR'ed values
@@ -262,9 +168,65 @@ class SearchRequest:
     per_page: int = 10
     cursor: str | None = None  # a previous page's `next_cursor`: the page after it (instead of `page`)
 
+    def validate(self) -> SearchRequest:
+        """This request, once its parameters are in range; UsageError names the parameter at fault."""
+        from .errors import UsageError  # errors imports this module (printable)
+
+        self._check_paging()
+        if self.sort not in SORTS:
+            raise UsageError(f"sort must be one of {', '.join(SORTS)}", "sort")
+        for name, value in (("from", self.date_from), ("to", self.date_to)):
+            if value is not None and not self._iso_day(value):
+                raise UsageError(f"{name} must be an ISO date like 2024-06-27", name)
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise UsageError("from must not be after to", "from")
+        for name in self.filters:
+            if name not in FACETS:
+                raise UsageError(f"unknown facet {name!r}: use {', '.join(FACETS)}", name)
+        self.check_filters(self.filters)
+        return self
+
+    def _check_paging(self) -> None:
+        """UsageError for a page, cursor or page size out of range."""
+        from .errors import UsageError  # errors imports this module (printable)
+
+        if self.page < 1:
+            raise UsageError("page must be 1 or more", "page")
+        if self.page > 10_000:
+            raise UsageError("page must be at most 10000", "page")
+        if self.cursor is not None and self.page != 1:
+            raise UsageError(
+                "cursor cannot be combined with page: the cursor says where the page starts", "cursor"
+            )
+        if not 1 <= self.per_page <= 100:
+            raise UsageError("per_page must be between 1 and 100", "per_page")
+
+    @staticmethod
+    def check_filters(filters: dict[str, tuple[str, ...]]) -> None:
+        """Refuse more than MAX_SELECTED values of one facet (UsageError naming the facet)."""
+        from .errors import UsageError  # errors imports this module (printable)
+
+        for name, values in filters.items():
+            if len(values) > MAX_SELECTED:
+                raise UsageError(
+                    f"{name}: at most {MAX_SELECTED} values can be selected at once, not {len(values)}", name
+                )
+
+    @staticmethod
+    def _iso_day(value: str) -> bool:
+        """Whether `value` is a real calendar day written as ISO's YYYY-MM-DD, and nothing else."""
+        import datetime
+
+        try:
+            return datetime.date.fromisoformat(value).isoformat() == value
+        except ValueError:
+            return False
+
 
 @dataclass(frozen=True)
 class FacetValue:
+    """One value of a facet: what a filter sends, what a person reads, its count, whether it is selected."""
+
     value: str
     label: str
     count: int
@@ -278,20 +240,14 @@ class FacetValue:
 def facets_json(facets: dict[str, tuple[FacetValue, ...]]) -> wire.Facets:
     """Every facet of FACETS, empty when `facets` lacks it (an archive with no index)."""
 
-    def values(name: str) -> list[wire.FacetValue]:
-        return [f.to_json() for f in facets.get(name, ())]
-
-    return {
-        "agency": values("agency"),
-        "offence": values("offence"),
-        "year": values("year"),
-        "source": values("source"),
-        "type": values("type"),
-    }
+    # wire.Facets has one key per name of FACETS (tests/test_models.py holds them equal)
+    return cast(wire.Facets, {name: [f.to_json() for f in facets.get(name, ())] for name in FACETS})
 
 
 @dataclass(frozen=True)
 class Hit:
+    """A matching passage with its document's metadata; `to_json` adds the address of its page."""
+
     id: str
     document: str
     position: int
@@ -305,7 +261,6 @@ class Hit:
     agency: tuple[str, ...]
     offence: tuple[str, ...]
     score: float
-    url: str
 
     def to_json(self) -> wire.Hit:
         """One hit of the `/search` body."""
@@ -323,12 +278,14 @@ class Hit:
             "agency": list(self.agency),
             "offence": list(self.offence),
             "score": self.score,
-            "url": self.url,
+            "url": wire.document_path(self.document, self.position),
         }
 
 
 @dataclass(frozen=True)
 class SearchResults:
+    """One page of a search's hits, with the facet counts and what was done to the query."""
+
     query: str
     interpreted_as: str
     total: int
@@ -384,11 +341,12 @@ class DocumentView:
 
     @property
     def pages(self) -> int:
+        """How many pages of `per_page` passages the document has (1 at least)."""
         return max(1, -(-self.total_passages // self.per_page))
 
     def to_json(self) -> wire.DocumentView:
         """The `/documents/{id}` JSON body: metadata, matches and this page's passages."""
-        url = document_url(self.id)
+        url = wire.document_path(self.id)
         matches = set(self.matches)
         # Without a query, a passage's highlight is its text, escaped as the searcher escapes hits.
         highlights = self.highlights or tuple(html.escape(p.text, quote=False) for p in self.passages)
@@ -415,16 +373,9 @@ class DocumentView:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One finding of `archive check`: `error` fails the check, `warning` does not."""
-
-    severity: Literal["error", "warning"]
-    path: str
-    message: str
-
-
-@dataclass(frozen=True)
 class Stats:
+    """What the live index holds: documents, passages, build time, size on disk and facet counts."""
+
     documents: int
     passages: int
     built_at: str | None

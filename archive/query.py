@@ -1,6 +1,7 @@
 """Reading a researcher's query with Whoosh's parser, made French-aware and safe for any input.
 
-Separate from `searcher.py` so that parsing can be tested on its own; like it, it may import Whoosh.
+Separate from `searcher.py` so that parsing can be tested on its own; like it, it may import Whoosh. The
+search modules build every Whoosh query they need here (`any_of`, `in_document`), so that they do not.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ FIELD_ALIASES = {
     "doc": ["document"],
 }
 
+Query = wq.Query
+"""A runnable query (a Whoosh query): what `parse`, `expand`, `any_of` and `in_document` return."""
+
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -62,14 +66,21 @@ class Parsed:
     scoring: wq.Query | None = None  # the same query over the passage, its heading and title: ranks only
     scoring_parts: list[wq.Query] = field(default_factory=list)  # `relaxable`, part by part, for ranking
 
+    @property
+    def selective(self) -> bool:
+        """Whether the query picks passages: neither empty (browse everything) nor unreadable (nothing)."""
+        return self.query is not None and self.query is not wq.NullQuery
+
 
 class _Near(SpanNear):  # type: ignore[misc]
     """Whoosh's SpanNear, with the size estimates its AND needs to order sub-queries (two phrases)."""
 
     def estimate_size(self, ixreader: object) -> int:
+        """At most as many matches as the rarer side."""
         return int(min(self.a.estimate_size(ixreader), self.b.estimate_size(ixreader)))
 
     def estimate_min_size(self, ixreader: object) -> int:
+        """Possibly none: the words may never stand at the right distance."""
         return 0
 
 
@@ -77,6 +88,7 @@ class _GapPhraseNode(PhrasePlugin.PhraseNode):  # type: ignore[misc]
     """A quoted phrase whose words must stand at the same distances as in the query, stop words included."""
 
     def query(self, parser: QueryParser) -> wq.Query:
+        """The phrase's words chained by distance (`_Near`), its stop words only keeping their place."""
         fieldname = self.fieldname or parser.fieldname
         seen: set[int] = set()
         parts: list[tuple[str, int]] = []
@@ -101,6 +113,7 @@ class _GapPhraseNode(PhrasePlugin.PhraseNode):  # type: ignore[misc]
 
 class _GapPhraseTagger(PhrasePlugin.PhraseTagger):  # type: ignore[misc]
     def create(self, parser: QueryParser, match: re.Match[str]) -> _GapPhraseNode:
+        """A gap-keeping phrase node for the quoted text."""
         return _GapPhraseNode(match.group("text"), match.start("text"), 1)
 
 
@@ -216,6 +229,14 @@ def _is_plain(tree: syntax.SyntaxNode) -> bool:
     )
 
 
+_OPERATOR_OF = (
+    (syntax.OrGroup, " OR "),
+    (syntax.AndNotGroup, " ANDNOT "),
+    (syntax.AndMaybeGroup, " ANDMAYBE "),
+)
+"""How a group of each kind joins its parts, the first kind that fits winning (AND for any other)."""
+
+
 def _render(node: syntax.SyntaxNode, depth: int = 0) -> str:
     """The query as the archive understood it, in its own syntax, stop words left out."""
     if isinstance(node, syntax.NotGroup):
@@ -223,15 +244,14 @@ def _render(node: syntax.SyntaxNode, depth: int = 0) -> str:
         return f"NOT {inner}" if inner else ""
     if isinstance(node, syntax.GroupNode):
         parts = [p for p in (_render(n, depth + 1) for n in node.nodes) if p]
-        if isinstance(node, syntax.OrGroup):
-            joined = " OR ".join(parts)
-        elif isinstance(node, syntax.AndNotGroup):
-            joined = " ANDNOT ".join(parts)
-        elif isinstance(node, syntax.AndMaybeGroup):
-            joined = " ANDMAYBE ".join(parts)
-        else:
-            joined = " AND ".join(parts)
+        operator = next((word for kind, word in _OPERATOR_OF if isinstance(node, kind)), " AND ")
+        joined = operator.join(parts)
         return f"({joined})" if len(parts) > 1 and depth > 0 else joined
+    return _render_leaf(node)
+
+
+def _render_leaf(node: syntax.SyntaxNode) -> str:
+    """A word, phrase, range or pattern as the archive understood it ("" for a stop word)."""
     prefix = f"{node.fieldname}:" if getattr(node, "fieldname", None) else ""
     if isinstance(node, PhrasePlugin.PhraseNode):
         return f'{prefix}"{node.text}"'
@@ -276,33 +296,40 @@ def _expand(
     if isinstance(q, wq.Wildcard) and set(q.text) <= {"*"}:
         return wq.Every()
     if isinstance(q, wq.Prefix | wq.Wildcard | wq.FuzzyTerm) and q.fieldname in SEARCHABLE:
-        text = analysis.fold(str(q.text))
-        limit = min(MAX_EXPANSION, budget[0])
-        if limit <= 0 or expired():
-            if not any(n.startswith(_SPENT) for n in notes):
-                notes.append(f"{_SPENT} : les motifs suivants, dont « {text} », n'ont pas été développés")
-            return wq.NullQuery
-        if isinstance(q, wq.Prefix):
-            words, total = vocabulary.prefixed(text, limit)
-            shown = f"{text}*"
-        elif isinstance(q, wq.FuzzyTerm):
-            words, total = vocabulary.similar(text, limit, max_distance=min(2, q.maxdist)), 0
-            shown = f"{text}~"
-        else:
-            words, total = vocabulary.matching(text, limit)
-            shown = text
-        if total > limit:
-            notes.append(f"« {shown} » : limité aux {limit} mots les plus fréquents sur {total}")
-        keys = sorted({analysis.key(w) for w in words})
-        budget[0] -= len(keys)
-        if not keys:
-            return wq.NullQuery
-        return wq.Or([wq.Term(q.fieldname, k) for k in keys], boost=q.boost)
+        return _expand_pattern(q, vocabulary, notes, budget, expired)
     if isinstance(q, wq.Every):
         return q
     if hasattr(q, "subqueries") or isinstance(q, wq.Not | wq.WrappingQuery):
         return q.apply(lambda sub: _expand(sub, vocabulary, notes, budget, expired))
     return q
+
+
+def _expand_pattern(
+    q: wq.Query, vocabulary: Vocabulary, notes: list[str], budget: list[int], expired: Callable[[], bool]
+) -> wq.Query:
+    """A prefix, wildcard or fuzzy term as the OR of its words' keys, within what is left of the budget."""
+    text = analysis.fold(str(q.text))
+    limit = min(MAX_EXPANSION, budget[0])
+    if limit <= 0 or expired():
+        if not any(n.startswith(_SPENT) for n in notes):
+            notes.append(f"{_SPENT} : les motifs suivants, dont « {text} », n'ont pas été développés")
+        return wq.NullQuery
+    if isinstance(q, wq.Prefix):
+        words, total = vocabulary.prefixed(text, limit)
+        shown = f"{text}*"
+    elif isinstance(q, wq.FuzzyTerm):
+        words, total = vocabulary.similar(text, limit, max_distance=min(2, q.maxdist)), 0
+        shown = f"{text}~"
+    else:
+        words, total = vocabulary.matching(text, limit)
+        shown = text
+    if total > limit:
+        notes.append(f"« {shown} » : limité aux {limit} mots les plus fréquents sur {total}")
+    keys = sorted({analysis.key(w) for w in words})
+    budget[0] -= len(keys)
+    if not keys:
+        return wq.NullQuery
+    return wq.Or([wq.Term(q.fieldname, k) for k in keys], boost=q.boost)
 
 
 def highlight_keys(q: wq.Query | None) -> set[str]:
@@ -323,3 +350,13 @@ def highlight_keys(q: wq.Query | None) -> set[str]:
     if q is not None:
         walk(q)
     return found
+
+
+def any_of(parts: list[wq.Query]) -> wq.Query:
+    """The passages matching at least one of `parts` (how a loosened query matches and ranks)."""
+    return wq.Or(parts)
+
+
+def in_document(document_id: str) -> wq.Query:
+    """Every passage of a document (and its record), by document id."""
+    return wq.Term("doc", document_id)

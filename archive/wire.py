@@ -12,6 +12,7 @@ docs/web.md, "The contract").
 from __future__ import annotations
 
 from typing import Annotated, Literal, TypedDict
+from urllib.parse import quote, urlencode
 
 from msgspec import Meta
 
@@ -197,3 +198,23 @@ class Stats(Health):
 
 BODIES: tuple[type, ...] = (SearchResults, DocumentView, Upload, Health, Stats)
 """The bodies the core builds; the schemas they reference come with them."""
+
+
+def document_path(document_id: str, position: int | None = None, query: str = "") -> str:
+    """The relative address of a document's page, landing on passage `position` and marking `query`'s matches.
+
+    The one place the link shape is built (every `url` of the JSON bodies, and the HTML pages' links).
+    Passages past the first page of the document add `p=<position>`, which opens the page holding it;
+    the `#p<position>` anchor then lands on the passage itself.
+    """
+    from .models import DOCUMENT_PAGE  # models imports this module: read when called
+
+    path = "/documents/" + quote(document_id, safe="/")
+    params: list[tuple[str, str]] = []
+    if position and position > DOCUMENT_PAGE:
+        params.append(("p", str(position)))
+    if query.strip():
+        params.append(("q", query))
+    if params:
+        path += "?" + urlencode(params)
+    return f"{path}#p{position}" if position else path

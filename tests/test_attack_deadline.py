@@ -25,8 +25,8 @@ from starlette.testclient import TestClient
 
 from archive.home import Archive
 from archive.models import SearchRequest
-from archive.searcher import PARTIAL_NOTE
 from archive.settings import Settings
+from archive.timelimit import PARTIAL_NOTE
 from web.app import create_app
 
 from .generated import formula_phrase, judgement, write_judgements

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
-from web.search import EXPORT_CHUNK
+from web.export import EXPORT_CHUNK
 
 from .conftest import WebFactory
 from .generated import write_judgements
@@ -84,7 +84,7 @@ def test_an_export_outlives_the_deletion_of_its_generation(tmp_path: Path) -> No
             reader.start()
             reader.join(HANG_GUARD)
         rows += out  # type: ignore[arg-type]
-    assert len(rows) == export.total and len({h.id for h in rows}) == export.total  # type: ignore[attr-defined]
+    assert len(rows) == export.total and len({h.id for h in rows}) == export.total
 
 
 def test_export_streams_every_match_in_the_pages_order(tmp_path: Path, web_app_factory: WebFactory) -> None:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from archive.searcher import MAX_FACET_VALUES
+from archive.facets import MAX_FACET_VALUES
 from web.app import create_app
 
 from .conftest import HANG_GUARD, archive_env, serving, wait_until, web_build_home, web_settings, within_guard

@@ -29,7 +29,7 @@ from starlette.types import Message
 
 from archive.home import Archive
 from web.compression import Compression, accepts_gzip
-from web.search import EXPORT_CHUNK
+from web.export import EXPORT_CHUNK
 
 from .conftest import (
     HANG_GUARD,
@@ -125,7 +125,8 @@ def test_if_modified_since_counts_only_without_if_none_match(web_client: TestCli
     )
 
     def status(**headers: str) -> int:
-        return web_client.get("/search?q=blanchiment", headers=headers).status_code
+        code: int = web_client.get("/search?q=blanchiment", headers=headers).status_code
+        return code
 
     assert status(**{"If-Modified-Since": modified}) == 304
     assert status(**{"If-Modified-Since": earlier}) == 200

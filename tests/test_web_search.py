@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.testclient import TestClient
@@ -117,7 +117,10 @@ def test_json_body_is_the_cores_to_json(web_home: Any, web_client: TestClient) -
 
     archive = Archive(web_settings(web_home))
     try:
-        expected = archive.search(SearchRequest("blanchiment", {"year": ("2024",)}, sort="newest")).to_json()
+        expected = cast(
+            dict[str, Any],
+            archive.search(SearchRequest("blanchiment", {"year": ("2024",)}, sort="newest")).to_json(),
+        )
     finally:
         archive.close()
     body = web_client.get("/search?q=blanchiment&year=2024&sort=newest", headers=JSON).json()
@@ -403,3 +406,10 @@ def test_hostile_query_is_escaped(web_client: TestClient) -> None:
     page = web_client.get("/search", params={"q": q}, headers=HTML).text
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_sidebar_titles_every_facet_once() -> None:
+    from archive.models import FACETS
+    from web.search import FACET_TITLES, SIDEBAR_ORDER
+
+    assert sorted(SIDEBAR_ORDER) == sorted(FACETS) and tuple(FACET_TITLES) == SIDEBAR_ORDER

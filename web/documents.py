@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from archive.home import Archive
-from archive.models import DocumentView, document_url
+from archive.models import DocumentView
+from archive.wire import document_path
 
 from . import caching
 from .negotiation import response_format
@@ -57,13 +58,13 @@ async def document_endpoint(request: Request) -> Response:
 def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, object]:
     """What the document template needs: links between matches and pages, labels, in linear time."""
     taxonomy = archive.taxonomy
-    base = "/documents/" + quote(view.id, safe="/")
+    base = document_path(view.id)
     shown = {p.position for p in view.passages}
     matches = list(view.matches)
 
     def to(position: int) -> str:
         """A match's address: its anchor on this page, else the page that holds it."""
-        return f"#p{position}" if position in shown else document_url(view.id, position, query)
+        return f"#p{position}" if position in shown else document_path(view.id, position, query)
 
     def page_url(page: int) -> str:
         params = [("q", query)] if query.strip() else []

@@ -70,6 +70,7 @@ def _date(value: str | None) -> str:
 
 
 def make_templates() -> Jinja2Templates:
+    """The site's templates: autoescaped, with the filters the pages use (`highlight` trusts the core's markup)."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
     env.autoescape = True

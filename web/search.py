@@ -1,11 +1,7 @@
-"""`GET /search`: one URL for people (HTML), programs (JSON) and spreadsheets (CSV)."""
+"""`GET /search`: one URL for people (HTML), programs (JSON) and spreadsheets (CSV, see export.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -13,25 +9,23 @@ import anyio
 import anyio.to_thread
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 
 from archive.home import Archive, validate
-from archive.models import FACETS, SORTS, FacetValue, Hit, SearchRequest, SearchResults, document_url
-from archive.searcher import Export, check_filters
+from archive.models import FACETS, SORTS, FacetValue, Hit, SearchRequest, SearchResults
+from archive.wire import document_path
 
 from . import caching
 from .errors import HttpError, bad_parameter
+from .export import csv_export
 from .negotiation import response_format
 from .rendering import json_response, render
 
+_FACET_VALUES = {"type": "document type slug"}  # what a facet's values are, when not "<facet> facet value"
+
 PARAMETERS: dict[str, str] = {
     "q": 'query text: words, "phrases", OR, NOT, prefix*, field:value (empty browses everything)',
-    "agency": "agency facet value (repeatable, OR'ed)",
-    "offence": "offence facet value (repeatable, OR'ed)",
-    "year": "year facet value (repeatable, OR'ed)",
-    "source": "source facet value (repeatable, OR'ed)",
-    "type": "document type slug (repeatable, OR'ed)",
+    **{name: f"{_FACET_VALUES.get(name, name + ' facet value')} (repeatable, OR'ed)" for name in FACETS},
     "from": "only documents dated on or after this ISO day",
     "to": "only documents dated on or before this ISO day",
     "sort": "relevance (default), newest or oldest",
@@ -53,10 +47,6 @@ MAX_PARAMETERS = 200
 """Query parameters accepted in one request (400 beyond): five facets of MAX_SELECTED values each, plus
 the others, with room to spare."""
 
-EXPORT_CHUNK = 500
-"""CSV rows read (and written) per step of an export: each step is a short turn in a search thread."""
-
-CSV_COLUMNS = ("id", "document", "position", "title", "date", "source", "agency", "offence", "text", "url")
 SORT_LABELS = {"relevance": "Pertinence", "newest": "Plus récents d'abord", "oldest": "Plus anciens d'abord"}
 FACET_TITLES = {
     "agency": "Service",
@@ -65,7 +55,9 @@ FACET_TITLES = {
     "type": "Type de document",
     "source": "Source",
 }
-SIDEBAR_ORDER = ("agency", "offence", "year", "type", "source")
+"""Each facet of FACETS as the sidebar titles it, in the order the sidebar shows them."""
+
+SIDEBAR_ORDER = tuple(FACET_TITLES)
 
 
 def integer_parameter(request: Request, name: str, default: int) -> int:
@@ -117,7 +109,7 @@ def parse(request: Request) -> SearchRequest:
         for name in FACETS
     }
     filters = {k: v for k, v in filters.items() if v}
-    check_filters(filters)  # the clearer error first: which facet has too many values
+    SearchRequest.check_filters(filters)  # the clearer error first: which facet has too many values
     bounded_parameters(request)
     sort = params.get("sort") or "relevance"
     if sort not in SORTS:
@@ -183,18 +175,22 @@ class SearchPage:
 
     @property
     def filtered(self) -> bool:
+        """Whether a facet or date filter is active."""
         return bool(self.request.filters or self.request.date_from or self.request.date_to)
 
     @property
     def sidebar(self) -> list[tuple[str, tuple[FacetValue, ...]]]:
+        """Each facet with its values, in SIDEBAR_ORDER."""
         return [(name, self.results.facets.get(name, ())) for name in SIDEBAR_ORDER]
 
     def label(self, facet: str, value: str | None) -> str:
+        """What a person reads for a facet value (the value itself when the facets do not list it)."""
         if value is None:
             return ""
         return self.labels.get(facet, {}).get(value, value)
 
     def page_url(self, page: int) -> str:
+        """This search's page `page`."""
         return "/search?" + query_string(self.request, page=None if page == 1 else page)
 
     def next_url(self) -> str | None:
@@ -204,12 +200,15 @@ class SearchPage:
         return self.page_url(self.request.page + 1) if self.request.page < self.last_page else None
 
     def export_url(self, fmt: str) -> str:
+        """Every match of this search in format `fmt` (csv, json)."""
         return "/search?" + query_string(self.request, page=None, format=fmt)
 
     def suggestion_url(self) -> str:
+        """This search with the suggested spelling."""
         return "/search?" + query_string(self.request, q=self.results.suggestion, page=None)
 
     def clear_url(self) -> str:
+        """This query without any filter."""
         return "/search?" + urlencode({"q": self.request.query})
 
     def chips(self) -> list[Chip]:
@@ -228,10 +227,12 @@ class SearchPage:
         return out
 
     def document_url(self, hit: Hit) -> str:
-        return document_url(hit.document, hit.position, self.request.query)
+        """The hit's passage in its document, the search's words marked."""
+        return document_path(hit.document, hit.position, self.request.query)
 
     @property
     def show_interpretation(self) -> bool:
+        """Whether the query was understood otherwise than typed (then the page says how)."""
         typed = " ".join(self.request.query.split())
         return bool(typed) and self.results.interpreted_as.strip() != typed
 
@@ -247,7 +248,7 @@ async def search_endpoint(request: Request) -> Response:
         return unchanged
     cache = caching.headers_for(found)
     if fmt == "csv":
-        export = await _csv(request, archive, search_request)
+        export = await csv_export(request, archive, search_request)
         export.headers.update(cache)
         return export
     results = await anyio.to_thread.run_sync(
@@ -274,120 +275,3 @@ def next_url(request: SearchRequest, results: SearchResults, fmt: str | None = N
 
 def _title(request: SearchRequest) -> str:
     return f"« {request.query} » – Recherche" if request.query.strip() else "Recherche dans l'archive"
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with =, +, - or @ is a formula to spreadsheet programs: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _rows(hits: list[Hit], base_url: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for h in hits:
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    h.id,
-                    h.document,
-                    h.position,
-                    h.title,
-                    h.date,
-                    h.source,
-                    " ".join(h.agency),
-                    " ".join(h.offence),
-                    h.text,
-                    base_url + h.url,
-                )
-            ]
-        )
-    return out.getvalue()
-
-
-EXPORTS_AT_ONCE = 4
-"""Exports streaming at once: each holds an index generation and its open files until it ends."""
-
-EXPORT_SECONDS = 600
-"""An export still streaming after this many seconds (a client that reads very slowly) is cut short."""
-
-
-class _ExportResponse(StreamingResponse):
-    """A streamed export that releases its index generation however the response ends."""
-
-    def __init__(
-        self, export: Export, slot: anyio.Semaphore, content: AsyncIterator[str], headers: dict[str, str]
-    ) -> None:
-        super().__init__(content, media_type="text/csv; charset=utf-8", headers=headers)
-        self.export = export
-        self.slot = slot
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.export.close()
-            self.slot.release()
-
-
-async def _csv(request: Request, archive: Archive, search: SearchRequest) -> Response:
-    """Stream every matching passage (not only the current page), up to the export limit.
-
-    The search is ranked once, on one index generation, in a search thread; rows are then read from
-    that generation EXPORT_CHUNK at a time, each step a turn in a search thread, so an export neither
-    reruns the ranking nor holds a thread while its client reads slowly. Links are relative, or
-    absolute from ARCHIVE_BASE_URL: never from the request's Host header.
-    """
-    limit: int = request.app.state.export_limit
-    searches = request.app.state.searches
-    base_url: str = request.app.state.settings.base_url or ""
-    exports: anyio.Semaphore | None = getattr(request.app.state, "exports", None)
-    if exports is None:  # one per application, made on the event loop's thread: no race
-        exports = request.app.state.exports = anyio.Semaphore(EXPORTS_AT_ONCE)
-    try:
-        exports.acquire_nowait()
-    except anyio.WouldBlock:
-        raise HttpError(
-            503,
-            "busy",
-            f"{EXPORTS_AT_ONCE} exports are running: try again in a moment",
-            "Trop d'exports sont en cours ; réessayez dans un instant.",
-            headers={"Retry-After": "10"},
-        ) from None
-    try:
-        export = await anyio.to_thread.run_sync(archive.export, search, limit, limiter=searches)
-    except BaseException:
-        exports.release()
-        raise
-    truncated = export.total > limit
-    started = time.monotonic()
-
-    def chunk(start: int) -> str:
-        return _rows(export.hits(start, start + EXPORT_CHUNK), base_url)
-
-    async def body() -> AsyncIterator[str]:
-        header = io.StringIO()
-        csv.writer(header, lineterminator="\r\n").writerow(CSV_COLUMNS)
-        yield header.getvalue()
-        for start in range(0, export.rows, EXPORT_CHUNK):
-            if time.monotonic() - started > EXPORT_SECONDS:  # a client reading for ever holds a generation
-                yield f"# export interrompu après {EXPORT_SECONDS} s : relancez-le ou affinez la recherche\r\n"
-                return
-            yield await anyio.to_thread.run_sync(chunk, start, limiter=searches)
-        if export.partial:
-            yield f"# {export.notes[-1]}\r\n"
-        if truncated:
-            yield (
-                f"# export limité aux {limit} premiers passages sur {export.total} : "
-                f"affinez la recherche pour obtenir le reste\r\n"
-            )
-
-    headers = {
-        "Content-Disposition": 'attachment; filename="recherche.csv"',
-        "X-Total-Count": str(export.total),
-        "X-Export-Limit": str(limit),
-        "X-Export-Truncated": "true" if truncated else "false",
-        "X-Export-Partial": "true" if export.partial else "false",
-    }
-    return _ExportResponse(export, exports, body(), headers)

@@ -1,0 +1,102 @@
+"""A search's plan and ranking: what a query and its filters match, and those matches in order.
+
+Shared by a page of results and an export. The plan parses and expands the query, applies the filters
+and loosens a plain query that few passages match in full (relaxation.py); the ranking reads the first
+hits of the plan in the request's order, by relevance on our arrays (Whoosh scores the spans it alone
+can), or by date, from where a cursor left off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import postings, query, relaxation
+from .deadline import Deadline
+from .errors import UsageError
+from .facets import narrowed, selections
+from .generations import Generation
+from .idsets import Ids
+from .models import SearchRequest
+
+SortKey = tuple[float, int] | tuple[int, int, int]
+"""Where a page starts: (score, docnum) after a relevance ranking, (date rank, position, docnum) by date."""
+
+
+@dataclass
+class Plan:
+    """A search's matches and ranking, before a page of it is read."""
+
+    parsed: query.Parsed
+    matched: Ids  # what the query matches, before filters (facet counts start from it)
+    selections: dict[str, Ids]
+    final: Ids  # what the query and filters match
+    scoring: query.Query | None
+    coordination: list[tuple[Ids, float]] | None
+    interpretation: str
+    relaxed: bool
+
+
+def plan(gen: Generation, parsers: query.Parsers, request: SearchRequest, deadline: Deadline) -> Plan:
+    """What a search matches and how it ranks it: shared by a page of results and an export."""
+    arrays = gen.arrays
+    parsed = query.parse(parsers, request.query)
+    q = parsed.query
+    ranking: query.Query | None = None
+    if q is not None:
+        q = query.expand(q, gen.vocabulary, parsed.notes, deadline.expired)
+        ranking = (
+            query.expand(parsed.scoring, gen.vocabulary, [], deadline.expired)
+            if parsed.scoring is not None
+            else q
+        )
+    matched = arrays.live_passages if q is None else gen.docs(q, deadline)
+    chosen = selections(arrays, request)
+    final = narrowed(matched, chosen.values())
+    out = Plan(parsed, matched, chosen, final, ranking, None, parsed.interpretation, False)
+    if relaxation.applies(parsed, final):
+        relaxed = relaxation.relax(gen, parsed, final, chosen.values(), deadline)
+        if relaxed.passages.size > final.size:
+            out.relaxed = True
+            out.final = out.matched = relaxed.passages
+            out.coordination = relaxed.weights
+            out.scoring = query.any_of(parsed.scoring_parts)
+            out.interpretation = relaxed.interpretation
+            parsed.notes.insert(0, relaxed.note)
+    return out
+
+
+def ranked(
+    gen: Generation,
+    request: SearchRequest,
+    plan: Plan,
+    needed: int,
+    deadline: Deadline,
+    after: SortKey | None = None,
+) -> list[tuple[int, float]]:
+    """The first `needed` (docnum, score) pairs of the plan's matches, in the request's order; with
+    `after` (the sort key of a previous page's last hit, see `sort_key`), the first that follow it.
+
+    Scores are exact here (a cursor compares them); hits round them for display.
+    """
+    candidates = plan.final
+    if request.sort != "relevance" or plan.scoring is None:
+        dated = after if after is None or len(after) == 3 else None
+        return [(d, 0.0) for d in gen.arrays.sorted_page(candidates, needed, request.sort != "oldest", dated)]
+    scored = after if after is None or len(after) == 2 else None
+    try:
+        out = gen.arrays.top(
+            plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline, scored
+        )
+    except postings.Unsupported:  # spans Whoosh scores itself, in the time left
+        out = gen.ranked(plan.scoring, candidates, needed, deadline, scored)
+    return out[:needed]
+
+
+def sort_key(after: tuple[float, ...], by_score: bool) -> SortKey:
+    """A cursor's position as the order of its search reads it: (score, docnum) for a relevance
+    ranking, (date rank, position, docnum) for a date order (`Arrays.sort_key`); UsageError otherwise."""
+    if by_score and len(after) == 2 and isinstance(after[1], int):
+        return float(after[0]), after[1]
+    if not by_score and len(after) == 3 and all(isinstance(v, int) for v in after):
+        return int(after[0]), int(after[1]), int(after[2])
+    raise UsageError("cursor does not fit this search's order: use the next_cursor of a response", "cursor")

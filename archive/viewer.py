@@ -1,0 +1,127 @@
+"""The document view: one page of a document's passages in order, with the passages matching a query.
+
+Read from one index generation: the document's record (metadata, fixity), its passages sorted by
+position, the page asked for (or the page holding a given passage), and the positions of every passage
+of the whole document that matches the view's query, found under the search deadline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import analysis, query
+from .deadline import Deadline
+from .errors import UsageError
+from .generations import Generation
+from .idsets import Ids, intersect
+from .models import DOCUMENT_PAGE, DocumentView, Metadata, Passage
+from .timelimit import noted
+
+MAX_PAGE = 10_000
+"""Highest page number a document view accepts."""
+
+_LAST_POSITION = int(np.iinfo(np.int32).max)  # positions are stored as int32
+
+
+def check_page(page: int, position: int | None, per_page: int) -> None:
+    """Refuse a page, passage position or page size out of range (UsageError naming the parameter)."""
+    if not 1 <= page <= MAX_PAGE:
+        raise UsageError(f"page must be between 1 and {MAX_PAGE}", "page")
+    if position is not None and position < 1:
+        raise UsageError("p must be a passage position, 1 or more", "p")
+    if not 1 <= per_page <= 10 * DOCUMENT_PAGE:
+        raise UsageError(f"per_page must be between 1 and {10 * DOCUMENT_PAGE}", "per_page")
+
+
+def view(
+    gen: Generation,
+    parsers: query.Parsers,
+    document_id: str,
+    text: str,
+    page: int,
+    position: int | None,
+    per_page: int,
+    deadline: Deadline,
+) -> DocumentView | None:
+    """One page of a document's passages and its matches of `text` (see `Searcher.document`)."""
+    arrays = gen.arrays
+    found = intersect(arrays.term("doc", document_id), arrays.records)
+    if not found.size:
+        return None
+    record = gen.record(int(found[0]))
+    docnums = gen.docs(query.in_document(document_id))
+    positions = arrays.position[docnums]
+    order = np.argsort(positions, kind="stable")
+    total = int(docnums.size)
+    pages = max(1, -(-total // per_page))
+    if position is not None:
+        index = int(np.searchsorted(positions[order], min(position, _LAST_POSITION)))
+        page = min(index // per_page + 1, pages)
+    passages = _passages(gen, document_id, docnums[order[(page - 1) * per_page : page * per_page]])
+    parsed = query.parse(parsers, text)
+    keys, matches = _matches(gen, parsed, docnums, deadline)
+    return DocumentView(
+        id=document_id,
+        sha256=record["sha256"],
+        format=record["format"],
+        metadata=metadata(record),
+        agency=tuple(record.get("agency", ())),
+        offence=tuple(record.get("offence", ())),
+        passages=passages,
+        size=record.get("size", 0),
+        highlights=tuple(analysis.highlight(p.text, keys) for p in passages),
+        matches=matches,
+        page=page,
+        per_page=per_page,
+        total_passages=total,
+        notes=noted(parsed.notes, deadline),
+    )
+
+
+def _passages(gen: Generation, document_id: str, docnums: Ids) -> tuple[Passage, ...]:
+    """The passages stored at `docnums`, in that order."""
+    out: list[Passage] = []
+    for docnum in docnums.tolist():
+        data = gen.searcher.stored_fields(docnum)["data"]
+        out.append(
+            Passage(
+                document_id,
+                data["position"],
+                data["section"],
+                data["start"],
+                data["end"],
+                data["text"],
+                tuple(data["agency"]),
+                tuple(data["offence"]),
+            )
+        )
+    return tuple(out)
+
+
+def _matches(
+    gen: Generation, parsed: query.Parsed, docnums: Ids, deadline: Deadline
+) -> tuple[set[str], tuple[int, ...]]:
+    """The keys to mark in the passages, and the positions of the document's passages that match."""
+    if parsed.query is None or not parsed.selective:
+        return set(), ()
+    q = query.expand(parsed.query, gen.vocabulary, parsed.notes, deadline.expired)
+    scoring = query.any_of(parsed.relaxable) if parsed.relaxable else q
+    hit = intersect(gen.docs(scoring, deadline, within=docnums), docnums)
+    return query.highlight_keys(scoring), tuple(sorted(int(p) for p in gen.arrays.position[hit]))
+
+
+def metadata(record: dict[str, Any]) -> Metadata:
+    """A document's metadata from its index record."""
+    return Metadata(
+        title=record.get("title") or "",
+        date=record.get("date"),
+        source=record.get("source"),
+        type=record.get("type"),
+        language=record.get("language") or "fr",
+        description=record.get("description"),
+        agency=tuple(record.get("explicit_agency", ())),
+        offence=tuple(record.get("explicit_offence", ())),
+        url=record.get("url"),
+    )
