@@ -9,11 +9,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ArchiveBusy, ArchiveError, DocumentNotFound, UsageError, relative_to_home
+from .errors import ArchiveError, UsageError, relative_to_home
 from .home import Archive
 from .models import Report, SearchRequest, printable
 from .settings import ENVIRONMENT, Settings
@@ -33,6 +33,7 @@ Extension = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
+    """The `archive` command line: the core's commands, and those `extend` adds (the web layer's)."""
     env_help = "\n".join(f"  {name:<26} {text}" for name, text in ENVIRONMENT.items())
     parser = argparse.ArgumentParser(
         prog="archive",
@@ -45,36 +46,49 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
-        "add",
-        help="copy files into documents/ and index them",
-        description=_doc(cmd_add),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = _command(sub, "add", "copy files into documents/ and index them", cmd_add)
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders to add")
     p.add_argument("--to", dest="folder", metavar="FOLDER", help="folder inside documents/ (e.g. 2024)")
-    p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser(
-        "reindex",
-        help="bring the index in line with documents/",
-        description=_doc(cmd_reindex),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = _command(sub, "reindex", "bring the index in line with documents/", cmd_reindex)
     p.add_argument("--full", action="store_true", help="rebuild a complete new index and swap it in")
     p.add_argument(
         "--accept-changes",
         action="store_true",
         help="index originals that differ from the fixity manifest (edited or deleted by hand) and record them",
     )
-    p.set_defaults(func=cmd_reindex)
 
+    _search_arguments(_command(sub, "search", "search passages", cmd_search))
+
+    p = _command(sub, "remove", "remove a document from documents/ and the index", cmd_remove)
+    p.add_argument("document_id", metavar="DOC_ID", help="path relative to documents/, e.g. 2024/note.md")
+
+    _command(sub, "check", "verify fixity and index consistency (exit 1 on any problem)", cmd_check)
+
+    p = _command(sub, "stats", "documents, passages and facet counts", cmd_stats)
+    p.add_argument("--json", action="store_true")
+
+    if extend:
+        extend(sub)
+    return parser
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    func: Callable[[argparse.Namespace, Settings], int],
+) -> argparse.ArgumentParser:
+    """A subcommand running `func`, its docstring the help text."""
     p = sub.add_parser(
-        "search",
-        help="search passages",
-        description=_doc(cmd_search),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        name, help=summary, description=_doc(func), formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    p.set_defaults(func=func)
+    return p
+
+
+def _search_arguments(p: argparse.ArgumentParser) -> None:
+    """The query, filters, sort and paging of `archive search`."""
     p.add_argument(
         "query", metavar="QUERY", help="words, \"phrases\", OR, NOT, prefix*, field:value ('' browses)"
     )
@@ -93,37 +107,6 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10, metavar="N", help="hits per page (1-100, default 10)")
     p.add_argument("--page", type=int, default=1, metavar="P", help="page of hits (default 1)")
     p.add_argument("--json", action="store_true", help="print the JSON of the HTTP API's /search")
-    p.set_defaults(func=cmd_search)
-
-    p = sub.add_parser(
-        "remove",
-        help="remove a document from documents/ and the index",
-        description=_doc(cmd_remove),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("document_id", metavar="DOC_ID", help="path relative to documents/, e.g. 2024/note.md")
-    p.set_defaults(func=cmd_remove)
-
-    p = sub.add_parser(
-        "check",
-        help="verify fixity and index consistency (exit 1 on any problem)",
-        description=_doc(cmd_check),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.set_defaults(func=cmd_check)
-
-    p = sub.add_parser(
-        "stats",
-        help="documents, passages and facet counts",
-        description=_doc(cmd_stats),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_stats)
-
-    if extend:
-        extend(sub)
-    return parser
 
 
 def _doc(func: Callable[..., Any]) -> str:
@@ -131,6 +114,7 @@ def _doc(func: Callable[..., Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> int:
+    """Run one command; its exit code: 0 all good, 1 rejected input or a failed check, 2 usage error."""
     parser = build_parser(extend)
     args = parser.parse_args(argv)
     try:
@@ -144,13 +128,7 @@ def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> 
     except UsageError as e:
         print(f"archive: {e}", file=sys.stderr)
         return 2
-    except DocumentNotFound as e:
-        print(f"archive: {e}", file=sys.stderr)
-        return 1
-    except ArchiveBusy as e:
-        print(f"archive: {e}", file=sys.stderr)
-        return 1
-    except ArchiveError as e:
+    except ArchiveError as e:  # busy, not found, fixity, reader failed, storage...
         print(f"archive: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `archive search '' | head -1`: the reader left, nothing more to say
@@ -181,6 +159,7 @@ def _progress(label: str) -> Callable[[int, int], None] | None:
     bar: dict[str, Any] = {}
 
     def update(done: int, total: int) -> None:
+        """Move the bar to `done` of `total`, closing it at the end."""
         if "bar" not in bar:
             bar["bar"] = tqdm(total=total, desc=label, unit="doc", leave=False)
         bar["bar"].n = done
@@ -189,6 +168,13 @@ def _progress(label: str) -> Callable[[int, int], None] | None:
             bar["bar"].close()
 
     return update
+
+
+def _print_json(value: Mapping[str, Any]) -> int:
+    """Print a model's `to_json()`, as the HTTP API sends it (but indented)."""
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    print()
+    return 0
 
 
 def _report(report: Report) -> int:
@@ -262,9 +248,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         archive.close()
     if args.json:
-        json.dump(results.to_json(), sys.stdout, ensure_ascii=False, indent=2)
-        print()
-        return 0
+        return _print_json(results.to_json())
     print(
         f"{results.total} passages in {results.documents} documents ({results.took_ms:.0f} ms)"
         f" — understood as: {results.interpreted_as or '(everything)'}"
@@ -339,10 +323,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         archive.close()
     if args.json:
-        out = stats.to_json(failed)
-        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
-        print()
-        return 0
+        return _print_json(stats.to_json(failed))
     print(
         f"{stats.documents} documents, {stats.passages} passages, index {stats.index_bytes / 1e6:.1f} MB "
         f"(schema {stats.schema_version}, built {stats.built_at or 'never'})"

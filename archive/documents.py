@@ -1,4 +1,4 @@
-"""The `documents/` folder: the archive's source of truth, its file names and its fixity manifest.
+"""The `documents/` folder: the archive's source of truth and its fixity manifest (names: `names.py`).
 
 The manifest is BagIt's `manifest-sha256.txt` (`<sha256>  <path>` per line, paths relative to
 `documents/`). Files are written to a hidden temporary name and renamed into place, so a reader never
@@ -15,43 +15,22 @@ import errno
 import hashlib
 import io
 import os
-import re
 import stat
-import unicodedata
 from pathlib import Path, PurePosixPath
 
-from .errors import DocumentNotFound, RejectedInput
-from .metadata import SIDECAR_SUFFIX, sidecar_for
+from .errors import DocumentNotFound, ReaderUnavailable, RejectedInput
+from .metadata import MAX_SIDECAR_BYTES, sidecar_for
 from .models import Rejection, printable
+from .names import BAD_NAME, is_document, unnameable
 
 MANIFEST = "manifest-sha256.txt"
-_RESERVED = {"manifest-sha256.txt", "tagmanifest-sha256.txt", "bagit.txt", "bag-info.txt"}
-_WINDOWS_RESERVED = {
-    "con",
-    "prn",
-    "aux",
-    "nul",
-    *(f"com{i}" for i in range(1, 10)),
-    *(f"lpt{i}" for i in range(1, 10)),
-}
-_UNSAFE = re.compile(r"[^\w.\-()' ,+&@€’]")
-MAX_FOLDER_DEPTH = 16
-"""Folders under documents/ an add or upload may name (16 names of 200 bytes stay under Linux's 4,096)."""
-MAX_NAME_BYTES = 200
-"""Longest stored file name in UTF-8 bytes: file systems allow 255, temporary names add a few."""
-
-_UNNAMEABLE = {"Cc", "Cs", "Zl", "Zp"}
-"""Characters no name may hold: controls (tab, line feed, escape, DEL, C1), undecodable bytes (surrogates)
-and line separators. Such a name breaks a URL route, a log line or a terminal, so it is refused, not
-silently rewritten: the file is never stored or indexed under a name its owner did not choose."""
-CONTROL_CHARACTERS = "the name holds control characters (line break, tab, escape...): rename the file"
 SYMLINK = Rejection(
     "symlink", "symbolic link: never indexed (the archive does not follow links; put the file itself there)"
 )
-BAD_NAME = Rejection("bad_name", CONTROL_CHARACTERS)
 
 
 def sha256_bytes(data: bytes) -> str:
+    """The SHA-256 of some bytes, as the manifest writes it."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -78,6 +57,11 @@ def read_regular(path: Path, limit: int) -> bytes:
     return data
 
 
+def read_sidecar(sidecar: Path | None) -> bytes | None:
+    """A sidecar's bytes (None for no sidecar); OSError, or RejectedInput when it is too large."""
+    return read_regular(sidecar, MAX_SIDECAR_BYTES) if sidecar else None
+
+
 def open_regular(path: Path) -> io.BufferedReader:
     """A regular file opened for reading, never through a symbolic link (ELOOP) and never blocking on
     a FIFO or device swapped in after the scan (refused as not a regular file)."""
@@ -94,73 +78,6 @@ def open_regular(path: Path) -> io.BufferedReader:
         raise
 
 
-def is_document(relative: PurePosixPath) -> bool:
-    """Whether a path under documents/ is a document (not the manifest, a sidecar or a hidden file)."""
-    if any(part.startswith(".") for part in relative.parts):
-        return False
-    return relative.as_posix() not in _RESERVED and not relative.name.endswith(SIDECAR_SUFFIX)
-
-
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-"""Direction overrides and marks: `rapport\u202etxt.exe` shows as `rapportexe.txt`."""
-
-
-def unnameable(name: str) -> bool:
-    """Whether a name holds a character no stored name may hold (see `_UNNAMEABLE`, `_BIDI`)."""
-    return any(unicodedata.category(c) in _UNNAMEABLE or c in _BIDI for c in name)
-
-
-def safe_name(name: str) -> str:
-    """A file name reduced to one safe path component, or RejectedInput when nothing sensible is left.
-
-    >>> safe_name("../../etc/passwd"), safe_name("C:\\\\temp\\\\Rapport final.pdf"), safe_name("CON.txt")
-    ('passwd', 'Rapport final.pdf', '_CON.txt')
-    >>> safe_name("manifest-sha256.txt"), safe_name("NUL.tar.gz")
-    ('_manifest-sha256.txt', '_NUL.tar.gz')
-    >>> safe_name("Note\\u202f: synthèse.pdf")  # French typography's narrow no-break space
-    'Note _ synthèse.pdf'
-    """
-    base = re.split(r"[/\\\\]", name)[-1]
-    if unnameable(base):
-        raise RejectedInput(printable(name[:80]), "bad_name", CONTROL_CHARACTERS)
-    base = "".join(" " if unicodedata.category(c) == "Zs" else c for c in base)  # no-break spaces
-    base = unicodedata.normalize("NFC", "".join(c for c in base if c.isprintable()))
-    base = _UNSAFE.sub("_", base).strip(" .")
-    base = base.lstrip("-_ .") or base  # "×.0" -> "_.0" must not become ".0"
-    if not base or set(base) <= {"_", "."}:
-        raise RejectedInput(name[:80] or "(no name)", "bad_name", "no usable file name")
-    stem, dot, suffix = base.rpartition(".")
-    if not dot:
-        stem, suffix = base, ""
-    if len(base.encode("utf-8")) > MAX_NAME_BYTES:
-        keep = MAX_NAME_BYTES - len(suffix.encode("utf-8")) - 1
-        base = f"{_cut(stem, keep)}.{suffix}" if suffix and keep > 20 else _cut(base, MAX_NAME_BYTES)
-    if base.split(".", 1)[0].lower() in _WINDOWS_RESERVED or base.lower() in _RESERVED:
-        base = "_" + base  # NUL.tar.gz is NUL on Windows; manifest-sha256.txt is the archive's own
-    return base
-
-
-def _cut(text: str, limit: int) -> str:
-    """The longest prefix of `text` whose UTF-8 form fits in `limit` bytes."""
-    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
-
-
-def safe_folder(folder: str | None) -> str:
-    """A relative folder inside documents/ made of safe components ('' for the top level)."""
-    if not folder:
-        return ""
-    parts = [p for p in re.split(r"[/\\\\]+", folder) if p and p not in (".", "..")]
-    if len(parts) > MAX_FOLDER_DEPTH:  # 25 components of 200 bytes made the OS refuse the path: a 507
-        raise RejectedInput(
-            printable(folder[:80]), "bad_name", f"folder deeper than {MAX_FOLDER_DEPTH} levels"
-        )
-    try:
-        return "/".join(safe_name(p) for p in parts)
-    except RejectedInput as e:
-        why = e.reason if e.reason == CONTROL_CHARACTERS else "no usable folder name"
-        raise RejectedInput(printable(folder[:80]), "bad_name", why) from None
-
-
 class Store:
     """The files of `documents/` and their manifest."""
 
@@ -169,6 +86,7 @@ class Store:
 
     @property
     def manifest_path(self) -> Path:
+        """The fixity manifest's file."""
         return self.root / MANIFEST
 
     def scan(self) -> list[str]:
@@ -197,19 +115,11 @@ class Store:
             dirnames[:] = folders
             for filename in filenames:
                 rel = PurePosixPath((here / filename).relative_to(self.root).as_posix())
-                if any(part.startswith(".") for part in rel.parts):
-                    continue
-                try:
-                    mode = os.lstat(here / filename).st_mode
-                except FileNotFoundError:  # removed while we looked
-                    continue
-                if stat.S_ISLNK(mode):
-                    refused[rel.as_posix()] = SYMLINK  # sidecars and the manifest too: none is read
-                elif stat.S_ISREG(mode) and is_document(rel):
-                    if unnameable(rel.as_posix()):
-                        refused[rel.as_posix()] = BAD_NAME
-                    else:
-                        ids.append(rel.as_posix())
+                found = _found(here / filename, rel)
+                if isinstance(found, Rejection):
+                    refused[rel.as_posix()] = found
+                elif found:
+                    ids.append(rel.as_posix())
         return sorted(ids), dict(sorted(refused.items()))
 
     def path_of(self, document_id: str) -> Path:
@@ -249,6 +159,32 @@ class Store:
         sidecar = sidecar_for(self.root / document_id)
         return None if sidecar is None or sidecar.is_symlink() else sidecar
 
+    def read(self, document_id: str, max_bytes: int) -> tuple[bytes, bytes | None]:
+        """A document's bytes and its sidecar's; RejectedInput when it cannot be read as a regular file
+        (gone, or swapped for a link or a FIFO since the scan): one file refused, not the whole write."""
+        try:
+            return self._read_regular(document_id, max_bytes)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise RejectedInput(document_id, "symlink", "a symbolic link: never followed") from None
+            if e.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+                raise RejectedInput(document_id, "unreadable", f"cannot read: {e.strerror or e}") from None
+            # out of descriptors, I/O error: ours, not the file's; an indexed document is never dropped
+            raise ReaderUnavailable(document_id, "reader_unavailable", f"cannot read: {e.strerror}") from None
+
+    def _read_regular(self, document_id: str, max_bytes: int) -> tuple[bytes, bytes | None]:
+        path = self.root / document_id
+        size = path.lstat().st_size
+        if size > max_bytes:
+            raise RejectedInput(
+                document_id,
+                "too_large",
+                f"file too large ({size / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB)",
+            )
+        sidecar = self.sidecar_of(document_id)
+        data = read_regular(path, max_bytes)
+        return data, read_sidecar(sidecar)
+
     def target(self, document_id: str) -> Path:
         """Where a new document would be stored; RejectedInput when the way there is not plain folders.
 
@@ -280,6 +216,7 @@ class Store:
         return target
 
     def read_manifest(self) -> dict[str, str]:
+        """The manifest's entries (document id -> SHA-256); empty when there is none yet."""
         entries: dict[str, str] = {}
         try:
             text = self.manifest_path.read_text(encoding="utf-8")
@@ -292,6 +229,7 @@ class Store:
         return entries
 
     def write_manifest(self, entries: dict[str, str]) -> None:
+        """Replace the manifest with `entries`, atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
         text = "".join(f"{digest}  {_escape(path)}\n" for path, digest in sorted(entries.items()))
         _atomic_write(self.manifest_path, text.encode("utf-8"))
@@ -371,11 +309,27 @@ class Store:
         return removed
 
     def delete(self, document_id: str) -> None:
+        """Remove a document's file and its sidecar; DocumentNotFound when there is no such document."""
         path = self.path_of(document_id)
         sidecar = self.sidecar_of(document_id)
         path.unlink()
         if sidecar is not None:
             sidecar.unlink(missing_ok=True)
+
+
+def _found(path: Path, rel: PurePosixPath) -> Rejection | bool:
+    """What a file the walk found is: a document (True), refused (with why), or neither (False)."""
+    if any(part.startswith(".") for part in rel.parts):
+        return False
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:  # removed while we looked
+        return False
+    if stat.S_ISLNK(mode):
+        return SYMLINK  # sidecars and the manifest too: none is read
+    if not stat.S_ISREG(mode) or not is_document(rel):
+        return False
+    return BAD_NAME if unnameable(rel.as_posix()) else True
 
 
 def _escape(path: str) -> str:

@@ -145,11 +145,13 @@ class _Worker:
         self.ready.add(modules)
 
     def call(self, reader: Reader, name: str, data: bytes, seconds: float) -> Extracted:
+        """`reader(name, data)` in the worker within `seconds` of its CPU; _TooComplex or _Lost if not."""
         with self.lock:
             self._send((reader, (name, data)))
             cpu = _cpu_seconds(self.process.pid)
 
             def keep_waiting(started: float) -> bool:
+                """True while the file has budget left; _TooComplex once used up, _Lost when starved."""
                 now = _cpu_seconds(self.process.pid)
                 used = now - cpu if now is not None and cpu is not None else time.monotonic() - started
                 if used >= seconds:
@@ -199,6 +201,7 @@ class _Worker:
                 return "timeout", None
 
     def stop(self) -> None:
+        """Kill the worker and close its pipe."""
         with contextlib.suppress(OSError, ValueError):
             self.process.kill()
             self.process.join(5)

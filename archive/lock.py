@@ -16,6 +16,8 @@ from .errors import ArchiveBusy
 
 
 class WriteLock:
+    """The write lock as a context manager: ArchiveBusy (naming the holder) when `wait` seconds pass first."""
+
     def __init__(self, index_dir: Path, what: str, wait: float = 0.0) -> None:
         self.path = index_dir / "write.lock"
         self.what = what

@@ -114,11 +114,13 @@ def parse_date(value: object) -> str | None:
 
 
 def type_slug(value: str) -> str:
+    """A document type as a slug (`Communiqué de presse` -> `communique`), synonyms merged."""
     slug = re.sub(r"[^a-z0-9]+", "-", fold(value)).strip("-")
     return _TYPE_SYNONYMS.get(slug, slug)
 
 
 def type_label(slug: str) -> str:
+    """The French label of a type slug (`communique` -> `Communiqué`)."""
     return TYPE_LABELS.get(slug, slug.replace("-", " ").capitalize())
 
 

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from archive.documents import MANIFEST, MAX_NAME_BYTES, Store, is_document, safe_folder, safe_name
+from archive.documents import MANIFEST, Store
 from archive.errors import DocumentNotFound, RejectedInput
 from archive.home import Archive
+from archive.names import MAX_NAME_BYTES, is_document, safe_folder, safe_name
 from archive.settings import Settings
 
 from .conftest import SMALL_ARCHIVE, write_documents

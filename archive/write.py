@@ -1,0 +1,95 @@
+"""One write to the archive (reindex, add, upload, remove): the write lock held, a killed writer's leftovers
+cleared first, and the outcome recorded in the archive's health afterwards.
+
+A write that fails for a reason of ours (storage, reader) is recorded in `index/DEGRADED` until a later
+write succeeds; see `health`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from . import health, indexer
+from .documents import Store
+from .errors import ArchiveError, ReaderFailed, ReaderUnavailable, StorageError
+from .lock import WriteLock
+from .models import Document
+from .pipeline import Pipeline
+from .searcher import Searcher
+from .settings import Settings
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) as a long write advances."""
+
+
+@dataclass
+class Write:
+    """What one write works with, and what it noticed on the way for the archive's health."""
+
+    settings: Settings
+    store: Store
+    pipeline: Pipeline
+    searcher: Searcher
+    unread: list[str] = field(default_factory=list)
+    """Files this write could not read for lack of a working reader."""
+    prepared: int = 0
+    """Files this write read and prepared: a write that read clears a reader failure."""
+
+    def prepare(self, document_id: str, data: bytes, sidecar: bytes | None = None) -> Document:
+        """The pipeline's `prepare`, counted."""
+        self.prepared += 1
+        return self.pipeline.prepare(document_id, data, sidecar)
+
+    def read_and_prepare(self, document_id: str) -> Document:
+        """Read a stored document and its sidecar, and prepare them; RejectedInput when either fails."""
+        return self.prepare(document_id, *self.store.read(document_id, self.settings.max_file_bytes))
+
+
+@contextmanager
+def writing(write: Write, what: str, wait: float) -> Iterator[Write]:
+    """Hold the write lock for `write`, after clearing what a killed writer may have left behind."""
+    index_dir = write.settings.index_dir
+    try:
+        with WriteLock(index_dir, what, wait):
+            write.store.clean()
+            indexer.clean_stale(index_dir)
+            try:
+                yield write
+            except OSError as e:  # full disk, read-only storage: say so; the writers undid their part
+                error = StorageError(what, e, write.settings.home)
+                health.record(index_dir, what, error.code, str(error))
+                raise error from e
+            except ReaderFailed as e:
+                health.record(index_dir, what, e.code, str(e))
+                raise
+            except ArchiveError:
+                raise  # the caller's to report: busy, fixity, a bad request
+            except Exception as e:  # a bug: the write is undone; say so where monitoring looks
+                health.record(
+                    index_dir, what, "internal_error", f"unexpected {type(e).__name__}; see the log"
+                )
+                raise
+            _record(write, what)
+    except OSError as e:  # the lock itself could not be taken or released
+        raise StorageError(what, e, write.settings.home) from e
+
+
+def _record(write: Write, what: str) -> None:
+    """After a write that succeeded: the files it could not read, or the archive healthy again."""
+    index_dir = write.settings.index_dir
+    if write.unread:
+        names = ", ".join(write.unread[:5]) + (" ..." if len(write.unread) > 5 else "")
+        health.record(
+            index_dir,
+            what,
+            ReaderUnavailable.code,
+            f"{len(write.unread)} file(s) not read for lack of a working reader: {names}",
+        )
+    elif write.prepared or not _reader_trouble(health.read(index_dir)):
+        health.clear(index_dir)  # a reader failure is cleared only by a write that read
+
+
+def _reader_trouble(failed: Mapping[str, object] | None) -> bool:
+    return failed is not None and failed.get("code") in (ReaderFailed.code, ReaderUnavailable.code)
