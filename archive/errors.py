@@ -25,6 +25,8 @@ class UsageError(ArchiveError):
 
 
 class DocumentNotFound(ArchiveError):
+    """No document of that id in the archive."""
+
     code = "not_found"
 
     def __init__(self, document_id: str) -> None:
@@ -60,6 +62,8 @@ class CursorExpired(ArchiveError):
 
 
 class IndexMissing(ArchiveError):
+    """The archive has no index yet: nothing to search until `archive reindex` builds one."""
+
     code = "index_missing"
 
     def __init__(self, path: str) -> None:
@@ -143,6 +147,28 @@ class StorageError(ArchiveError):
             "the live index and the originals are as they were"
         )
         self.errno = error.errno
+
+
+class TaxonomyError(ArchiveError):
+    """A taxonomy file (the default one or the home's `taxonomy.toml`) that cannot be read as a taxonomy."""
+
+    code = "bad_taxonomy"
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class SettingsError(ArchiveError, ValueError):
+    """A setting (`ARCHIVE_*` variable) whose value the archive cannot run with; `variable` names it.
+
+    A ValueError too, as settings errors were before they had a class of their own."""
+
+    code = "bad_settings"
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 def relative_to_home(filename: object, home: Path | None) -> str | None:

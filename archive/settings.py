@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .errors import SettingsError
+
 DEFAULT_RATE_LIMIT = "600/minute"
 """Reads one client may make: ten a second, over a minute. A person clicking through facets makes one
 every few seconds, and a script walking every result 100 hits a page reads 60,000 passages a minute;
 a bot requesting facet combinations as fast as it can (two search threads serve about 90 searches a
 second) is held to a ninth of the service."""
+
+DEFAULT_SEARCH_THREADS = 2
+"""Searches run in at most this many threads, the others wait their turn in arrival order.
+
+A search is Python and numpy under one interpreter lock: sixteen of them in sixteen threads share it
+unfairly (the slowest waited a second at 90 searches/s), while a short first-come, first-served queue
+answers as many per second with a bounded wait.
+"""
 
 ENVIRONMENT: dict[str, str] = {
     "ARCHIVE_HOME": "the archive home: holds documents/, index/ and an optional taxonomy.toml (default: .)",
@@ -30,12 +41,21 @@ ENVIRONMENT: dict[str, str] = {
     f"ARCHIVE_TRUSTED_PROXIES is set (default {DEFAULT_RATE_LIMIT})",
     "ARCHIVE_CORS_ORIGINS": "comma-separated origins (https://dashboard.example.org) whose pages may read the "
     "API from a browser, or * for any; reads only, never writes (default: none)",
+    "ARCHIVE_WRITE_WAIT": "seconds an HTTP upload or delete waits for another writer before answering 409 "
+    "(default 5)",
+    "ARCHIVE_REINDEX_WAIT": "seconds a reindex job started over HTTP waits for another writer before failing "
+    "as busy (default 10)",
+    "ARCHIVE_SEARCH_THREADS": "searches the service runs at once, the others waiting their turn in arrival "
+    f"order (default {DEFAULT_SEARCH_THREADS})",
+    "ARCHIVE_EXPORT_LIMIT": "most passages one CSV export holds (default 10000)",
 }
 """Every setting the environment can give, with its help text (a test keeps this and the README in step)."""
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything an archive and its service are configured with: the home and the runtime knobs."""
+
     home: Path
     token: str | None = None
     max_file_bytes: int = 50 * 1024 * 1024
@@ -46,21 +66,29 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
     rate_limit: str | None = DEFAULT_RATE_LIMIT  # in `limits`' notation; None: no limit
+    write_wait: float = 5.0  # seconds an HTTP write waits for another writer
+    reindex_wait: float = 10.0  # seconds a reindex job waits for another writer
+    search_threads: int = DEFAULT_SEARCH_THREADS
+    export_limit: int = 10_000  # passages in one CSV export
 
     @property
     def documents_dir(self) -> Path:
+        """Where the originals are stored."""
         return self.home / "documents"
 
     @property
     def index_dir(self) -> Path:
+        """Where the index generations live."""
         return self.home / "index"
 
     @property
     def taxonomy_path(self) -> Path:
+        """The home's own taxonomy, which extends the default one when it exists."""
         return self.home / "taxonomy.toml"
 
     @property
     def manifest_path(self) -> Path:
+        """The fixity manifest of the originals."""
         return self.documents_dir / "manifest-sha256.txt"
 
     @classmethod
@@ -80,6 +108,10 @@ class Settings:
             ),
             cors_origins=_origins(env.get("ARCHIVE_CORS_ORIGINS")),
             rate_limit=_rate_limit(env.get("ARCHIVE_RATE_LIMIT")),
+            write_wait=_seconds(env, "ARCHIVE_WRITE_WAIT", 5.0),
+            reindex_wait=_seconds(env, "ARCHIVE_REINDEX_WAIT", 10.0),
+            search_threads=_integer(env, "ARCHIVE_SEARCH_THREADS", DEFAULT_SEARCH_THREADS),
+            export_limit=_integer(env, "ARCHIVE_EXPORT_LIMIT", 10_000),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "home" in given:
@@ -94,9 +126,22 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+        raise SettingsError(name, f"{name} must be a whole number, not {raw!r}") from None
     if value <= 0:
-        raise ValueError(f"{name} must be positive, not {raw!r}")
+        raise SettingsError(name, f"{name} must be positive, not {raw!r}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(name, f"{name} must be a number of seconds, not {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise SettingsError(name, f"{name} must be a number of seconds, 0 or more, not {raw!r}")
     return value
 
 
@@ -113,7 +158,10 @@ def _base_url(raw: str | None) -> str | None:
     value = raw.strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"ARCHIVE_BASE_URL must be an http(s) URL like https://archive.example.org, not {raw!r}")
+        raise SettingsError(
+            "ARCHIVE_BASE_URL",
+            f"ARCHIVE_BASE_URL must be an http(s) URL like https://archive.example.org, not {raw!r}",
+        )
     return value
 
 
@@ -125,12 +173,16 @@ def _origins(raw: str | None) -> tuple[str, ...]:
     # Browsers send an origin's scheme and host in lower case, without a path or a trailing slash.
     origins = tuple(dict.fromkeys(o.strip().lower() for o in (raw or "").split(",") if o.strip()))
     if "*" in origins and len(origins) > 1:
-        raise ValueError(f"ARCHIVE_CORS_ORIGINS: * already allows every origin, list no others: {raw!r}")
+        raise SettingsError(
+            "ARCHIVE_CORS_ORIGINS",
+            f"ARCHIVE_CORS_ORIGINS: * already allows every origin, list no others: {raw!r}",
+        )
     for origin in origins:
         if origin != "*" and not _ORIGIN.fullmatch(origin):
-            raise ValueError(
+            raise SettingsError(
+                "ARCHIVE_CORS_ORIGINS",
                 "ARCHIVE_CORS_ORIGINS must list origins like https://dashboard.example.org or "
-                f"http://localhost:8888 (scheme://host[:port], no path), or be *, not {origin!r}"
+                f"http://localhost:8888 (scheme://host[:port], no path), or be *, not {origin!r}",
             )
     return origins
 
@@ -150,9 +202,13 @@ def _rate_limit(raw: str | None) -> str | None:
     except ValueError:
         amounts = []
     if not amounts:
-        raise ValueError(
-            f"ARCHIVE_RATE_LIMIT must be like 600/minute, 10/second or 10/second;600/minute, or off, not {raw!r}"
+        raise SettingsError(
+            "ARCHIVE_RATE_LIMIT",
+            f"ARCHIVE_RATE_LIMIT must be like 600/minute, 10/second or 10/second;600/minute, or off, not {raw!r}",
         )
     if min(amounts) < 1:
-        raise ValueError(f"ARCHIVE_RATE_LIMIT: a limit of 0 would refuse everything; use off for none, not {raw!r}")
+        raise SettingsError(
+            "ARCHIVE_RATE_LIMIT",
+            f"ARCHIVE_RATE_LIMIT: a limit of 0 would refuse everything; use off for none, not {raw!r}",
+        )
     return value

@@ -17,21 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import fold, key_sequence
-from .errors import ArchiveError
+from .errors import TaxonomyError
 
 KINDS: tuple[str, ...] = ("agency", "offence")
 
 
-class TaxonomyError(ArchiveError):
-    code = "bad_taxonomy"
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-
-
 @dataclass(frozen=True)
 class Entry:
+    """One agency or offence: its id, the label people read, the aliases that name it, its parent."""
+
     id: str
     label: str
     aliases: tuple[str, ...]
@@ -126,6 +120,7 @@ class Taxonomy:
         return None
 
     def label(self, kind: str, value: str) -> str:
+        """The label of the entry `value` of `kind`, or `value` itself when the taxonomy has no such entry."""
         entry = self.entries.get(kind, {}).get(value)
         return entry.label if entry else value
 

@@ -196,12 +196,7 @@ def web_app_factory(tmp_path: Path) -> Iterator[WebFactory]:
         token: str | None = "secret", documents: dict[str, str] | None = None, **options: object
     ) -> TestClient:
         home = web_build_home(tmp_path / f"home{len(clients)}", documents)
-        overrides = {k: v for k, v in options.items() if k != "export_limit"}
-        kwargs = {"export_limit": options["export_limit"]} if "export_limit" in options else {}
-        client = TestClient(
-            create_app(web_settings(home, token, **overrides), **kwargs),  # type: ignore[arg-type]
-            raise_server_exceptions=False,
-        )
+        client = TestClient(create_app(web_settings(home, token, **options)), raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
         return client

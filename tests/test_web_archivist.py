@@ -246,11 +246,8 @@ def test_delete_removes_file_and_passages(web_app_factory: WebFactory) -> None:
     assert client.delete("/documents/../conftest.py", headers=AUTH).status_code == 404
 
 
-def test_concurrent_write_gets_409(web_app_factory: WebFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    from web import archivist
-
-    monkeypatch.setattr(archivist, "LOCK_WAIT", 0.1)  # keep the test fast; the real wait is a few seconds
-    client = web_app_factory()
+def test_concurrent_write_gets_409(web_app_factory: WebFactory) -> None:
+    client = web_app_factory(write_wait=0.1)  # keep the test fast; the real wait is a few seconds
     with WriteLock(home_of(client) / "index", "another writer"):
         r = client.post("/documents", headers=AUTH, files={"file": ("ok.txt", TXT)})
         assert r.status_code == 409 and r.json()["error"]["code"] == "busy"

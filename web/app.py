@@ -21,13 +21,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archive.errors import ArchiveError
 from archive.home import Archive
-from archive.settings import Settings
+from archive.settings import DEFAULT_SEARCH_THREADS, Settings
 
 from . import archivist, documents, errors, openapi, search
 from .caching import NO_CACHE, ResponseHeaders, cache_policy
@@ -80,6 +80,8 @@ def _escaped(c: str) -> str:
     return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
+SEARCH_THREADS = DEFAULT_SEARCH_THREADS  # re-exported for bench/hostile.py; the setting is search_threads
+
 LOGGED_PATH = 1000
 """Characters of a request's path and query string written to the access log."""
 
@@ -91,6 +93,7 @@ class AccessLog:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on and log it once answered."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -133,35 +136,21 @@ async def _error_response(request: Request, error: errors.HttpError) -> Response
     return JSONResponse(error.to_json(), status_code=error.status, headers=error.headers)
 
 
-async def _on_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, errors.HttpError)
-    return await _error_response(request, exc)
-
-
-async def _on_archive_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ArchiveError)
-    error = errors.from_archive(exc)
-    if error.status >= 500:
-        log.error(
-            "archive error on %s %s", _loggable(request.method), _loggable(request.url.path), exc_info=exc
-        )
-    return await _error_response(request, error)
-
-
-async def _on_http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        error = errors.HttpError(404, "not_found", "no such page", errors.NOT_FOUND)
-    elif exc.status_code == 405:
-        error = errors.HttpError(
-            405,
-            "method_not_allowed",
-            f"{request.method} is not allowed here",
-            "Méthode non autorisée.",
-            headers=dict(exc.headers or {}),
-        )
-    else:
-        error = errors.HttpError(exc.status_code, "http_error", str(exc.detail), str(exc.detail))
+async def _on_error(request: Request, exc: Exception) -> Response:
+    """The answer to an error raised by an endpoint: ours, the core's (through the table) or Starlette's."""
+    if isinstance(exc, errors.HttpError):
+        error = exc
+    elif isinstance(exc, ArchiveError):
+        error = errors.from_archive(exc, request.app.state.settings)
+        if error.status >= 500:
+            log.error(
+                "archive error on %s %s", _loggable(request.method), _loggable(request.url.path), exc_info=exc
+            )
+    elif isinstance(exc, HTTPException):
+        error = errors.from_http_exception(exc, request.method)
+    else:  # registered for the three classes above only; answered like any unexpected error
+        log.error("unexpected %s on %s", type(exc).__name__, _loggable(request.url.path), exc_info=exc)
+        error = errors.INTERNAL
     return await _error_response(request, error)
 
 
@@ -172,6 +161,7 @@ class CatchAll:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; answer 500 if it fails before its answer has begun."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -195,6 +185,7 @@ class CatchAll:
 
 
 async def home(request: Request) -> Response:
+    """The search page is the home page."""
     return RedirectResponse("/search", status_code=307)
 
 
@@ -208,6 +199,7 @@ async def health(request: Request) -> Response:
 
 
 async def openapi_json(request: Request) -> Response:
+    """The OpenAPI document of the HTTP API."""
     return JSONResponse(openapi.spec())
 
 
@@ -221,34 +213,24 @@ def _configure_logging() -> None:
         log.setLevel(logging.INFO)
 
 
-SEARCH_THREADS = 2
-"""Searches run in at most this many threads, the others wait their turn in arrival order.
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    """One `Archive` for the application's life, with its reindex jobs and its thread limits."""
+    settings: Settings = app.state.settings
+    archive = await run_in_threadpool(Archive, settings)
+    app.state.archive = archive
+    app.state.jobs = Jobs(archive)
+    app.state.searches = anyio.CapacityLimiter(settings.search_threads)
+    app.state.renders = anyio.CapacityLimiter(RENDER_THREADS)
+    try:
+        yield
+    finally:
+        await run_in_threadpool(app.state.jobs.join)
+        archive.close()
 
-A search is Python and numpy under one interpreter lock: sixteen of them in sixteen threads share it
-unfairly (the slowest waited a second at 90 searches/s), while a short first-come, first-served queue
-answers as many per second with a bounded wait.
-"""
 
-
-def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> Starlette:
-    """The web application over the archive at `settings.home` (default: from the environment)."""
-    settings = settings or Settings.from_env()
-    _configure_logging()
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        archive = await run_in_threadpool(Archive, settings)
-        app.state.archive = archive
-        app.state.jobs = Jobs(archive)
-        app.state.searches = anyio.CapacityLimiter(SEARCH_THREADS)
-        app.state.renders = anyio.CapacityLimiter(RENDER_THREADS)
-        try:
-            yield
-        finally:
-            await run_in_threadpool(app.state.jobs.join)
-            archive.close()
-
-    routes = [
+def _routes() -> list[BaseRoute]:
+    return [
         Route("/", home, methods=["GET"]),
         # reads (searches, exports, document pages, originals) count against their client's limit
         Route("/search", limited(search.search_endpoint), methods=["GET"]),
@@ -262,32 +244,37 @@ def create_app(settings: Settings | None = None, export_limit: int = 10_000) -> 
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"),
     ]
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    # Outermost first. The access log sees every answer's final status; security headers go on
+    # everything, CORS preflights included; CORS wraps what may fail so that scripts of an allowed
+    # origin can read errors, 429s and 500s; every answer without a caching policy gets `no-store`;
+    # gzip compresses error pages too, and sees bodies as the endpoints stream them.
+    return [
+        Middleware(AccessLog),
+        Middleware(ResponseHeaders, edit=security_headers),
+        Middleware(ReadOnlyCORS, origins=settings.cors_origins),
+        Middleware(ResponseHeaders, edit=cache_policy),
+        Middleware(Compression),
+        Middleware(CatchAll),
+    ]
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The web application over the archive at `settings.home`, configured by `settings` alone."""
+    _configure_logging()
     app = Starlette(
-        routes=routes,
-        # Outermost first. The access log sees every answer's final status; security headers go on
-        # everything, CORS preflights included; CORS wraps what may fail so that scripts of an allowed
-        # origin can read errors, 429s and 500s; every answer without a caching policy gets `no-store`;
-        # gzip compresses error pages too, and sees bodies as the endpoints stream them.
-        middleware=[
-            Middleware(AccessLog),
-            Middleware(ResponseHeaders, edit=security_headers),
-            Middleware(ReadOnlyCORS, origins=settings.cors_origins),
-            Middleware(ResponseHeaders, edit=cache_policy),
-            Middleware(Compression),
-            Middleware(CatchAll),
-        ],
-        exception_handlers={
-            errors.HttpError: _on_http_error,
-            ArchiveError: _on_archive_error,
-            HTTPException: _on_http_exception,
-        },
-        lifespan=lifespan,
+        routes=_routes(),
+        middleware=_middleware(settings),
+        exception_handlers={errors.HttpError: _on_error, ArchiveError: _on_error, HTTPException: _on_error},
+        lifespan=_lifespan,
     )
     # Starlette answers `/search/` with a redirect to an absolute URL built from the Host header:
     # an attacker's host in our Location. Addresses are exact here, and every redirect is relative.
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.templates = make_templates()
-    app.state.export_limit = export_limit
+    app.state.export_limit = settings.export_limit  # still read here by web/search.py
     app.state.fair_use = FairUse(settings.rate_limit, settings.trusted_proxies)
     return app

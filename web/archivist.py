@@ -11,14 +11,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
 from archive.home import Archive
-from archive.models import Report
+from archive.settings import Settings
 
 from . import wire
 from .auth import require_token
-from .errors import HttpError
+from .errors import HttpError, refused
 from .jobs import Jobs
-
-LOCK_WAIT = 5.0  # seconds a write waits for another writer before answering 409
 
 
 def _too_large(limit: int) -> HttpError:
@@ -45,30 +43,12 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _status(report: Report) -> tuple[int, wire.ErrorBody | None]:
-    if report.count("added"):
-        return 201, None
-    rejected = [o.reason for o in report.outcomes if o.reason is not None]
-    if not rejected or len(rejected) < len(report.outcomes):
-        return 200, None
-    codes = {r.code for r in rejected}
-    message = "; ".join(f"{o.path}: {o.reason.message}" for o in report.outcomes if o.reason)
-    if codes == {"unsupported_format"}:
-        return 415, {"code": "unsupported_format", "message": message}
-    if codes == {"too_large"}:
-        return 413, {"code": "too_large", "message": message}
-    if codes == {"name_taken"}:  # another file holds the name: a conflict with what is stored
-        return 409, {"code": "name_taken", "message": message}
-    if codes <= {"reader_unavailable", "reader_crashed"}:  # our reader failed, not the files: try later
-        return 503, {"code": "reader_unavailable", "message": message}
-    return 422, {"code": next(iter(codes)) if len(codes) == 1 else "rejected", "message": message}
-
-
 async def upload_endpoint(request: Request) -> Response:
     """Store and index uploaded files (multipart `file` parts, optional `folder`)."""
     require_token(request)
     archive: Archive = request.app.state.archive
-    body = await _body(request, request.app.state.settings.max_upload_bytes)
+    settings: Settings = request.app.state.settings
+    body = await _body(request, settings.max_upload_bytes)
     sent = False
 
     async def replay() -> Message:
@@ -97,27 +77,22 @@ async def upload_endpoint(request: Request) -> Response:
     finally:
         await form.close()
     report = await run_in_threadpool(
-        archive.add_upload, items, folder if isinstance(folder, str) else None, LOCK_WAIT
+        archive.add_upload, items, folder if isinstance(folder, str) else None, settings.write_wait
     )
-    status, error = _status(report)
     upload = report.to_json()
-    if error:
-        failed: wire.UploadError = {
-            "error": error,
-            "outcomes": upload["outcomes"],
-            "counts": upload["counts"],
-        }
-        return JSONResponse(failed, status_code=status)
-    return JSONResponse(upload, status_code=status)
+    error = refused(report)
+    if error is not None:
+        return JSONResponse(wire.upload_error(error.to_json(), upload), status_code=error.status)
+    return JSONResponse(upload, status_code=201 if report.count("added") else 200)
 
 
 async def delete_endpoint(request: Request) -> Response:
     """Remove a document: its file, sidecar, manifest line and passages."""
     require_token(request)
     archive: Archive = request.app.state.archive
-    outcome = await run_in_threadpool(archive.remove, request.path_params["doc_id"], LOCK_WAIT)
-    removed: wire.Removed = {"id": outcome.path, "status": outcome.status}
-    return JSONResponse(removed)
+    wait = request.app.state.settings.write_wait
+    outcome = await run_in_threadpool(archive.remove, request.path_params["doc_id"], wait)
+    return JSONResponse(wire.removed(outcome.path, outcome.status))
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -138,8 +113,7 @@ async def reindex_endpoint(request: Request) -> Response:
     require_token(request)
     jobs: Jobs = request.app.state.jobs
     job = jobs.start_reindex(full=_flag(request, "full"), accept_changes=_flag(request, "accept_changes"))
-    started: wire.JobStarted = {"job": job.id, **job.to_json()}
-    return JSONResponse(started, status_code=202, headers={"Location": f"/jobs/{job.id}"})
+    return JSONResponse(wire.job_started(job), status_code=202, headers={"Location": wire.job_url(job.id)})
 
 
 async def job_endpoint(request: Request) -> Response:
@@ -153,4 +127,4 @@ async def job_endpoint(request: Request) -> Response:
             "no such job (jobs are kept in memory until the service restarts)",
             "Cette tâche est inconnue.",
         )
-    return JSONResponse(job.to_json())
+    return JSONResponse(wire.job(job))

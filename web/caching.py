@@ -52,6 +52,7 @@ class Validators:
 
     @property
     def headers(self) -> dict[str, str]:
+        """The validators as response headers, with the caching policy of reads."""
         return {
             "ETag": self.etag,
             "Last-Modified": formatdate(self.modified, usegmt=True),
@@ -97,7 +98,7 @@ async def validators(request: Request, fmt: str) -> Validators | None:
         fmt,
         _code_version(),
         state.settings.base_url,
-        state.export_limit,
+        state.settings.export_limit,
     )
     return Validators(etag, int(version.committed))
 
@@ -182,6 +183,7 @@ class ResponseHeaders:
         self.edit = edit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, editing the headers of its answer as it starts."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -193,4 +195,3 @@ class ResponseHeaders:
             await send(message)
 
         await self.app(scope, receive, send_edited)
-

@@ -43,6 +43,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `archive` command line, `serve` included; the exit code."""
     return cli.main(argv, extend=_add_serve)
 
 

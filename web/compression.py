@@ -50,6 +50,7 @@ class Compression:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, its answer gzipped when the client accepts gzip (originals never)."""
         if scope["type"] != "http" or _ORIGINAL.fullmatch(scope["path"]):
             await self.app(scope, receive, send)
             return

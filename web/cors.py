@@ -70,6 +70,7 @@ class ReadOnlyCORS:
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Reads through the CORS layer, everything else straight to the application."""
         if self.cors is not None and scope["type"] == "http" and is_read(scope):
             await self.cors(scope, receive, send)
         else:

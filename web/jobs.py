@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -16,7 +15,7 @@ from archive.models import Report
 from archive.wire import Counts
 
 from . import wire
-from .errors import HttpError
+from .errors import INTERNAL, HttpError, from_archive, public
 
 log = logging.getLogger("web.jobs")
 
@@ -26,6 +25,8 @@ KEEP = 100  # finished jobs remembered
 
 @dataclass
 class Job:
+    """A reindex job: what it was asked, where it stands, what went wrong (`wire.job` is its JSON)."""
+
     id: str
     kind: str
     full: bool
@@ -39,43 +40,23 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
 
-    def to_json(self) -> wire.Job:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "full": self.full,
-            "accept_changes": self.accept_changes,
-            "state": self.state,
-            "done": self.done,
-            "total": self.total,
-            "errors": list(self.errors),
-            "counts": Counts(**self.counts),
-            "created_at": _iso(self.created_at),
-            "started_at": None if self.started_at is None else _iso(self.started_at),
-            "finished_at": None if self.finished_at is None else _iso(self.finished_at),
-            "url": f"/jobs/{self.id}",
-        }
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
 
 class Jobs:
     """One reindex at a time per service; searches keep answering from the live index meanwhile."""
 
-    def __init__(self, archive: Archive, lock_wait: float = 10.0) -> None:
+    def __init__(self, archive: Archive) -> None:
         self.archive = archive
-        self.lock_wait = lock_wait
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._threads: list[threading.Thread] = []
 
     def get(self, job_id: str) -> Job | None:
+        """The job of that id, while it is remembered."""
         with self._lock:
             return self._jobs.get(job_id)
 
     def start_reindex(self, full: bool, accept_changes: bool = False) -> Job:
+        """Start a reindex in a thread of its own; 409 while another job is queued or running."""
         with self._lock:
             active = next((j for j in self._jobs.values() if j.state in ("queued", "running")), None)
             if active is not None:
@@ -103,20 +84,22 @@ class Jobs:
 
         try:
             report = self.archive.reindex(
-                full=job.full, progress=progress, wait=self.lock_wait, accept_changes=job.accept_changes
+                full=job.full,
+                progress=progress,
+                wait=self.archive.settings.reindex_wait,
+                accept_changes=job.accept_changes,
             )
-        except ArchiveError as e:
-            job.errors.append({"code": e.code, "message": self._public(str(e))})
+        except ArchiveError as e:  # reported as an HTTP answer would tell it
+            answer = from_archive(e, self.archive.settings)
+            job.errors.append(wire.job_error(answer.code, answer.message))
             job.state = "failed"
         except Exception:
             log.exception("reindex job %s failed", job.id)
-            job.errors.append(
-                {"code": "internal_error", "message": "the reindex failed; the error is logged"}
-            )
+            job.errors.append(wire.job_error(INTERNAL.code, INTERNAL.message))
             job.state = "failed"
         else:
             job.errors.extend(
-                {"document": o.path, "code": o.reason.code, "message": self._public(o.reason.message)}
+                wire.job_error(o.reason.code, public(o.reason.message, self.archive.settings), o.path)
                 for o in report.outcomes
                 if o.reason is not None
             )
@@ -125,16 +108,6 @@ class Jobs:
         finally:
             job.finished_at = time.time()
             log.info("reindex job %s %s (%d/%d)", job.id, job.state, job.done, job.total)
-
-    def _public(self, message: str) -> str:
-        """A message anyone may read: the archive's own paths shown as document ids, never absolute.
-
-        The core's messages already name documents by id; this keeps it so whatever a reader reports.
-        """
-        settings = self.archive.settings
-        for root in (settings.documents_dir, settings.documents_dir.resolve(), settings.home):
-            message = message.replace(f"{root}{os.sep}", "")
-        return message.replace(str(settings.home), "the archive home")
 
     def join(self, timeout: float = 30.0) -> None:
         """Wait for running jobs (at shutdown, before the archive closes)."""

@@ -1,21 +1,26 @@
-"""The JSON only the web layer speaks (errors, jobs, removals), typed as `archive/wire.py` types the core's.
+"""The JSON only the web layer speaks (errors, jobs, removals): its types, and the one place it is built.
 
-`web/openapi.py` derives the OpenAPI schemas from these classes and the core's; a class's name is its
-schema's name. Fields may be added, never renamed or removed (docs/web.md, "The contract").
+Typed as `archive/wire.py` types the core's; `web/openapi.py` derives the OpenAPI schemas from these
+classes and the core's, and a class's name is its schema's name. Fields may be added, never renamed or
+removed (docs/web.md, "The contract"). The functions at the end build every such body: the endpoints
+and the jobs build no JSON of their own.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired, TypedDict
+import time
+from typing import Annotated, Literal, NotRequired, Protocol, TypedDict
 
 from msgspec import Meta
 
-from archive.wire import Counts, Outcome, Status
+from archive.wire import Counts, Outcome, Status, Upload
 
 JobState = Literal["queued", "running", "done", "failed"]
 
 
-class ErrorBody(TypedDict):
+# What went wrong, `Error.error`. Said in a comment: a docstring here would become the schema's description
+# in /openapi.json and so change the contract's version, for no change in the contract.
+class ErrorBody(TypedDict):  # noqa: D101
     code: Annotated[str, Meta(description="stable, for programs: bad_parameter, not_found, busy...")]
     message: Annotated[str, Meta(description="for people, in English")]
 
@@ -81,3 +86,75 @@ class Removed(TypedDict):
 
 BODIES: tuple[type, ...] = (Error, UploadError, Job, JobStarted, Removed)
 """The bodies the web layer builds; the schemas they reference come with them."""
+
+
+def error(code: str, message: str, extra: ErrorExtra | None = None) -> Error:
+    """The body of every error answer."""
+    return {"error": {"code": code, "message": message}, **(extra or {})}
+
+
+def upload_error(failed: Error, upload: Upload) -> UploadError:
+    """An upload that stored nothing: its error, with each file's outcome."""
+    return {**failed, "outcomes": upload["outcomes"], "counts": upload["counts"]}
+
+
+def removed(document_id: str, status: Status) -> Removed:
+    """The answer to a removal."""
+    return {"id": document_id, "status": status}
+
+
+def job_error(code: str, message: str, document: str | None = None) -> JobError:
+    """Why a job failed (`document` None), or why it refused one document."""
+    if document is None:
+        return {"code": code, "message": message}
+    return {"document": document, "code": code, "message": message}
+
+
+def job_url(job_id: str) -> str:
+    """Where a job is polled."""
+    return f"/jobs/{job_id}"
+
+
+class JobRecord(Protocol):
+    """What a job knows of itself (`web.jobs.Job`): what `job()` reports."""
+
+    id: str
+    kind: str
+    full: bool
+    accept_changes: bool
+    state: JobState
+    done: int
+    total: int
+    errors: list[JobError]
+    counts: Counts
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+def job(record: JobRecord) -> Job:
+    """A job's state and progress, times in UTC."""
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "full": record.full,
+        "accept_changes": record.accept_changes,
+        "state": record.state,
+        "done": record.done,
+        "total": record.total,
+        "errors": list(record.errors),
+        "counts": Counts(**record.counts),
+        "created_at": _iso(record.created_at),
+        "started_at": None if record.started_at is None else _iso(record.started_at),
+        "finished_at": None if record.finished_at is None else _iso(record.finished_at),
+        "url": job_url(record.id),
+    }
+
+
+def job_started(record: JobRecord) -> JobStarted:
+    """The answer to starting a job: the job, with its id once more as `job`."""
+    return {"job": record.id, **job(record)}
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
