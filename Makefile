@@ -34,7 +34,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check archive web tests
+	$(BIN)/ruff check archive web tests bench
 	$(BIN)/mypy
 
 clean:

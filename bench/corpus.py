@@ -74,14 +74,17 @@ class FlatPassage:
 
 
 def available(directory: Path = CORPUS_DIR) -> bool:
+    """Whether the benchmark corpus is there (its domain file, at least)."""
     return (directory / DOMAIN).is_file()
 
 
 def slug(text: str) -> str:
+    """`text` lowercased, every run of non-alphanumerics a hyphen: a path component."""
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
 def read_rows(name: str, directory: Path = CORPUS_DIR) -> list[Row]:
+    """The articles (or article versions) of one corpus file, each with its document id."""
     rows: list[Row] = []
     with gzip.open(directory / name, "rt", encoding="utf-8") as f:
         for i, line in enumerate(f):
@@ -98,12 +101,14 @@ def read_rows(name: str, directory: Path = CORPUS_DIR) -> list[Row]:
 
 
 def shuffled(rows: list[Row], seed: int = SEED) -> list[Row]:
+    """The rows in the seeded shuffled order every scale takes its prefix of."""
     out = list(rows)
     random.Random(seed).shuffle(out)
     return out
 
 
 def blocks_of(row: Row) -> list[Block]:
+    """An article as blocks: its heading (a heading block), then one block per paragraph."""
     blocks = [Block(row.heading, heading=True)] if row.heading.strip() else []
     blocks += [Block(p) for p in row.text.split("\n\n") if p.strip()]
     return blocks
@@ -123,6 +128,7 @@ class Facets:
         return random.Random(int.from_bytes(digest[:8], "big"))
 
     def metadata(self, row: Row) -> Metadata:
+        """The document's metadata: title and date from the article, synthetic facet values."""
         rng = self._rng(row.id)
         year = rng.choice(YEARS)
         date = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"

@@ -24,6 +24,7 @@ ARCHIVE = Path(sys.executable).parent / "archive"
 
 
 def path_of(q: Query) -> str:
+    """The JSON search URL (path and query string) of a query of the mix."""
     params: list[tuple[str, str]] = [("q", q.text), ("format", "json")]
     params += [(k, v[0]) for k, v in q.filters.items()]
     return "/search?" + urlencode(params)
@@ -52,6 +53,7 @@ def _memory_mb(pid: int) -> dict[str, float]:
 
 
 def parse_wrk(text: str) -> dict[str, float]:
+    """wrk's figures: requests/s, requests, latency percentiles (ms), non-2xx, socket errors."""
     out: dict[str, float] = {}
     m = re.search(r"Requests/sec:\s+([\d.]+)", text)
     out["requests_per_s"] = float(m.group(1)) if m else 0.0
@@ -72,6 +74,7 @@ def parse_wrk(text: str) -> dict[str, float]:
 def run(
     home: Path, mix: list[Query], work: Path, seconds: int = 30, port: int = 8731, connections: int = 16
 ) -> dict[str, object]:
+    """`archive serve` on `home`, loaded by wrk cycling through `mix`: wrk's figures and server memory."""
     if not shutil.which("wrk"):
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     paths_file = work / "wrk-paths.txt"

@@ -22,6 +22,7 @@ OUT = HERE / "results" / "profile.md"
 
 
 def largest_scale(work: Path) -> int:
+    """The largest scale with an index of ours under `work` (bench/data/)."""
     scales = [
         int(p.parent.parent.parent.name)
         for p in work.glob("*/archive/index/CURRENT")
@@ -33,6 +34,7 @@ def largest_scale(work: Path) -> int:
 
 
 def profile(n: int, work: Path, top: int = 25) -> str:
+    """The profile section: cProfile's top functions over the broad queries at `n` passages."""
     mix = [q for q in queries.load() if q.kind == "broad"]
     peer = ArchivePeer()
     peer.open(work / str(n) / "archive")
@@ -70,6 +72,7 @@ def profile(n: int, work: Path, top: int = 25) -> str:
 
 
 def main() -> None:
+    """Profile our search at the largest built scale (or `--passages`) into results/profile.md."""
     p = argparse.ArgumentParser()
     p.add_argument("--passages", type=int)
     p.add_argument("--work", type=Path, default=HERE / "data")

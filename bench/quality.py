@@ -20,6 +20,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import corpus
 from .peers import installed, make
@@ -37,11 +38,14 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 @dataclass(frozen=True)
 class Judged:
+    """One judged query and the grades of the documents relevant to it."""
+
     query: str
     grades: dict[str, int]  # document id -> 2 (exactly about it) or 1 (relevant)
 
 
 def strip_accents(text: str) -> str:
+    """`text` without its combining marks (`é` -> `e`)."""
     return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
@@ -93,6 +97,7 @@ def _plain(word: str) -> bool:
 
 
 def load_judgments(path: Path = JUDGMENTS) -> list[Judged]:
+    """The judged queries of `judgments.toml`, their articles as the benchmark's document ids."""
     data = tomllib.loads(path.read_text("utf-8"))
     out: list[Judged] = []
     for q in data["query"]:
@@ -102,6 +107,7 @@ def load_judgments(path: Path = JUDGMENTS) -> list[Judged]:
 
 
 def mrr(peer: Peer, items: list[tuple[str, str]]) -> float:
+    """Mean reciprocal rank of each item's document in the peer's first 10 documents (0 when absent)."""
     total = 0.0
     for text, doc in items:
         ranked = first_documents(peer.rank(text, 100), 10)
@@ -111,6 +117,7 @@ def mrr(peer: Peer, items: list[tuple[str, str]]) -> float:
 
 
 def ndcg(peer: Peer, judged: list[Judged]) -> tuple[float, list[float]]:
+    """nDCG@10 (gain 2^g-1) of the peer's documents: the mean, and one per judged query."""
     scores: list[float] = []
     for j in judged:
         ranked = first_documents(peer.rank(j.query, 100), 10)
@@ -122,6 +129,7 @@ def ndcg(peer: Peer, judged: list[Judged]) -> tuple[float, list[float]]:
 
 
 def peers_for_quality() -> list[tuple[str, Peer]]:
+    """The engines compared, by name: ours, FTS5, Whoosh (AND and OR), and Tantivy when installed."""
     out: list[tuple[str, Peer]] = [
         ("archive", make("archive")),
         ("fts5", make("fts5")),
@@ -133,7 +141,8 @@ def peers_for_quality() -> list[tuple[str, Peer]]:
     return out
 
 
-def run(work: Path, rebuild: bool = False) -> dict[str, object]:
+def run(work: Path, rebuild: bool = False) -> dict[str, Any]:
+    """Build each engine's index under `work` (once per core digest) and measure it: the results."""
     documents = corpus.documents(10**9, domain_only=True)
     passages = corpus.flat(documents)
     rows = corpus.read_rows(corpus.DOMAIN)
@@ -143,7 +152,7 @@ def run(work: Path, rebuild: bool = False) -> dict[str, object]:
     missing = sorted({d for j in judged for d in j.grades if d not in known_ids})
     if missing:
         raise SystemExit(f"judgments name documents absent from the corpus: {missing}")
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "documents": len(documents),
         "passages": len(passages),
         "known_items": len(items),
@@ -165,10 +174,10 @@ def run(work: Path, rebuild: bool = False) -> dict[str, object]:
         mean_ndcg, per_query = ndcg(peer, judged)
         result["peers"][name] = {
             "mrr10": mrr(peer, items),
-            "ndcg10": mean_ndcg,  # type: ignore[index]
+            "ndcg10": mean_ndcg,
             "ndcg_per_query": per_query,
         }
-        print(name, result["peers"][name]["mrr10"], mean_ndcg, flush=True)  # type: ignore[index]
+        print(name, result["peers"][name]["mrr10"], mean_ndcg, flush=True)
     result["examples"] = items[:5]
     result["queries"] = [j.query for j in judged]
     return result
@@ -183,14 +192,15 @@ NAMES = {
 }
 
 
-def render(result: dict[str, object]) -> str:
-    peers: dict[str, dict[str, float]] = result["peers"]  # type: ignore[assignment]
+def render(result: dict[str, Any]) -> str:
+    """The quality section of RESULTS.md (results/quality.md) from `run`'s results."""
+    peers: dict[str, dict[str, Any]] = result["peers"]
     ours = peers["archive"]
     lines = [
         "## Search quality (`make bench-quality`)",
         "",
         (
-            f"Core at {result['source']['commit']} (archive/*.py digest {result['source']['archive_digest']}). "  # type: ignore[index]
+            f"Core at {result['source']['commit']} (archive/*.py digest {result['source']['archive_digest']}). "
             if "source" in result
             else ""
         )
@@ -199,7 +209,7 @@ def render(result: dict[str, object]) -> str:
         "occurrence, cut at 10. Known-item: "
         f"{result['known_items']} queries of five consecutive words of an article, accents stripped, one word "
         "swapped to the other number when the corpus uses it (e.g. "
-        + "; ".join(f"`{q}`" for q, _d in result["examples"][:3])  # type: ignore[index]
+        + "; ".join(f"`{q}`" for q, _d in result["examples"][:3])
         + f"); MRR@10 of the source article. Judged: {result['judged_queries']} queries in "
         "`bench/judgments.toml`, graded 2/1 with reasons; nDCG@10 (gain 2^g−1).",
         "",
@@ -229,13 +239,14 @@ def render(result: dict[str, object]) -> str:
         "| query | " + " | ".join(per) + " |",
         "| --- | " + " | ".join("---:" for _ in per) + " |",
     ]
-    for i, q in enumerate(result["queries"]):  # type: ignore[arg-type]
+    for i, q in enumerate(result["queries"]):
         lines.append(f"| {q} | " + " | ".join(f"{per[n][i]:.2f}" for n in per) + " |")
     lines += ["", "</details>", ""]
     return "\n".join(lines)
 
 
 def main() -> None:
+    """Measure, write results/quality.json and quality.md, then render RESULTS.md."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", type=Path, default=HERE / "data" / "quality")
     p.add_argument("--rebuild", action="store_true")

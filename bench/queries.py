@@ -28,6 +28,8 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 @dataclass(frozen=True)
 class Query:
+    """One query of the mix: its class (kind, with or without a facet filter) and its words."""
+
     id: str
     kind: str  # term, and, phrase, prefix, broad
     words: tuple[str, ...]  # for prefix: the prefix, without '*'
@@ -35,6 +37,7 @@ class Query:
 
     @property
     def cls(self) -> str:
+        """The query class: its kind, `+filter` when it has a facet filter."""
         return f"{self.kind}{'+filter' if self.filter else ''}"
 
     @property
@@ -48,6 +51,7 @@ class Query:
 
     @property
     def filters(self) -> dict[str, tuple[str, ...]]:
+        """The facet filter as a SearchRequest's filters."""
         return {self.filter[0]: (self.filter[1],)} if self.filter else {}
 
 
@@ -56,6 +60,7 @@ def _content(word: str) -> bool:
 
 
 def generate(rows: list[corpus.Row], seed: int = corpus.SEED) -> list[Query]:
+    """The mix: 2 × PER_CLASS queries of each kind from the corpus, half of them with a facet filter."""
     rng = random.Random(seed)
     df: Counter[str] = Counter()
     for row in rows:
@@ -119,18 +124,20 @@ def _filter_value(rng: random.Random, facets: corpus.Facets, facet: str) -> str:
 
 
 def save(queries: list[Query], path: Path = QUERIES_FILE) -> None:
+    """Write the mix as JSON."""
     path.write_text(json.dumps([asdict(q) for q in queries], ensure_ascii=False, indent=0) + "\n", "utf-8")
 
 
 def load(path: Path = QUERIES_FILE) -> list[Query]:
+    """Read a mix written by `save`."""
     raw = json.loads(path.read_text("utf-8"))
     return [
-        Query(r["id"], r["kind"], tuple(r["words"]), tuple(r["filter"]) if r["filter"] else None)
-        for r in raw
+        Query(r["id"], r["kind"], tuple(r["words"]), tuple(r["filter"]) if r["filter"] else None) for r in raw
     ]
 
 
 def main() -> None:
+    """Generate the mix from the whole corpus and write it to queries.json."""
     queries = generate(corpus.read_rows(corpus.ALL))
     save(queries)
     print(f"{len(queries)} queries written to {QUERIES_FILE}")

@@ -44,6 +44,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def stats(rows: list[dict[str, Any]], cls: str | None = None) -> dict[str, float]:
+    """p50, p95, p99, mean (ms) and count of the rows' latencies, of one query class or of all."""
     ms = [r["ms"] for r in rows if cls is None or r["class"] == cls]
     return {
         "p50": percentile(ms, 50),
@@ -69,11 +70,24 @@ def _rss(build: dict[str, Any]) -> str:
 
 
 def scale_section(res: dict[str, Any]) -> list[str]:
-    n = res["scale"]
+    """The section of one scale: build, full response, per-class latencies, HTTP, targets, facet values."""
     build, search = res.get("build", {}), res.get("search", {})
+    lines = _run_header(res) + _build_table(build)
+    if "archive" not in search:
+        return lines
+    ours = stats(search["archive"]["queries"])
+    lines += _full_response(search, ours) + _by_class(search)
+    lines += _http(res, ours)
+    lines += _targets(res, ours)
+    lines += _distribution(res["corpus"]["distribution"])
+    return lines
+
+
+def _run_header(res: dict[str, Any]) -> list[str]:
+    """The scale's title, its run (date, command, core) and its corpus, with the run's notes."""
     corpus = res["corpus"]
     lines = [
-        f"## {n:,} passages",
+        f"## {res['scale']:,} passages",
         "",
         f"Run {res['date']}; command `{res.get('command') or 'make bench'}`; queries `{res['queries_file']}`"
         + (
@@ -89,10 +103,14 @@ def scale_section(res: dict[str, Any]) -> list[str]:
         + ".",
         "",
     ]
-    lines += [f"> {note}" for note in res.get("notes", [])] + ([""] if res.get("notes") else [])
+    return lines + [f"> {note}" for note in res.get("notes", [])] + ([""] if res.get("notes") else [])
+
+
+def _build_table(build: dict[str, Any]) -> list[str]:
+    """Every peer's build: rate, time, size, memory, and our rate over its."""
     peers = [p for p in ("archive", *OTHERS) if p in build]
     ours_b = build.get("archive")
-    lines += [
+    lines = [
         "### Build",
         "",
         "| peer | passages/s | build time | index size | peak RSS (build, helper) | ours ÷ peer (passages/s) |",
@@ -105,15 +123,17 @@ def scale_section(res: dict[str, Any]) -> list[str]:
             f"| {PEER_NAMES[p]} | {b['passages_per_s']:,.0f} | {b['seconds']:.1f} s | "
             f"{b['index_bytes'] / 1e6:,.1f} MB | {_rss(b)} | {ratio} |"
         )
-    lines += [
+    return [
+        *lines,
         "",
         "Peer engines: " + "; ".join(f"{PEER_NAMES[p]} = {build[p]['description']}" for p in peers),
         "",
     ]
-    if "archive" not in search:
-        return lines
-    ours = stats(search["archive"]["queries"])
-    lines += [
+
+
+def _full_response(search: dict[str, Any], ours: dict[str, float]) -> list[str]:
+    """Every peer's full-response latencies over all the queries, as ratios to ours."""
+    lines = [
         "### Full response, all 320 queries",
         "",
         "Full response = top 10 with highlights + exact total + multi-select counts for the five facets, "
@@ -133,7 +153,12 @@ def scale_section(res: dict[str, Any]) -> list[str]:
             f"| {PEER_NAMES[p]} | {_ms(s['p50'])} | {_ms(s['p95'])} | {_ms(s['p99'])} | "
             f"{rat[0]} | {rat[1]} | {rat[2]} | {zero} | {mean_total:,.0f} | {search[p]['peak_rss_mb']:,.0f} MB |"
         )
-    lines += ["", "Ratios are peer ÷ ours: above 1 our archive is faster, below 1 slower.", ""]
+    return [*lines, "", "Ratios are peer ÷ ours: above 1 our archive is faster, below 1 slower.", ""]
+
+
+def _by_class(search: dict[str, Any]) -> list[str]:
+    """p50 and p95 of each query class, ours and every other peer's (with its ratio to ours)."""
+    lines: list[str] = []
     for metric in ("p50", "p95"):
         lines += [
             f"### {metric} by query class (32 queries each)",
@@ -150,9 +175,6 @@ def scale_section(res: dict[str, Any]) -> list[str]:
                     cells.append(f"{_ms(v)} ({_ratio(v, o)})")
             lines.append(f"| {cls} | {_ms(o)} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += _http(res, ours)
-    lines += _targets(res, ours)
-    lines += _distribution(corpus["distribution"])
     return lines
 
 
@@ -170,6 +192,15 @@ def _targets(res: dict[str, Any], ours: dict[str, float]) -> list[str]:
         + ")",
         "",
     ]
+    lines += _peer_targets(build, search, ours)
+    lines += _scale_targets(n, build, search, ours)
+    lines += _http_targets(res.get("http"), n)
+    return [*lines, ""]
+
+
+def _peer_targets(build: dict[str, Any], search: dict[str, Any], ours: dict[str, float]) -> list[str]:
+    """The targets stated against a peer: build 5× naive Whoosh, search 10× it, faster than FTS5."""
+    lines: list[str] = []
     if "whoosh" in build:
         r = build["archive"]["passages_per_s"] / build["whoosh"]["passages_per_s"]
         lines.append(
@@ -200,38 +231,43 @@ def _targets(res: dict[str, Any], ours: dict[str, float]) -> list[str]:
         lines.append(
             f"  Broad queries with facet counts: FTS5 ÷ ours = {rb[0]:.2f}× (broad), {rb[1]:.2f}× (broad+filter)."
         )
+    return lines
+
+
+def _scale_targets(
+    n: int, build: dict[str, Any], search: dict[str, Any], ours: dict[str, float]
+) -> list[str]:
+    """The absolute targets: at 1,000,000 passages build time and p95; below, p95 under 150 ms."""
     ref = stats(search["whoosh"]["queries"])["p95"] if "whoosh" in search else None
     if n >= 1_000_000:
         minutes = build["archive"]["seconds"] / 60 if "archive" in build else float("nan")
-        lines += [
+        return [
             f"- {n:,} passages indexed in under 15 minutes: {_verdict(minutes < 15)}: {minutes:.1f} min"
             f" ({minutes / 15:.2f}× the limit).",
             f"- p95 of the full response under 400 ms: {_verdict(ours['p95'] < 400)}: {_ms(ours['p95'])}"
             f" ({ours['p95'] / 400:.2f}× the limit).",
         ]
-    else:
-        lines.append(
-            f"- p95 under 150 ms: {_verdict(ours['p95'] < 150)}: {_ms(ours['p95'])}"
-            + (f" (naive Whoosh's p95 is {ref / ours['p95']:.1f}× that)." if ref else ".")
-        )
-    h = res.get("http")
-    if h and "skipped" not in h:
-        errors = h["non_2xx"] + h["socket_errors"]
-        ok = h["requests_per_s"] >= 100 and errors == 0 and h.get("p99_ms", 1e9) < 500
-        trend = (
-            "" if n == 200_000 else " (the target is stated for 200,000 passages; shown here for the trend)"
-        )
-        lines.append(
-            f"- HTTP ≥ 100 searches/s with 16 clients, zero errors, p99 < 500 ms{trend}: {_verdict(ok)}: "
-            f"{h['requests_per_s']:.0f}/s ({h['requests_per_s'] / 100:.2f}× the target), {errors:.0f} errors, "
-            f"p99 {_ms(h.get('p99_ms', 0))} ({h.get('p99_ms', 0) / 500:.2f}× the limit)."
-        )
-        mem = h["server_after"].get("VmHWM", 0)
-        lines.append(
-            f"- Server memory (target < 2 GB at 1,000,000 passages): {mem:,.0f} MB peak at {n:,} passages "
-            f"({mem / 2048:.2f}× the 2 GB budget)."
-        )
-    return [*lines, ""]
+    return [
+        f"- p95 under 150 ms: {_verdict(ours['p95'] < 150)}: {_ms(ours['p95'])}"
+        + (f" (naive Whoosh's p95 is {ref / ours['p95']:.1f}× that)." if ref else ".")
+    ]
+
+
+def _http_targets(h: dict[str, Any] | None, n: int) -> list[str]:
+    """The HTTP targets (rate, errors, p99) and the server's memory, when the load test ran."""
+    if not h or "skipped" in h:
+        return []
+    errors = h["non_2xx"] + h["socket_errors"]
+    ok = h["requests_per_s"] >= 100 and errors == 0 and h.get("p99_ms", 1e9) < 500
+    trend = "" if n == 200_000 else " (the target is stated for 200,000 passages; shown here for the trend)"
+    mem = h["server_after"].get("VmHWM", 0)
+    return [
+        f"- HTTP ≥ 100 searches/s with 16 clients, zero errors, p99 < 500 ms{trend}: {_verdict(ok)}: "
+        f"{h['requests_per_s']:.0f}/s ({h['requests_per_s'] / 100:.2f}× the target), {errors:.0f} errors, "
+        f"p99 {_ms(h.get('p99_ms', 0))} ({h.get('p99_ms', 0) / 500:.2f}× the limit).",
+        f"- Server memory (target < 2 GB at 1,000,000 passages): {mem:,.0f} MB peak at {n:,} passages "
+        f"({mem / 2048:.2f}× the 2 GB budget).",
+    ]
 
 
 def _http(res: dict[str, Any], ours: dict[str, float]) -> list[str]:
@@ -313,6 +349,7 @@ def _hostile() -> list[str]:
 
 
 def write(path: Path = OUT) -> None:
+    """Render RESULTS.md: the head, every scale's run, the results' .md files and the tail."""
     runs = sorted((json.loads(p.read_text()) for p in RESULTS.glob("p*.json")), key=lambda r: r["scale"])
     head = (
         (HERE / "RESULTS-head.md").read_text()

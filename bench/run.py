@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from . import corpus, http, queries, report
 from .peers import PEERS, installed
@@ -28,6 +29,7 @@ RESULTS = HERE / "results"
 
 
 def machine() -> dict[str, object]:
+    """The machine and the engines' versions, as the results record them."""
     model = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -120,6 +122,28 @@ def _worker(args: list[str], log: Path) -> dict[str, object]:
     return result
 
 
+def _build_and_search(
+    peer: str, n: int, work: Path, data: Path, queries_file: Path
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Build `peer`'s index of the prepared passages, then run the mix on it, each in a process of its own."""
+    target = work / peer
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    print(f"[{time.strftime('%H:%M:%S')}] {peer}: build {n} passages", flush=True)
+    build = _worker(
+        ["build", "--peer", peer, "--data", str(data), "--dir", str(target)], work / f"{peer}-build.log"
+    )
+    print(
+        f"[{time.strftime('%H:%M:%S')}] {peer}: {build['passages_per_s']:.0f} passages/s; searching",
+        flush=True,
+    )
+    search = _worker(
+        ["search", "--peer", peer, "--dir", str(target), "--queries", str(queries_file)],
+        work / f"{peer}-search.log",
+    )
+    return build, search
+
+
 def run(
     n: int,
     peers: list[str],
@@ -130,11 +154,12 @@ def run(
     results_dir: Path = RESULTS,
     render: bool = True,
 ) -> dict[str, object]:
+    """One scale: each peer built and searched in its own process; write p<N>.json (and RESULTS.md)."""
     work = work_root / str(n)
     data, info = prepare(n, work, domain_only)
     results_dir.mkdir(parents=True, exist_ok=True)
     out_file = results_dir / f"p{n}.json"
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "scale": n,
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.run", *sys.argv[1:]]) if sys.argv[0].endswith("run.py") else "",
@@ -149,25 +174,9 @@ def run(
     }
     for peer in peers:
         if not installed(peer):
-            result.setdefault("skipped", {})[peer] = "not installed"  # type: ignore[index]
+            result.setdefault("skipped", {})[peer] = "not installed"
             continue
-        target = work / peer
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        print(f"[{time.strftime('%H:%M:%S')}] {peer}: build {n} passages", flush=True)
-        build = _worker(
-            ["build", "--peer", peer, "--data", str(data), "--dir", str(target)], work / f"{peer}-build.log"
-        )
-        result["build"][peer] = build  # type: ignore[index]
-        print(
-            f"[{time.strftime('%H:%M:%S')}] {peer}: {build['passages_per_s']:.0f} passages/s; searching",
-            flush=True,
-        )
-        search = _worker(
-            ["search", "--peer", peer, "--dir", str(target), "--queries", str(queries_file)],
-            work / f"{peer}-search.log",
-        )
-        result["search"][peer] = search  # type: ignore[index]
+        result["build"][peer], result["search"][peer] = _build_and_search(peer, n, work, data, queries_file)
         out_file.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     if http_seconds and "archive" in peers:
         print(f"[{time.strftime('%H:%M:%S')}] archive over HTTP, {http_seconds}s", flush=True)
@@ -183,6 +192,7 @@ def run(
 
 
 def main() -> None:
+    """Run one scale from the command line (`make bench` runs each scale)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--passages", type=int, default=20000)
     p.add_argument("--peers", default=",".join(PEERS))

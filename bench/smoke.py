@@ -26,6 +26,7 @@ def pick(mix: list[queries.Query]) -> list[queries.Query]:
 
 
 def smoke(work: Path) -> dict[str, object]:
+    """A tiny run of every installed peer in `work`, checked: its results."""
     chosen = pick(queries.load())
     queries_file = work / "queries.json"
     queries.save(chosen, queries_file)
@@ -68,6 +69,7 @@ def check(result: dict[str, object], peers: list[str], n_queries: int) -> None:
 
 
 def main() -> None:
+    """Run the smoke benchmark in a temporary folder and print its section."""
     with tempfile.TemporaryDirectory() as tmp:
         result = smoke(Path(tmp))
         print("\n".join(report.scale_section(result)))

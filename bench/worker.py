@@ -7,6 +7,7 @@ python -m bench.worker search --peer whoosh --dir DIR --queries bench/queries.js
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import pickle
@@ -14,9 +15,20 @@ import resource
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from . import queries as queries_mod
 from .peers import make
+
+
+def answer_digest(r: Any) -> str:
+    """A digest of the exact total, the facet values with their counts, and the hit ids in order.
+
+    Two runs agree on a query when their digests are equal: what a refactoring must keep (issue 12).
+    """
+    facets = {name: sorted((str(k), int(v)) for k, v in dict(values).items()) for name, values in r.facets.items()}
+    body = json.dumps([r.total, sorted(facets.items()), [i for i, _h in r.hits]], ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
 def _peak_rss_mb() -> float:
@@ -113,6 +125,7 @@ def search(peer_name: str, directory: Path, queries_file: Path, warmup: int) -> 
                 "highlighted": sum("<" in h for _i, h in r.hits),
                 "facet_values": sum(len(v) for v in r.facets.values()),
                 "facets": len(r.facets),
+                "answer": answer_digest(r),
             }
         )
     return {

@@ -91,7 +91,8 @@ def _page(web_client: TestClient, values: int) -> str:
     params += [("agency", f"service-{i:03d}") for i in range(values)]
     r = web_client.get("/search", params=[("q", "blanchiment"), *params], headers=HTML)
     assert r.status_code == 200
-    return r.text
+    text: str = r.text
+    return text
 
 
 def test_chips_grow_the_page_linearly(web_client: TestClient) -> None:

@@ -17,6 +17,7 @@ from archive.errors import RejectedInput
 from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
+from archive.taxonomy import Taxonomy
 
 from .conftest import FIXTURES, write_documents
 
@@ -458,9 +459,7 @@ def test_type_label_of_known_and_unknown_slugs() -> None:
     assert metadata.type_label("note-d-analyse") == "Note d analyse"
 
 
-def _taxonomy():  # type: ignore[no-untyped-def]
-    from archive.taxonomy import Taxonomy
-
+def _taxonomy() -> Taxonomy:
     return Taxonomy.load()
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,7 +92,7 @@ print(json.dumps(out))
 """
 
 
-def run_cases(tmp_path: Path, cases: list[tuple[str, bytes]], timeout: float = HANG_GUARD) -> list[dict]:
+def run_cases(tmp_path: Path, cases: list[tuple[str, bytes]], timeout: float = HANG_GUARD) -> list[dict[str, Any]]:
     """Extract each (name, data) in a forked child; one dict per case: outcome, code, seconds, peak_mb.
 
     A child still at work after `timeout` s is killed and its case reported as a "timeout": a guard
@@ -110,10 +111,11 @@ def run_cases(tmp_path: Path, cases: list[tuple[str, bytes]], timeout: float = H
         timeout=60 + timeout * len(cases),
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.splitlines()[-1])
+    results: list[dict[str, Any]] = json.loads(done.stdout.splitlines()[-1])
+    return results
 
 
-def assert_clean(results: list[dict]) -> None:
+def assert_clean(results: list[dict[str, Any]]) -> None:
     """Every case extracted or rejected with a reason (no crash, no timeout), in bounded memory."""
     bad = [
         r
@@ -263,7 +265,7 @@ HOSTILE_PDFS = {
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_PDFS))
-def test_malicious_pdf_structures(batch: dict[str, dict], name: str) -> None:
+def test_malicious_pdf_structures(batch: dict[str, dict[str, Any]], name: str) -> None:
     assert_clean([batch[f"{name}.pdf"]])
 
 
@@ -295,12 +297,12 @@ HOSTILE_HTML = {
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_HTML))
-def test_hostile_html(batch: dict[str, dict], name: str) -> None:
+def test_hostile_html(batch: dict[str, dict[str, Any]], name: str) -> None:
     assert_clean([batch[f"{name}.html"]])
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """The named hostile PDFs and HTML pages, run once in one worker (importing the readers costs seconds)."""
     cases = [(f"{n}.pdf", d) for n, d in HOSTILE_PDFS.items()] + [
         (f"{n}.html", d) for n, d in HOSTILE_HTML.items()
@@ -415,7 +417,7 @@ def test_archive_add_processes_a_hostile_batch_to_the_end(tmp_path: Path, zero_b
     batch = tmp_path / "recu"
     batch.mkdir()
     texte = (FIXTURES / "texte.pdf").read_bytes()
-    files = {
+    files: dict[str, bytes | str] = {
         "a-bonne-note.txt": "Note sur la contrebande\n\nLes douaniers ont saisi des cigarettes de contrebande.\n",
         "b-bombe.pdf": zero_bomb,
         "c-tronque.pdf": texte[: len(texte) // 3],

@@ -23,7 +23,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -220,7 +220,7 @@ def test_an_upload_the_reader_cannot_take_is_refused_for_a_reason_of_ours(tmp_pa
         codes = [o.reason.code for o in report.outcomes if o.reason]
         assert codes in (["reader_unavailable"], ["reader_crashed"]), report  # lost starting, or reading
         assert not (home / "documents" / "nouveau.md").exists()
-        assert (archive.health() or {}).get("code") == "reader_unavailable"
+        assert cast(dict[str, Any], archive.health() or {}).get("code") == "reader_unavailable"
 
 
 # ---------------------------------------------------------------- through `archive serve` and the CLI

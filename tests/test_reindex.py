@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -542,7 +542,9 @@ def _kill_during(command: list[str], home: Path, when: KillPoint) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def _assert_recovers(home: Path, baseline: dict[str, int], allowed_errors: set[str] = frozenset()) -> Archive:
+def _assert_recovers(
+    home: Path, baseline: dict[str, int], allowed_errors: Collection[str] = frozenset()
+) -> Archive:
     """After a kill: the old index answers as before, fixity holds, and a reindex completes and cleans up."""
     archive = Archive(Settings(home=home))
     assert indexer.live_generation(home / "index") is not None

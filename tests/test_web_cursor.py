@@ -192,7 +192,7 @@ def test_filters_in_another_order_are_the_same_search(client: TestClient) -> Non
 
 
 def _first_page(client: TestClient) -> dict[str, Any]:
-    body = client.get("/search?q=blanchiment&per_page=5", headers=JSON).json()
+    body: dict[str, Any] = client.get("/search?q=blanchiment&per_page=5", headers=JSON).json()
     assert body["next_cursor"]
     return body
 

@@ -108,7 +108,8 @@ def _status(app: Starlette, address: str) -> int:
     """The status of one search from `address`, to an app already started."""
     client = TestClient(app, raise_server_exceptions=False, client=(address, 3))
     try:
-        return client.get("/search?q=douane").status_code
+        code: int = client.get("/search?q=douane").status_code
+        return code
     finally:
         client.close()
 

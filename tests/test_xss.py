@@ -128,7 +128,7 @@ def assert_no_injected_markup(page: str, where: str) -> None:
     for tag, attrs in parser.found:
         if tag not in ALLOWED_TAGS:
             problems.append(f"element <{tag}> {attrs}")
-        if tag == "script" and not dict(attrs).get("src", "").startswith("/static/"):
+        if tag == "script" and not (dict(attrs).get("src") or "").startswith("/static/"):
             problems.append(f"inline script {attrs}")
         for name, value in attrs:
             if name.startswith("on") or name not in _KNOWN_ATTRIBUTES:

@@ -16,6 +16,8 @@ from .base import Response
 
 
 class ArchivePeer:
+    """Our archive, built with `archive.indexer.build` and searched with `Archive.search`."""
+
     name = "archive"
     description = "our archive: archive.indexer.build, Archive.search (top 10, highlights, total, facets)"
 
@@ -23,15 +25,19 @@ class ArchivePeer:
         self.archive: Archive | None = None
 
     def build(self, directory: Path, documents: list[Document], passages: list[FlatPassage]) -> None:
+        """Index the documents with our writer, as `archive reindex` does."""
         indexer.build(directory / "index", documents, Taxonomy.load().fingerprint)
 
     def open(self, directory: Path) -> None:
+        """Open the archive built in `directory`."""
         self.archive = Archive(Settings(home=directory))
 
     def search(self, query: Query) -> Response:
+        """The full response to one query of the mix (10 per page)."""
         return self.respond(SearchRequest(query.text, filters=query.filters, per_page=10))
 
     def respond(self, request: SearchRequest) -> Response:
+        """The full response to any search request."""
         assert self.archive is not None
         r = self.archive.search(request)
         return Response(
@@ -41,6 +47,7 @@ class ArchivePeer:
         )
 
     def rank(self, text: str, limit: int = 100) -> list[str]:
+        """Document ids of the top `limit` passages for free text, in rank order."""
         assert self.archive is not None
         r = self.archive.search(SearchRequest(text, per_page=limit))
         return [h.document for h in r.hits]

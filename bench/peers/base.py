@@ -22,6 +22,8 @@ class Response:
 
 
 class Peer(Protocol):
+    """An engine under comparison: builds an index of the passages, answers the mix, ranks for quality."""
+
     name: str
     description: str
 

@@ -31,12 +31,15 @@ def render(query: Query) -> str:
 
 
 class Fts5Peer:
+    """SQLite FTS5 with the facet columns in side tables."""
+
     name = "fts5"
     description = (
         f"SQLite {sqlite3.sqlite_version} FTS5 (unicode61 remove_diacritics 2), GROUP BY facets, snippet()"
     )
 
     def build(self, directory: Path, documents: list[Document], passages: list[FlatPassage]) -> None:
+        """Index the passages in an FTS5 table and the facet values in side tables."""
         directory.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(directory / "fts.db")
         db.executescript(
@@ -65,6 +68,7 @@ class Fts5Peer:
         db.close()
 
     def open(self, directory: Path) -> None:
+        """Open the database built in `directory`."""
         self.db = sqlite3.connect(directory / "fts.db", check_same_thread=False)
         self.db.execute("CREATE TEMP TABLE m (rowid INTEGER PRIMARY KEY)")
 
@@ -84,6 +88,7 @@ class Fts5Peer:
         return "".join(f" AND {c}" for c in clauses), args
 
     def search(self, query: Query) -> Response:
+        """The full response: total and facet counts over the matching rowids, top 10 with snippets."""
         expression = render(query)
         db = self.db
         db.execute("DELETE FROM m")
@@ -118,6 +123,7 @@ class Fts5Peer:
         return Response(total, [(pid, snip) for pid, snip in hits], facets)
 
     def rank(self, text: str, limit: int = 100) -> list[str]:
+        """Document ids of the top `limit` passages by bm25, terms OR'ed."""
         words = _WORD.findall(text)
         if not words:
             return []

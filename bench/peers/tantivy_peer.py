@@ -45,6 +45,8 @@ def _schema() -> Any:
 
 
 class TantivyPeer:
+    """Tantivy with a French Snowball stemmer, facets as terms aggregations."""
+
     name = "tantivy"
     description = (
         f"Tantivy (tantivy-py {getattr(tantivy, '__version__', '?')}), French Snowball stemmer, "
@@ -57,6 +59,7 @@ class TantivyPeer:
         return index
 
     def build(self, directory: Path, documents: list[Document], passages: list[FlatPassage]) -> None:
+        """Index the passages with Tantivy's writer."""
         directory.mkdir(parents=True, exist_ok=True)
         index = self._index(directory, create=True)
         writer = index.writer(heap_size=256_000_000)
@@ -77,6 +80,7 @@ class TantivyPeer:
         writer.wait_merging_threads()
 
     def open(self, directory: Path) -> None:
+        """Open the index built in `directory`."""
         self.index = self._index(directory, create=False)
         self.index.reload()
         self.schema = self.index.schema
@@ -98,6 +102,7 @@ class TantivyPeer:
         return tantivy.Query.boolean_query(parts)
 
     def search(self, query: Query) -> Response:
+        """The full response: top 10 with snippets, total, and terms aggregations per scope."""
         base = self._query(query)
         facets: dict[str, dict[str, int]] = {}
         total = 0
@@ -118,6 +123,7 @@ class TantivyPeer:
         return Response(total, hits, facets)
 
     def rank(self, text: str, limit: int = 100) -> list[str]:
+        """Document ids of the top `limit` passages, Tantivy's query parser (OR)."""
         words = _WORD.findall(text)
         if not words:
             return []

@@ -25,6 +25,7 @@ MULTI = ("agency", "offence")
 
 
 def schema() -> fields.Schema:
+    """The naive Whoosh schema: stock French analyzer on the text, facets as ID and KEYWORD fields."""
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
         doc=fields.ID(stored=True),
@@ -38,6 +39,8 @@ def schema() -> fields.Schema:
 
 
 class WhooshPeer:
+    """Stock Whoosh, used as its documentation shows: the baseline our archive is measured against."""
+
     name = "whoosh"
     description = (
         "naive Whoosh 2.7 (whoosh-reloaded): LanguageAnalyzer('fr'), groupedby facets, hit.highlights"
@@ -49,6 +52,7 @@ class WhooshPeer:
             self.name = "whoosh-or"
 
     def build(self, directory: Path, documents: list[Document], passages: list[FlatPassage]) -> None:
+        """Index the passages with Whoosh's own writer."""
         directory.mkdir(parents=True, exist_ok=True)
         ix = index.create_in(str(directory), schema())
         writer = ix.writer()
@@ -66,6 +70,7 @@ class WhooshPeer:
         writer.commit()
 
     def open(self, directory: Path) -> None:
+        """Open the index built in `directory`."""
         self.ix = index.open_dir(str(directory))
         self.searcher = self.ix.searcher()
         group = OrGroup if self.any_word else None
@@ -76,6 +81,7 @@ class WhooshPeer:
         )
 
     def search(self, query: Query) -> Response:
+        """The full response: Whoosh's search with groupedby facets and hit highlights."""
         q = self.parser.parse(query.text)
         facets: dict[str, dict[str, int]] = {}
         total = 0
@@ -95,6 +101,7 @@ class WhooshPeer:
         return Response(total, hits, facets)
 
     def rank(self, text: str, limit: int = 100) -> list[str]:
+        """Document ids of the top `limit` passages, Whoosh's default parser (AND, or OR grouping)."""
         q = self.parser.parse(" ".join(re.findall(r"[^\W_]+", text)))
         return [hit["doc"] for hit in self.searcher.search(q, limit=limit)]
 
