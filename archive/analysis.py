@@ -85,6 +85,8 @@ _JOINED = re.compile(f"[{_APOSTROPHES}{_HYPHENS}]")
 
 
 class Token(NamedTuple):
+    """One word of a text: as written, its index key, and where it starts."""
+
     word: str  # the surface form, as written
     key: str
     position: int
@@ -204,14 +206,14 @@ class Analyzed(str):
     memo: dict[object, Any]  # what consumers derive from the text, once per text
     _parts: list[_Surface]
 
-    def __new__(cls, text: str) -> Analyzed:
-        obj = super().__new__(cls, text)
+    def __new__(cls, text: str) -> Analyzed:  # noqa: D102 (described on the class)
+        self = super().__new__(cls, text)
         # no word spans whitespace: a text's words are its chunks' words, and chunks repeat far more
         # than texts do, so each distinct chunk is matched once
         known = _CHUNKS.get
-        obj._parts = [part for chunk in text.split() for part in (known(chunk) or _chunk(chunk))]
-        obj.memo = {}
-        return obj
+        self._parts = [part for chunk in text.split() for part in (known(chunk) or _chunk(chunk))]
+        self.memo = {}
+        return self
 
     def _starts(self) -> list[int]:
         """The position of each matched word's first term."""

@@ -13,8 +13,8 @@ from . import fixity, health, indexer
 from .documents import Store
 from .errors import RejectedInput
 from .fixity import Diff
-from .models import Problem, printable
 from .names import BAD_NAME
+from .outcomes import Problem, printable
 from .pipeline import Pipeline
 from .searcher import Searcher
 

@@ -20,8 +20,8 @@ from pathlib import Path, PurePosixPath
 
 from .errors import DocumentNotFound, ReaderUnavailable, RejectedInput
 from .metadata import MAX_SIDECAR_BYTES, sidecar_for
-from .models import Rejection, printable
 from .names import BAD_NAME, is_document, unnameable
+from .outcomes import Rejection, printable
 
 MANIFEST = "manifest-sha256.txt"
 SYMLINK = Rejection(
@@ -134,11 +134,7 @@ class Store:
         ):
             raise DocumentNotFound(document_id)
         path = self.root / rel
-        if (
-            self._linked(rel)
-            or not path.is_file()
-            or not path.resolve().is_relative_to(self.root.resolve())
-        ):
+        if self._linked(rel) or not path.is_file() or not path.resolve().is_relative_to(self.root.resolve()):
             raise DocumentNotFound(document_id)
         return path
 

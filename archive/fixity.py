@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .documents import Store, sha256_file
-from .models import Rejection
 from .names import BAD_NAME
+from .outcomes import Rejection
 
 
 @dataclass(frozen=True)

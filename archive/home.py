@@ -17,16 +17,17 @@ from typing import BinaryIO
 from . import checks, extract, health, indexer, intake
 from .documents import Store, open_regular
 from .errors import DocumentNotFound
-from .models import Document, DocumentView, Outcome, Problem, Report, SearchRequest, SearchResults, Stats
+from .generations import IndexVersion
+from .models import Document, DocumentView, SearchRequest, SearchResults, Stats
+from .outcomes import Outcome, Problem, Report
 from .pipeline import Pipeline
 from .reindex import reindex
-from .searcher import Export, IndexVersion, Searcher
+from .searcher import Export, Searcher
 from .settings import Settings
 from .taxonomy import Taxonomy
 from .wire import Degraded
 from .write import Progress, Write, writing
 
-validate = SearchRequest.validate
 """Deprecated: `request.validate()`. Kept while web/search.py still imports it from here."""
 
 

@@ -15,8 +15,9 @@ from pathlib import Path, PurePosixPath
 from . import indexer, metadata
 from .documents import sha256_bytes, sha256_file
 from .errors import ReaderUnavailable, RejectedInput
-from .models import Document, Outcome, Rejection, Report
+from .models import Document
 from .names import safe_folder, safe_name
+from .outcomes import Outcome, Rejection, Report
 from .reindex import reindex
 from .write import Progress, Write
 

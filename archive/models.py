@@ -13,11 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from . import wire
-from .outcomes import Outcome as Outcome  # re-exported until its users import it from outcomes.py
-from .outcomes import Problem as Problem  # (same)
-from .outcomes import Rejection as Rejection  # (same)
-from .outcomes import Report as Report  # (same)
-from .outcomes import printable as printable  # (same)
+from .errors import UsageError
 
 FACETS: tuple[str, ...] = ("agency", "offence", "year", "source", "type")
 """The facet names, in the order front ends show them."""
@@ -170,8 +166,6 @@ class SearchRequest:
 
     def validate(self) -> SearchRequest:
         """This request, once its parameters are in range; UsageError names the parameter at fault."""
-        from .errors import UsageError  # errors imports this module (printable)
-
         self._check_paging()
         if self.sort not in SORTS:
             raise UsageError(f"sort must be one of {', '.join(SORTS)}", "sort")
@@ -188,8 +182,6 @@ class SearchRequest:
 
     def _check_paging(self) -> None:
         """UsageError for a page, cursor or page size out of range."""
-        from .errors import UsageError  # errors imports this module (printable)
-
         if self.page < 1:
             raise UsageError("page must be 1 or more", "page")
         if self.page > 10_000:
@@ -204,8 +196,6 @@ class SearchRequest:
     @staticmethod
     def check_filters(filters: dict[str, tuple[str, ...]]) -> None:
         """Refuse more than MAX_SELECTED values of one facet (UsageError naming the facet)."""
-        from .errors import UsageError  # errors imports this module (printable)
-
         for name, values in filters.items():
             if len(values) > MAX_SELECTED:
                 raise UsageError(

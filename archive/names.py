@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 
 from .errors import RejectedInput
 from .metadata import SIDECAR_SUFFIX
-from .models import Rejection, printable
+from .outcomes import Rejection, printable
 
 _RESERVED = {"manifest-sha256.txt", "tagmanifest-sha256.txt", "bagit.txt", "bag-info.txt"}
 _WINDOWS_RESERVED = {

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from whoosh import query as wq
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, QueryParser, syntax
@@ -45,7 +46,7 @@ FIELD_ALIASES = {
     "doc": ["document"],
 }
 
-Query = wq.Query
+Query: TypeAlias = wq.Query
 """A runnable query (a Whoosh query): what `parse`, `expand`, `any_of` and `in_document` return."""
 
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})

@@ -13,7 +13,8 @@ from typing import Any
 from . import fixity, indexer
 from .documents import read_sidecar
 from .errors import FixityError, ReaderFailed, ReaderUnavailable, RejectedInput
-from .models import Document, Outcome, Rejection, Report, Status, printable
+from .models import Document, Status
+from .outcomes import Outcome, Rejection, Report, printable
 from .write import Progress, Write
 
 Records = dict[str, dict[str, Any]]

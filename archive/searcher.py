@@ -18,17 +18,12 @@ from whoosh.searching import Searcher as WhooshSearcher
 
 from . import analysis, planning, query, stats, viewer
 from .cursor import Cursors
-from .deadline import Deadline
+from .deadline import SEARCH_DEADLINE, Deadline, noted
 from .facets import facet_counts
-from .generations import Generation, Generations
-from .generations import IndexVersion as IndexVersion  # also home.py's
+from .generations import Generation, Generations, IndexVersion
 from .models import DOCUMENT_PAGE, FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
 from .suggestions import suggest
 from .taxonomy import Taxonomy
-from .timelimit import PARTIAL_NOTE as PARTIAL_NOTE  # re-exported for bench/hostile.py
-from .timelimit import SEARCH_DEADLINE, noted
-
-check_filters = SearchRequest.check_filters  # re-exported for home.py (use SearchRequest.check_filters)
 
 
 class Searcher:

@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 
 from . import analysis, query
-from .deadline import Deadline
+from .deadline import Deadline, noted
 from .errors import UsageError
 from .generations import Generation
 from .idsets import Ids, intersect
 from .models import DOCUMENT_PAGE, DocumentView, Metadata, Passage
-from .timelimit import noted
 
 MAX_PAGE = 10_000
 """Highest page number a document view accepts."""

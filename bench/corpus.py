@@ -22,9 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.models import Block, Document, Metadata, Passage
-from archive.passages import split
-from archive.taxonomy import Taxonomy
+from archive import Block, Document, Metadata, Passage, Taxonomy, split
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 ALL = "codes-all.jsonl.gz"

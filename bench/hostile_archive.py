@@ -19,12 +19,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from archive import indexer
-from archive.analysis import STOP_WORDS, fold
-from archive.isolation import budget
-from archive.models import Document
-from archive.passages import split
-from archive.taxonomy import Taxonomy
+from archive import Document, Taxonomy, analysis, budget, build_index, split
 
 from . import corpus
 from .hostile_requests import LONG_ID, MAX_URL_BYTES, Plan
@@ -61,7 +56,7 @@ def build_home(home: Path, n_passages: int, long_passages: int) -> tuple[dict[st
     documents = corpus.documents(n_passages)
     long_doc, rows = _long_document({d.id for d in documents}, long_passages, corpus.Facets())
     (home / "documents").mkdir(parents=True)
-    indexer.build(home / "index", [*documents, long_doc], Taxonomy.load().fingerprint)
+    build_index(home / "index", [*documents, long_doc], Taxonomy.load().fingerprint)
     info: dict[str, object] = {
         "documents": len(documents) + 1,
         "passages": sum(len(d.passages) for d in documents),
@@ -77,8 +72,12 @@ def frequent_words(documents: list[Document], limit: int) -> list[str]:
     counts: collections.Counter[str] = collections.Counter()
     for d in documents:
         for p in d.passages:
-            counts.update(w for w in map(fold, re.findall(r"[^\W\d_]{3,}", p.text.lower())) if w.isascii())
-    return [w for w, _ in counts.most_common(limit + len(STOP_WORDS)) if w not in STOP_WORDS][:limit]
+            counts.update(
+                w for w in map(analysis.fold, re.findall(r"[^\W\d_]{3,}", p.text.lower())) if w.isascii()
+            )
+    return [
+        w for w, _ in counts.most_common(limit + len(analysis.STOP_WORDS)) if w not in analysis.STOP_WORDS
+    ][:limit]
 
 
 def heavy_queries(documents: list[Document]) -> dict[str, str]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import collections
 import statistics
 
-from archive.isolation import budget
-from archive.settings import DEFAULT_SEARCH_THREADS as SEARCH_THREADS
-from archive.timelimit import SEARCH_DEADLINE
+from archive import DEFAULT_SEARCH_THREADS as SEARCH_THREADS
+from archive import SEARCH_DEADLINE, budget
 
 from . import report
 from .hostile_requests import EXPORT_WORD, FLOOD, HEAVY_CLIENTS, LONG_ID, PARTIAL, TRIVIAL, Sample

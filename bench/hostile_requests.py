@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from archive.timelimit import PARTIAL_NOTE, SEARCH_DEADLINE
+from archive import PARTIAL_NOTE, SEARCH_DEADLINE
 
 PARTIAL = PARTIAL_NOTE.format(seconds=SEARCH_DEADLINE)
 LONG_ID = "registres/registre-long.txt"

@@ -6,9 +6,8 @@ import collections
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from archive.isolation import budget
-from archive.settings import DEFAULT_SEARCH_THREADS as SEARCH_THREADS
-from archive.timelimit import SEARCH_DEADLINE
+from archive import DEFAULT_SEARCH_THREADS as SEARCH_THREADS
+from archive import SEARCH_DEADLINE, budget
 
 from .hostile_archive import Adds
 from .hostile_requests import HEAVY_CLIENTS, Plan, Recorder, Sample

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from archive.analysis import STOP_WORDS, fold
+from archive import analysis
 
 from . import corpus
 
@@ -56,7 +56,7 @@ class Query:
 
 
 def _content(word: str) -> bool:
-    return len(word) >= 4 and fold(word.lower()) not in STOP_WORDS
+    return len(word) >= 4 and analysis.fold(word.lower()) not in analysis.STOP_WORDS
 
 
 def generate(rows: list[corpus.Row], seed: int = corpus.SEED) -> list[Query]:

@@ -26,7 +26,9 @@ def answer_digest(r: Any) -> str:
 
     Two runs agree on a query when their digests are equal: what a refactoring must keep (issue 12).
     """
-    facets = {name: sorted((str(k), int(v)) for k, v in dict(values).items()) for name, values in r.facets.items()}
+    facets = {
+        name: sorted((str(k), int(v)) for k, v in dict(values).items()) for name, values in r.facets.items()
+    }
     body = json.dumps([r.total, sorted(facets.items()), [i for i, _h in r.hits]], ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
@@ -69,16 +71,19 @@ class ChildrenPeak:
                         self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
 
     def stop(self) -> float:
+        """Stop polling; the peak seen, in MB."""
         self._stop.set()
         self._thread.join()
         return self.peak_mb
 
 
 def dir_size(path: Path) -> int:
+    """Bytes of every file under `path`."""
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def build(peer_name: str, data: Path, directory: Path) -> dict[str, object]:
+    """Build one peer's index from the prepared passages; its time, size and memory."""
     with open(data, "rb") as f:
         documents, passages = pickle.load(f)
     peer = make(peer_name)
@@ -102,6 +107,7 @@ def build(peer_name: str, data: Path, directory: Path) -> dict[str, object]:
 
 
 def search(peer_name: str, directory: Path, queries_file: Path, warmup: int) -> dict[str, object]:
+    """Run the query mix on one peer's index after a warm-up; one row per query."""
     mix = queries_mod.load(queries_file)
     peer = make(peer_name)
     started = time.perf_counter()
@@ -139,6 +145,7 @@ def search(peer_name: str, directory: Path, queries_file: Path, warmup: int) -> 
 
 
 def main() -> None:
+    """Command line: one phase of one peer."""
     p = argparse.ArgumentParser()
     p.add_argument("phase", choices=("build", "search"))
     p.add_argument("--peer", required=True)

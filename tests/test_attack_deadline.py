@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from archive.deadline import PARTIAL_NOTE
 from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
-from archive.timelimit import PARTIAL_NOTE
 from web.app import create_app
 
 from .generated import formula_phrase, judgement, write_judgements

@@ -258,7 +258,6 @@ def test_searches_see_the_old_index_until_the_swap_and_the_new_one_after(
     assert old[STABLE]["total"] >= 30 and old[marker]["total"] == 0
     # 20 new documents, dated 2026 (a new year in the facets), carrying the marker
     server.write({first + k: marker for k in range(20)}, folder="2026", year=2026)
-    seen: list[Seen] = []
     stop = threading.Event()
     clients = []
     for c in range(CLIENTS):
@@ -288,33 +287,8 @@ def test_searches_see_the_old_index_until_the_swap_and_the_new_one_after(
     assert new[STABLE]["total"] == old[STABLE]["total"]
     assert new[f"{marker[:5]}*"]["total"] == new[marker]["total"], "prefix expansion missed the new word"
 
-    problems: list[str] = []
-    during = 0
-    for _, out in clients:
-        seen.extend(out)
-        state = "old"
-        for s in out:
-            if s.status != 200:
-                problems.append(f"{s.query!r}: HTTP {s.status} {s.body}")
-                continue
-            if s.body == old[s.query]:
-                if state == "new":
-                    problems.append(
-                        f"{s.query!r}: old answer after a new one (at {s.started - writer_started:.2f}s)"
-                    )
-                if s.started > writer_done:
-                    problems.append(f"{s.query!r}: old answer after the reindex finished")
-            elif s.body == new[s.query]:
-                state = "new"
-            else:
-                assert isinstance(s.body, dict)
-                problems.append(
-                    f"{s.query!r}: neither the old nor the new answer: total {s.body['total']} "
-                    f"(old {old[s.query]['total']}, new {new[s.query]['total']}), "
-                    f"documents {s.body['documents']}, suggestion {s.body.get('suggestion')!r}"
-                )
-            if writer_started < s.started and s.ended < writer_done:
-                during += 1
+    problems, during = _judged([out for _, out in clients], old, new, writer_started, writer_done)
+    seen = [s for _, out in clients for s in out]
     assert not problems, f"{len(problems)} bad answers out of {len(seen)}:\n" + "\n".join(problems[:15])
     assert during >= CLIENTS, "too few searches overlapped the reindex to prove anything"
     assert_in_one_piece(server)
@@ -461,3 +435,40 @@ def assert_in_one_piece(server: Server) -> None:
     assert not bad, bad
     assert sorted(p.name for p in server.home.rglob("*.tmp")) == []
     assert (server.home / "index" / "write.lock").read_text(encoding="utf-8") == ""
+
+
+def _judged(
+    outs: list[list[Seen]],
+    old: dict[str, Any],
+    new: dict[str, Any],
+    writer_started: float,
+    writer_done: float,
+) -> tuple[list[str], int]:
+    """What each client saw, judged: old answers then new ones, never a third; and how many overlapped."""
+    problems: list[str] = []
+    during = 0
+    for out in outs:
+        state = "old"
+        for s in out:
+            if s.status != 200:
+                problems.append(f"{s.query!r}: HTTP {s.status} {s.body}")
+                continue
+            if s.body == old[s.query]:
+                if state == "new":
+                    problems.append(
+                        f"{s.query!r}: old answer after a new one (at {s.started - writer_started:.2f}s)"
+                    )
+                if s.started > writer_done:
+                    problems.append(f"{s.query!r}: old answer after the reindex finished")
+            elif s.body == new[s.query]:
+                state = "new"
+            else:
+                assert isinstance(s.body, dict)
+                problems.append(
+                    f"{s.query!r}: neither the old nor the new answer: total {s.body['total']} "
+                    f"(old {old[s.query]['total']}, new {new[s.query]['total']}), "
+                    f"documents {s.body['documents']}, suggestion {s.body.get('suggestion')!r}"
+                )
+            if writer_started < s.started and s.ended < writer_done:
+                during += 1
+    return problems, during

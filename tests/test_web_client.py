@@ -115,13 +115,8 @@ def _conforms(value: Any, hint: Any, where: str, models: dict[str, Any]) -> None
     if hint is Any:
         return
     if origin in (Union, types.UnionType):
-        for option in get_args(hint):
-            try:
-                _conforms(value, option, where, models)
-                return
-            except AssertionError:
-                continue
-        raise AssertionError(f"{where}: {value!r} is not {hint}")
+        _conforms_to_one(value, hint, where, models)
+        return
     if origin is list:
         assert isinstance(value, list), f"{where}: {value!r} is not a list"
         for i, item in enumerate(value):
@@ -138,6 +133,17 @@ def _conforms(value: Any, hint: Any, where: str, models: dict[str, Any]) -> None
         _typed(value, models, where)
     else:
         assert isinstance(value, hint), f"{where}: {value!r} is not {hint}"
+
+
+def _conforms_to_one(value: Any, hint: Any, where: str, models: dict[str, Any]) -> None:
+    """`value` has one of the types of the union `hint`."""
+    for option in get_args(hint):
+        try:
+            _conforms(value, option, where, models)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"{where}: {value!r} is not {hint}")
 
 
 def _typed(model: Any, models: dict[str, Any], where: str = "") -> None:

@@ -25,9 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from archive.errors import ArchiveError
-from archive.home import Archive
-from archive.settings import DEFAULT_SEARCH_THREADS, Settings
+from archive import Archive, ArchiveError, Settings
 
 from . import archivist, documents, errors, openapi, search
 from .caching import NO_CACHE, ResponseHeaders, cache_policy
@@ -79,8 +77,6 @@ def _escaped(c: str) -> str:
     n = ord(c)
     return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
-
-SEARCH_THREADS = DEFAULT_SEARCH_THREADS  # re-exported for bench/hostile.py; the setting is search_threads
 
 LOGGED_PATH = 1000
 """Characters of a request's path and query string written to the access log."""
@@ -275,6 +271,5 @@ def create_app(settings: Settings) -> Starlette:
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.templates = make_templates()
-    app.state.export_limit = settings.export_limit  # still read here by web/search.py
     app.state.fair_use = FairUse(settings.rate_limit, settings.trusted_proxies)
     return app

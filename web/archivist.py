@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
-from archive.home import Archive
-from archive.settings import Settings
+from archive import Archive, Settings
 
 from . import wire
 from .auth import require_token

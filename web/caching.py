@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from archive.home import Archive
+from archive import Archive
 
 MAX_AGE = 60
 """Seconds a search, a document page or an original may be reused without asking. Short: a reindex may

@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from archive import cli
-from archive.settings import Settings
+from archive import Settings
+from archive import main as core_main
 
 
 def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +44,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `archive` command line, `serve` included; the exit code."""
-    return cli.main(argv, extend=_add_serve)
+    return core_main(argv, extend=_add_serve)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from archive.home import Archive
-from archive.models import DocumentView
-from archive.wire import document_path
+from archive import Archive, DocumentView, document_path
 
 from . import caching
 from .negotiation import response_format
@@ -23,9 +21,7 @@ from .rendering import json_response, render
 from .search import bounded_parameters, integer_parameter
 
 
-def _document(
-    archive: Archive, doc_id: str, query: str, page: int, position: int | None
-) -> DocumentView:
+def _document(archive: Archive, doc_id: str, query: str, page: int, position: int | None) -> DocumentView:
     return archive.document(doc_id, query, page=page, position=position)
 
 
@@ -43,7 +39,9 @@ async def document_endpoint(request: Request) -> Response:
     page = integer_parameter(request, "page", 1)
     position = integer_parameter(request, "p", 0) if params.get("p", "").strip() else None
     archive: Archive = request.app.state.archive
-    found, unchanged = await caching.conditional(request, fmt)  # before reading the index: a 304 costs no read
+    found, unchanged = await caching.conditional(
+        request, fmt
+    )  # before reading the index: a 304 costs no read
     if unchanged is not None:
         return unchanged
     cache = caching.headers_for(found)

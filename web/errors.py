@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 
-from archive.errors import (
+from archive import (
+    FACETS,
+    MAX_SELECTED,
     ArchiveBusy,
     ArchiveError,
     CursorExpired,
@@ -23,13 +25,13 @@ from archive.errors import (
     ReaderFailed,
     ReaderUnavailable,
     RejectedInput,
+    Report,
+    Settings,
     SettingsError,
     StorageError,
     TaxonomyError,
     UsageError,
 )
-from archive.models import FACETS, MAX_SELECTED, Report
-from archive.settings import Settings
 
 from . import wire
 

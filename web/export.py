@@ -13,10 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from archive.home import Archive
-from archive.models import Hit, SearchRequest
-from archive.searcher import Export
-from archive.wire import document_path
+from archive import Archive, Export, Hit, SearchRequest, document_path
 
 from .errors import HttpError
 

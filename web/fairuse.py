@@ -79,7 +79,6 @@ class FairUse:
                 reset, _ = self._limiter.get_window_stats(item, key)
                 raise too_many(item, max(1, math.ceil(reset - time.time())))
 
-
     def _sweep(self) -> None:
         """Drop the clients whose window is empty. Safe beside the storage's expiry thread: it only ever
         shortens a non-empty window, and windows grow only in `check`, on this thread."""

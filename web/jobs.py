@@ -9,10 +9,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from archive.errors import ArchiveError
-from archive.home import Archive
-from archive.models import Report
-from archive.wire import Counts
+from archive import Archive, ArchiveError, Report
 
 from . import wire
 from .errors import INTERNAL, HttpError, from_archive, public
@@ -35,7 +32,7 @@ class Job:
     done: int = 0
     total: int = 0
     errors: list[wire.JobError] = field(default_factory=list)
-    counts: Counts = field(default_factory=lambda: Report(()).counts())  # zeros until done
+    counts: wire.Counts = field(default_factory=lambda: Report(()).counts())  # zeros until done
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None

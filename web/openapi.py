@@ -22,8 +22,8 @@ from typing import Any
 
 import msgspec
 
+from archive import DOCUMENT_PAGE, FACETS, MAX_SELECTED, SORTS
 from archive import wire as core_wire
-from archive.models import DOCUMENT_PAGE, FACETS, MAX_SELECTED, SORTS
 
 from . import wire
 from .search import MAX_QUERY_BYTES, PARAMETERS
@@ -41,7 +41,10 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "validator of this answer: changes with every commit of the index (weak for pages)",
         "schema": {"type": "string"},
     },
-    "Last-Modified": {"description": "time of the index commit the answer comes from", "schema": {"type": "string"}},
+    "Last-Modified": {
+        "description": "time of the index commit the answer comes from",
+        "schema": {"type": "string"},
+    },
     "Cache-Control": {
         "description": "public, max-age=60, must-revalidate for reads; no-store otherwise",
         "schema": {"type": "string"},
@@ -192,7 +195,9 @@ def _document() -> dict[str, Any]:
                         ),
                         "410": _err("cursor_expired: the index changed since the cursor was made"),
                         "414": _err(_TOO_LONG),
-                        "429": _err("rate_limited: too many requests from this client", headers=("Retry-After",)),
+                        "429": _err(
+                            "rate_limited: too many requests from this client", headers=("Retry-After",)
+                        ),
                         "503": _err("too many CSV exports at once", headers=("Retry-After",)),
                     },
                 }
@@ -227,7 +232,9 @@ def _document() -> dict[str, Any]:
                         "400": _err("bad parameter"),
                         "404": _err("no such document"),
                         "414": _err(_TOO_LONG),
-                        "429": _err("rate_limited: too many requests from this client", headers=("Retry-After",)),
+                        "429": _err(
+                            "rate_limited: too many requests from this client", headers=("Retry-After",)
+                        ),
                     },
                 },
                 "delete": {
@@ -258,7 +265,9 @@ def _document() -> dict[str, Any]:
                         },
                         "304": _empty("not modified since the ETag given in If-None-Match", _CACHED),
                         "404": _err("no such document"),
-                        "429": _err("rate_limited: too many requests from this client", headers=("Retry-After",)),
+                        "429": _err(
+                            "rate_limited: too many requests from this client", headers=("Retry-After",)
+                        ),
                     },
                 }
             },

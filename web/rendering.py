@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
-from archive.metadata import type_label
+from archive import type_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -112,7 +112,9 @@ async def render(
 
 def _json_bytes(content: object) -> bytes:
     """What Starlette's JSONResponse writes: compact UTF-8, no NaN."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
 
 
 async def json_response(

@@ -11,9 +11,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from archive.home import Archive, validate
-from archive.models import FACETS, SORTS, FacetValue, Hit, SearchRequest, SearchResults
-from archive.wire import document_path
+from archive import FACETS, SORTS, Archive, FacetValue, Hit, SearchRequest, SearchResults, document_path
 
 from . import caching
 from .errors import HttpError, bad_parameter
@@ -116,7 +114,9 @@ def parse(request: Request) -> SearchRequest:
         raise bad_parameter("sort", f"sort must be one of {', '.join(SORTS)}")
     cursor = params.get("cursor") or None
     if cursor is not None and "page" in params:
-        raise bad_parameter("cursor", "cursor cannot be combined with page: the cursor says where the page starts")
+        raise bad_parameter(
+            "cursor", "cursor cannot be combined with page: the cursor says where the page starts"
+        )
     return SearchRequest(
         query=params.get("q", ""),
         filters=filters,
@@ -242,7 +242,7 @@ async def search_endpoint(request: Request) -> Response:
     search_request = parse(request)
     fmt = response_format(request)
     archive: Archive = request.app.state.archive
-    validate(search_request)  # a bad parameter is a 400, even to a conditional request
+    search_request.validate()  # a bad parameter is a 400, even to a conditional request
     found, unchanged = await caching.conditional(request, fmt)  # before any search: a 304 costs none
     if unchanged is not None:
         return unchanged

@@ -13,9 +13,15 @@ from typing import Annotated, Literal, NotRequired, Protocol, TypedDict
 
 from msgspec import Meta
 
-from archive.wire import Counts, Outcome, Status, Upload
+from archive import wire as core_wire
 
 JobState = Literal["queued", "running", "done", "failed"]
+
+# the core's bodies this layer's bodies hold
+Counts = core_wire.Counts
+Outcome = core_wire.Outcome
+Status = core_wire.Status
+Upload = core_wire.Upload
 
 
 # What went wrong, `Error.error`. Said in a comment: a docstring here would become the schema's description

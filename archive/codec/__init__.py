@@ -24,7 +24,7 @@ WHOOSH_DISTRIBUTION = "whoosh-reloaded"
 WHOOSH_VERSION = "2.7.5"
 """Its exact version."""
 
-DIFFERENTIAL_TESTS = ("tests/test_indexer.py", "tests/test_postings.py")
+DIFFERENTIAL_TESTS = ("tests/test_indexer.py", "tests/test_postings.py", "tests/test_codec_reader.py")
 """What to run before moving the pin: our writer's bytes and our answers and scores against Whoosh's own."""
 
 
@@ -35,7 +35,7 @@ class CodecMismatch(RuntimeError):
         super().__init__(
             f"{problem}. Install exactly {WHOOSH_DISTRIBUTION}=={WHOOSH_VERSION} and no other Whoosh "
             "distribution (they all install into the same whoosh/ package). Before moving the pin, run the "
-            f"differential tests {' and '.join(DIFFERENTIAL_TESTS)} (the writer byte for byte, answers and "
+            f"differential tests {', '.join(DIFFERENTIAL_TESTS)} (the writer byte for byte, answers and "
             "scores against Whoosh's own)."
         )
         self.problem = problem

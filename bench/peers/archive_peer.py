@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archive import indexer
-from archive.home import Archive
-from archive.models import Document, SearchRequest
-from archive.settings import Settings
-from archive.taxonomy import Taxonomy
+from archive import Archive, Document, SearchRequest, Settings, Taxonomy, build_index
 
 from ..corpus import FlatPassage
 from ..queries import Query
@@ -16,17 +12,17 @@ from .base import Response
 
 
 class ArchivePeer:
-    """Our archive, built with `archive.indexer.build` and searched with `Archive.search`."""
+    """Our archive, built with `archive.build_index` and searched with `Archive.search`."""
 
     name = "archive"
-    description = "our archive: archive.indexer.build, Archive.search (top 10, highlights, total, facets)"
+    description = "our archive: archive.build_index, Archive.search (top 10, highlights, total, facets)"
 
     def __init__(self) -> None:
         self.archive: Archive | None = None
 
     def build(self, directory: Path, documents: list[Document], passages: list[FlatPassage]) -> None:
         """Index the documents with our writer, as `archive reindex` does."""
-        indexer.build(directory / "index", documents, Taxonomy.load().fingerprint)
+        build_index(directory / "index", documents, Taxonomy.load().fingerprint)
 
     def open(self, directory: Path) -> None:
         """Open the archive built in `directory`."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from archive.models import Document
+from archive import Document
 
 from ..corpus import FlatPassage
 from ..queries import FACETS, Query

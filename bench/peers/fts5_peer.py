@@ -10,7 +10,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from archive.models import Document
+from archive import Document
 
 from ..corpus import FlatPassage
 from ..queries import Query

@@ -14,7 +14,7 @@ from typing import Any
 import tantivy
 from tantivy import Filter, Occur, Tokenizer
 
-from archive.models import Document
+from archive import Document
 
 from ..corpus import FlatPassage
 from ..queries import FACETS, Query

@@ -15,7 +15,7 @@ from whoosh import query as wq
 from whoosh.analysis import LanguageAnalyzer
 from whoosh.qparser import OrGroup, QueryParser
 
-from archive.models import Document
+from archive import Document
 
 from ..corpus import FlatPassage
 from ..queries import Query
