@@ -4,7 +4,7 @@ Whoosh's writer keeps every posting as a tuple in a pool that it spills and merg
 one by one to its codec. Here a text field's words are appended to flat arrays as documents come (term
 number, position, and per document a count); at the end numpy sorts them into posting lists, term by
 term, and the codec (`archive.codec.blockwriter`) writes them as Whoosh's posting blocks and term rows,
-encoding every posting's positions at once (`archive.codec.pickled`). Nothing here knows Whoosh's files.
+encoding every posting's positions at once (`archive.codec.positions`). Nothing here knows Whoosh's files.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from whoosh import formats
 
 from .analysis import Analyzed
 from .codec import pickled
 from .codec.blockwriter import PostingLists, write_field
+from .codec.positions import RawPositions, packed
 from .codec.ragged import Ints, Ragged
 
 
@@ -38,8 +38,8 @@ class Pool:
         return field.add_text(value, docnum)
 
     def takes_text(self, fieldname: str) -> bool:
-        """Whether `add_text` can index this field (a positions field with Whoosh's encoding)."""
-        return type(self._schema[fieldname].format) is formats.Positions
+        """Whether `add_text` can index this field (a positions field with raw positions)."""
+        return type(self._schema[fieldname].format) is RawPositions
 
     def add_posting(
         self, fieldname: str, text: bytes, docnum: int, weight: float, value: bytes | None
@@ -71,7 +71,7 @@ class Pool:
         field = self._fields.get(fieldname)
         if field is None:
             fmt = self._schema[fieldname].format
-            field = _Tokens(fmt) if type(fmt) is formats.Positions else _Postings(fmt)
+            field = _Tokens(fmt) if type(fmt) is RawPositions else _Postings(fmt)
             self._fields[fieldname] = field
         return field
 
@@ -119,7 +119,8 @@ class _Tokens:
         self._counts.append(len(positions))
 
     def postings(self) -> PostingLists | None:
-        """The posting lists, in term order, each posting's positions encoded as Whoosh's; None if empty."""
+        """The posting lists, in term order, with each posting's positions as `RawPositions` encodes
+        them; None if empty."""
         n = len(self._tids)
         if not n:
             return None
@@ -129,22 +130,19 @@ class _Tokens:
         order_key = (rank[_u32(self._tids)] << np.uint64(32)) | docs
         order = np.argsort(order_key, kind="stable")  # words of one document stay in position order
         order_key = order_key[order]
-        positions = _u32(self._positions).astype(np.int64)[order]
+        positions = _u32(self._positions)[order]
         first = np.ones(n, dtype=bool)
         np.not_equal(order_key[1:], order_key[:-1], out=first[1:])
         starts = np.flatnonzero(first)
         frequency = np.diff(np.append(starts, n))
         posting_keys = order_key[starts]
         del order, order_key
-        deltas = positions.copy()
-        deltas[1:] -= positions[:-1]
-        deltas[starts] = positions[starts]
         bounds = np.append(starts, n)
 
         def values(a: int, b: int) -> Ragged:
-            """Postings a:b's positions, encoded."""
+            """Postings a:b's positions, encoded, each a pickled byte string."""
             lo, hi = bounds[a], bounds[b]
-            return pickled.positions(deltas[lo:hi], starts[a:b] - lo, frequency[a:b])
+            return pickled.byte_strings(packed(positions[lo:hi], bounds[a : b + 1] - lo))
 
         return PostingLists(
             *_term_bounds(posting_keys >> np.uint64(32), terms),

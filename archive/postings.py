@@ -24,10 +24,12 @@ from whoosh import query as wq
 from whoosh.query.spans import SpanNear
 
 from . import ranking
+from .codec.positions import RawPositions
 from .codec.reader import (
     UnknownLayout,
     deleted_mask,
     position_column,
+    position_lists,
     read_postings,
     segment_lengths,
 )
@@ -35,7 +37,7 @@ from .columns import KEPT, MULTI, SINGLE, Column, Columns
 from .deadline import Deadline
 from .idsets import EMPTY, Ids, coverage, intersect, union
 from .lru import Lru
-from .phrases import Chain, WordPositions, verify
+from .phrases import Chain, Positions, Word, verify
 from .schema import DOCUMENT, PASSAGE
 
 __all__ = [  # what other modules import from here; the ones defined elsewhere are re-exports
@@ -66,8 +68,8 @@ def _array_bytes(value: tuple[Ids, Weights]) -> int:
     return value[0].nbytes + value[1].nbytes
 
 
-def _values_bytes(values: list[bytes]) -> int:
-    return sum(len(v) for v in values) + 40 * len(values)  # 40: a small bytes object's overhead
+def _positions_bytes(value: Positions) -> int:
+    return value[0].nbytes + value[1].nbytes
 
 
 @dataclass(kw_only=True)
@@ -79,8 +81,8 @@ class Arrays(Columns):
     _postings: Lru[tuple[str, str], tuple[Ids, Weights]] = field(
         default_factory=lambda: Lru(CACHE_BYTES, _array_bytes)
     )
-    _values: Lru[tuple[str, str], list[bytes]] = field(
-        default_factory=lambda: Lru(CACHE_BYTES // 2, _values_bytes)
+    _positions: Lru[tuple[str, str], Positions] = field(
+        default_factory=lambda: Lru(CACHE_BYTES // 2, _positions_bytes)
     )
     _phrases: Lru[Chain, Ids] = field(default_factory=lambda: Lru(KEPT))
     _lengths: dict[str, Weights] = field(default_factory=dict)
@@ -114,14 +116,17 @@ class Arrays(Columns):
             ids, weights, _ = self._read(fieldname, text, values=False)
             return self._postings.put(key, (ids, weights))
 
-    def values(self, fieldname: str, text: str) -> list[bytes]:
-        """The encoded positions of a term in each live docnum of `postings(fieldname, text)`."""
+    def positions(self, fieldname: str, text: str) -> Positions:
+        """The positions of a term in each live docnum of `postings(fieldname, text)`; Unsupported in
+        a field whose values are not `RawPositions` (an index of an older schema: Whoosh reads it)."""
         with self._io:
             key = (fieldname, text)
-            cached = self._values.get(key)
+            cached = self._positions.get(key)
             if cached is not None:
                 return cached
-            return self._values.put(key, self._read(fieldname, text, values=True)[2])
+            if type(self.reader.schema[fieldname].format) is not RawPositions:
+                raise Unsupported(f"positions of {fieldname} in another format")
+            return self._positions.put(key, position_lists(self._read(fieldname, text, values=True)[2]))
 
     def _read(self, fieldname: str, text: str, values: bool) -> tuple[Ids, Weights, list[bytes]]:
         """A term's postings over every segment, deleted documents left out (the caller holds `_io`)."""
@@ -207,10 +212,10 @@ class Arrays(Columns):
             candidates = intersect(candidates, within)
         if not candidates.size:
             return EMPTY, True
-        columns = self._word_positions(chain, lists, candidates, deadline)
-        if len(columns) < len(chain):  # the deadline passed while reading their positions
+        words = self._words(chain, lists, candidates, deadline)
+        if len(words) < len(chain):  # the deadline passed while reading their positions
             return candidates if negated else EMPTY, False
-        keep, done = verify(columns, candidates.size, deadline)
+        keep, done = verify(words, candidates.size, deadline)
         found: Ids = candidates[:done][keep[:done]]
         if done == candidates.size:
             return found, True
@@ -227,18 +232,17 @@ class Arrays(Columns):
             lists.append(self.term(fieldname, text))
         return lists
 
-    def _word_positions(
+    def _words(
         self, chain: Chain, lists: list[Ids], candidates: Ids, deadline: Deadline | None
-    ) -> WordPositions:
-        """Each word's encoded positions in each candidate, with its offset (the words read before the
-        deadline only)."""
-        columns: WordPositions = []
+    ) -> list[Word]:
+        """Each word's positions in each candidate, with its offset (the words read before the deadline
+        only)."""
+        words: list[Word] = []
         for (fieldname, text, offset), ids in zip(chain, lists, strict=True):
             if deadline is not None and deadline.expired():
                 break
-            values = self.values(fieldname, text)
-            columns.append(([values[i] for i in np.searchsorted(ids, candidates)], offset))
-        return columns
+            words.append(Word.of(self.positions(fieldname, text), ids, candidates, offset))
+        return words
 
     def evaluate(
         self,

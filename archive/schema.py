@@ -26,9 +26,11 @@ from whoosh.analysis import Token as WhooshToken
 from whoosh.system import pack_uint
 
 from . import analysis
+from .codec.positions import RawPositions
 from .models import Document
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
+"""7: the text fields' positions are raw ints (`codec.positions.RawPositions`), no longer pickled."""
 
 PASSAGE = "p"
 DOCUMENT = "d"
@@ -153,7 +155,9 @@ def _id_field(**kwargs: Any) -> fields.ID:
 
 
 def _text_field(analyzer: FrenchTokenizer, field_boost: float = 1.0) -> fields.TEXT:
-    return fields.TEXT(analyzer=analyzer, phrase=True, field_boost=field_boost)
+    field = fields.TEXT(analyzer=analyzer, phrase=True, field_boost=field_boost)
+    field.format = RawPositions(field_boost=field_boost)
+    return field
 
 
 def build_schema() -> fields.Schema:

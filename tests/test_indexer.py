@@ -154,8 +154,8 @@ def _columns(directory: Path) -> list[dict[str, bytes]]:
 
 
 def _long_document() -> Document:
-    """Values past pickle's limits: 1,100 positions of one word (batched appends), gaps over 65,535
-    (4-byte ints) and position lists longer than 255 bytes (long byte strings)."""
+    """Values past pickle's short forms: position lists longer than 255 bytes (BINBYTES rather than
+    SHORT_BINBYTES), 1,100 positions of one word, positions over 65,535 (all 4 bytes of a value used)."""
     text = " ".join(["saisie"] * 1_100 + ["douane"] * 300 + ["x"] * 70_000 + ["douane", "saisie"])
     passage = Passage("2020/long.txt", 1, "", 0, len(text), text)
     return Document(

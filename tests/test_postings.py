@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from whoosh import query as wq
 
-from archive import postings, query
+from archive import phrases, postings, query
+from archive.codec.positions import encode
+from archive.codec.reader import position_lists
+from archive.deadline import Deadline
 from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
@@ -180,3 +185,70 @@ def _facet_value(name: str, record: dict[str, object]) -> str | None:
         return str(date)[:4] if date else None
     value = record.get(name)
     return str(value) if value else None
+
+
+@st.composite
+def _phrase_words(draw: st.DrawFn) -> tuple[int, list[tuple[list[list[int]], int]]]:
+    """Candidates and a phrase's words: each word's positions in each candidate, and its offset."""
+    count = draw(st.integers(0, 40))
+    offsets = draw(st.lists(st.integers(0, 4), min_size=1, max_size=5))
+    positions = st.lists(st.integers(0, 12), min_size=1, max_size=6, unique=True).map(sorted)
+    return (
+        count,
+        [  # the first word at offset 0, each next one 0 to 4 words after the one before
+            (draw(st.lists(positions, min_size=count, max_size=count)), offset)
+            for offset in itertools.accumulate(offsets[1:], initial=0)
+        ],
+    )
+
+
+def _term(per_candidate: list[list[int]]) -> tuple[phrases.Positions, np.ndarray[Any, Any]]:
+    """A term's positions in candidates 0, 2, 4, ... with a posting between each two (docnums 1, 3, ...)."""
+    postings_ = [p for positions in per_candidate for p in (positions, [99, 100])]
+    ids = np.arange(len(postings_), dtype=np.int64)
+    return position_lists([encode(p) for p in postings_]), ids
+
+
+@given(_phrase_words(), st.sampled_from([1, 3, 1024]))
+def test_phrase_verification_equals_a_loop_over_sets(
+    phrase: tuple[int, list[tuple[list[list[int]], int]]], every: int
+) -> None:
+    count, words = phrase
+    candidates = np.arange(0, 2 * count, 2, dtype=np.int64)
+    chain = [phrases.Word.of(*_term(per), candidates, offset) for per, offset in words]
+    expected = [
+        bool(set.intersection(*({p - offset for p in per[j]} for per, offset in words))) for j in range(count)
+    ]
+    saved = phrases.CHECK_EVERY
+    phrases.CHECK_EVERY = every
+    try:
+        keep, done = phrases.verify(chain, count, None)
+    finally:
+        phrases.CHECK_EVERY = saved
+    assert done == count and keep.tolist() == expected
+
+
+class _Clock(Deadline):
+    """A deadline that passes after `looks` looks at it."""
+
+    def __init__(self, looks: int) -> None:
+        super().__init__(None)
+        self.looks = looks
+
+    def expired(self) -> bool:
+        self.looks -= 1
+        return self.looks < 0
+
+
+@pytest.mark.parametrize(("looks", "done"), [(0, 0), (2, 0), (3, 1), (5, 1), (6, 2), (9, 3)])
+def test_phrase_verification_stops_at_the_deadline_and_counts_only_whole_runs(looks: int, done: int) -> None:
+    """The clock is looked at before each word (3 here) of each run of candidates; a run cut short is not
+    counted."""
+    runs = 3
+    count = runs * phrases.CHECK_EVERY - 5
+    candidates = np.arange(0, 2 * count, 2, dtype=np.int64)
+    chain = [phrases.Word.of(*_term([[3 + w, 8]] * count), candidates, w) for w in range(3)]
+    keep, verified = phrases.verify(chain, count, _Clock(looks))
+    assert verified == min(done * phrases.CHECK_EVERY, count)
+    assert keep[:verified].all() and not keep[verified:].any()
+    assert phrases.verify(chain, count, Deadline(60.0))[1] == count

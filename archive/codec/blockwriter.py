@@ -38,7 +38,7 @@ class PostingLists:
     """A field's posting lists in term order: postings `starts[i]:starts[i + 1]` belong to `terms[i]`.
 
     `values(a, b)` gives postings a:b's values as a block's pickle holds them (`pickled.posting_values`,
-    `pickled.positions`): a buffer and offsets from 0; None for a format without values.
+    `pickled.byte_strings`): a buffer and offsets from 0; None for a format without values.
     """
 
     terms: list[bytes]

@@ -1,24 +1,22 @@
 """Pickle's opcodes, written with numpy: the values inside Whoosh's posting blocks, many at once.
 
-Whoosh's whoosh3 codec pickles each block of postings (a tuple of docnum gaps, weights and values) and
-each posting's positions (`Positions.encode`: a count, then a pickled list of gaps), one Python call per
-posting. The functions here write the same opcodes for whole arrays: ints as BININT1/BININT2/BININT,
-floats as BINFLOAT, byte strings as SHORT_BINBYTES/BINBYTES. One thing differs from Whoosh's protocol
+Whoosh's whoosh3 codec pickles each block of postings (a tuple of docnum gaps, weights and values), one
+Python call per posting. The functions here write the same opcodes for whole arrays: ints as
+BININT1/BININT2/BININT, floats as BINFLOAT, byte strings (the postings' values, such as the text fields'
+raw positions, `codec.positions`) as SHORT_BINBYTES/BINBYTES. One thing differs from Whoosh's protocol
 2 pickles: byte strings use protocol 3's opcodes, where protocol 2 spells every value as a call to
 `codecs.encode`; `pickle.loads`, which is all Whoosh reads a block with, gives back the same tuple.
 """
 
 from __future__ import annotations
 
-import itertools
 import struct
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from whoosh import formats
 
-from .ragged import Ints, Ragged, fixed, join, pieces, rows, same, where
+from .ragged import Ints, Ragged, fixed, join, pieces, rows
 
 
 def ints(values: Ints) -> Ragged:
@@ -53,6 +51,13 @@ def byte_string(value: bytes) -> bytes:
     return (b"C" + bytes((size,)) if size < 256 else b"B" + struct.pack("<I", size)) + value
 
 
+def byte_strings(items: Ragged) -> Ragged:
+    """Each item of a ragged buffer as pickle writes a byte string (see `string_heads`)."""
+    data, item_offsets = items
+    count = item_offsets.size - 1
+    return join(count, [string_heads(np.diff(item_offsets)), (data, item_offsets)])
+
+
 def posting_values(values: list[bytes], size: int | None) -> Ragged:
     """Postings' values (from a format of this `fixed_value_size`) as a block's pickle holds them:
     variable-sized ones each a byte string, empty ones left out as Whoosh does; fixed-size ones as they
@@ -60,41 +65,3 @@ def posting_values(values: list[bytes], size: int | None) -> Ragged:
     if size is None:
         return pieces([byte_string(v) if v else b"" for v in values])
     return pieces(values)
-
-
-_LIST = b"\x80\x02]q\x00"  # protocol 2, an empty list kept in memo slot 0
-
-
-def positions(deltas: Ints, starts: Ints, frequency: Ints) -> Ragged:
-    """Each posting's `Positions.encode(positions)` (a count, then the pickled list of gaps), as the
-    pickled byte string that holds it in a block. `deltas` are the gaps of all postings one after the
-    other, each posting's first gap from 0; posting i's start at `starts[i]`, `frequency[i]` of them."""
-    count = starts.size
-    big = frequency > 1000  # pickle appends long lists in batches of 1000: left to pickle itself
-    if big.any():
-        return _positions_slowly(deltas, starts)
-    many = frequency > 1
-    int_bytes, int_offsets = ints(deltas)
-    grouped = (int_bytes, int_offsets[np.append(starts, deltas.size)])  # grouped by posting
-    counts = frequency.astype(">u4").view(np.uint8).reshape(-1, 4)
-    ends = np.where(many[:, None], np.frombuffer(b"e.", np.uint8), np.frombuffer(b"a.", np.uint8))
-    body = [
-        fixed(counts, 4),
-        same(_LIST, count),
-        where(many, b"("),
-        grouped,
-        fixed(ends.astype(np.uint8), 2),
-    ]
-    lengths = np.sum([np.diff(o) for _, o in body], axis=0).astype(np.int64)
-    return join(count, [string_heads(lengths), *body])
-
-
-def _positions_slowly(deltas: Ints, starts: Ints) -> Ragged:
-    encode = formats.Positions().encode
-    bounds = np.append(starts, deltas.size).tolist()
-    return pieces(
-        [
-            byte_string(encode(np.cumsum(deltas[a:b]).tolist()))  # a posting's gaps start from 0
-            for a, b in itertools.pairwise(bounds)
-        ]
-    )

@@ -11,7 +11,6 @@ and `tests/test_postings.py` the answers built on them: run both before moving t
 from __future__ import annotations
 
 import io
-import itertools
 import pickle
 import zlib
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from ..idsets import EMPTY, Ids
+from .positions import POSITION
 
 BM25_B = 0.75
 """Whoosh's default BM25F `B` (`whoosh.scoring.BM25F().B`): our scores must equal Whoosh's own."""
@@ -108,9 +108,12 @@ def _blocks(leaf: Any, fieldname: str, text: str) -> Iterator[tuple[Any, Any, An
         position = end
 
 
-def decode_positions(value: bytes) -> list[int]:
-    """Whoosh's `Positions.decode_positions`: a count, then the pickled gaps between positions."""
-    return list(itertools.accumulate(pickle.loads(value[4:])))
+def position_lists(values: list[bytes]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """Postings' values (`positions.RawPositions`) decoded at once: all their positions in one array,
+    and where each posting's positions start in it (then the end)."""
+    starts = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=starts[1:])
+    return np.frombuffer(b"".join(values), dtype=POSITION), starts // POSITION.itemsize
 
 
 def position_column(reader: Any, n: int) -> npt.NDArray[np.int32]:
