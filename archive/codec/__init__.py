@@ -4,9 +4,9 @@ The speed of the index and of search comes from writing and reading Whoosh's fil
 per-posting Python calls, which means knowing its private attributes and byte layouts. They live in this
 package and nowhere else. Write side: `writer` (the segment writer and its per-document writers),
 `blockwriter` (posting blocks and term rows), `termtable` (the term table file), `pickled` (the pickle
-opcodes inside blocks) and `ragged` (the numpy byte buffers they are built in). Read side: `reader`. Both: `positions`
-(`RawPositions`, the text fields' posting format: raw little-endian positions, which Whoosh's own
-searcher reads through the format's methods).
+opcodes inside blocks) and `ragged` (the numpy byte buffers they are built in). Read side: `reader`.
+Both: `positions` (`RawPositions`, the text fields' posting format: raw little-endian positions, which
+Whoosh's own searcher reads through the format's methods).
 
 Those layouts are whoosh-reloaded 2.7.5's, and every Whoosh fork installs into the same `whoosh/`
 package, so at import this module checks that the installed distribution is exactly the pinned one
