@@ -15,6 +15,7 @@ from typing import Any
 from . import isolation
 from .decoding import decode
 from .errors import RejectedInput
+from .metadata import html_source
 from .models import Block, Extracted
 
 FORMATS: dict[str, str] = {
@@ -86,7 +87,8 @@ def _read_txt(name: str, data: bytes) -> Extracted:
     paras = list(_paragraphs(text))
     blocks = [Block(p) for p in paras]
     metadata: dict[str, Any] = {}
-    first = text.strip().split("\n", 1)[0].strip()
+    # spaced as its paragraph is: French typography puts a no-break space before ? : ; ! (« extrait ? »)
+    first = _SPACES.sub(" ", text.strip().split("\n", 1)[0]).strip()
     if (
         paras
         and len(paras) > 1
@@ -224,12 +226,14 @@ def _read_html(name: str, data: bytes) -> Extracted:
             ("title", "title"),
             ("date", "date"),
             ("description", "description"),
-            ("source", "sitename"),
             ("url", "url"),
         ):
             value = getattr(meta, attr, None)
             if value:
                 metadata[field] = value
+    source = html_source(data, getattr(meta, "sitename", None), [metadata.get("title")])
+    if source:
+        metadata["source"] = source
     lang = re.search(rb"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2})", data[:4096], re.IGNORECASE)
     if lang:
         metadata["language"] = lang.group(1).decode("ascii").lower()

@@ -6,15 +6,19 @@ The sidecar `NAME.meta.toml` (or `STEM.meta.toml`) next to a document wins over 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import tomllib
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import fold
 from .errors import RejectedInput
 from .models import Metadata
-from .taxonomy import Taxonomy
+
+if TYPE_CHECKING:  # the HTML reader's worker imports this module: it needs no taxonomy
+    from .taxonomy import Taxonomy
 
 SIDECAR_SUFFIX = ".meta.toml"
 
@@ -165,3 +169,103 @@ def _ids(taxonomy: Taxonomy, kind: str, value: object) -> tuple[str, ...]:
         else:
             out[re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")] = None
     return tuple(out)
+
+
+# ---------------------------------------------------------------- the publisher of a web page
+
+_PUBLISHER_META = (
+    ("property", "og:site_name"),
+    ("name", "og:site_name"),
+    ("name", "publisher"),
+    ("name", "application-name"),
+)
+"""The `<meta>` tags naming who publishes a page, by precedence (JSON-LD `publisher` comes second)."""
+
+
+def html_source(data: bytes, guessed: str | None, titles: Iterable[str | None]) -> str | None:
+    """Who published a page (its `source`): `og:site_name`, JSON-LD `publisher.name`, `<meta name=publisher>`,
+    `application-name`, a JSON-LD `WebSite` name, and only then `guessed` (a `<title>` suffix or a domain
+    name); never one of the page's own `titles`, nor its `<title>` or JSON-LD headline or page name."""
+    html = _parse(data)
+    nodes = list(_json_ld(html))
+    own = {_same(t) for t in (*titles, html.findtext(".//title"), *_page_names(nodes)) if t}
+    candidates = [
+        *_meta(html, _PUBLISHER_META[:2]),
+        *_publishers(nodes),
+        *_meta(html, _PUBLISHER_META[2:]),
+        *(n.get("name") for n in nodes if n.get("@type") == "WebSite"),
+        guessed,
+    ]
+    for candidate in candidates:
+        text = _text(candidate)
+        if text and _same(text) not in own:
+            return text
+    return None
+
+
+def _parse(data: bytes) -> Any:
+    """The page as an lxml tree: UTF-8 when it decodes as such, else as the page declares (or Latin-1)."""
+    import lxml.etree  # type: ignore[import-untyped]
+    import lxml.html  # type: ignore[import-untyped]
+
+    try:
+        text: str | bytes = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data
+    for source in (text, data):
+        try:
+            return lxml.html.fromstring(source)
+        except (ValueError, lxml.etree.ParserError):  # an XML encoding declaration in a str; no content
+            continue
+    return lxml.html.fromstring("<html></html>")
+
+
+def _same(text: str) -> str:
+    """A name compared with another: case, accents and spacing ignored."""
+    return " ".join(fold(text).split())
+
+
+def _meta(html: Any, keys: Iterable[tuple[str, str]]) -> Iterator[str]:
+    for attribute, value in keys:
+        for element in html.iterfind(f".//meta[@{attribute}='{value}']"):
+            yield element.get("content") or ""
+
+
+def _json_ld(html: Any) -> Iterator[dict[str, Any]]:
+    """Every object of the page's JSON-LD blocks, `@graph` members and nested objects included."""
+    for script in html.iterfind(".//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text or "")
+        except (ValueError, RecursionError):
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                yield item
+                stack.extend(v for v in item.values() if isinstance(v, dict | list))
+
+
+def _page_names(nodes: list[dict[str, Any]]) -> Iterator[str]:
+    """The names a page's JSON-LD gives the page itself (its headline, a `WebPage`'s name)."""
+    for node in nodes:
+        if isinstance(node.get("headline"), str):
+            yield node["headline"]
+        if node.get("@type") in ("WebPage", "Article", "NewsArticle") and isinstance(node.get("name"), str):
+            yield node["name"]
+
+
+def _publishers(nodes: list[dict[str, Any]]) -> Iterator[str]:
+    """The names of the JSON-LD `publisher`s, references (`{"@id": ...}`) resolved within the page."""
+    by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str) and "name" in n}  # not references
+    for node in nodes:
+        publisher = node.get("publisher")
+        for item in publisher if isinstance(publisher, list) else [publisher]:
+            if isinstance(item, str):
+                yield item
+            elif isinstance(item, dict):
+                found = item if "name" in item else by_id.get(str(item.get("@id")), {})
+                if isinstance(found.get("name"), str):
+                    yield found["name"]

@@ -1,9 +1,20 @@
 """Agency and offence detection from an editable taxonomy, through the same French analysis as search.
 
 The default taxonomy ships as `archive/taxonomy.toml`; an archive home's `taxonomy.toml` extends it
-(an entry without `label` adds aliases to the default entry of that id), overrides it (an entry with a
-`label` replaces it) or removes entries (`disabled = true`). Aliases match as contiguous word sequences,
-compared by analysis key, so inflections, accents, elisions and stop words do not matter.
+(an entry without `label` adds aliases and exclusions to the default entry of that id), overrides it (an
+entry with a `label` replaces it) or removes entries (`disabled = true`).
+
+What a passage must say to be tagged (README, "Taxonomy and facets"):
+
+- an *alias* of the entry, as a contiguous word sequence compared by analysis key, so inflections,
+  accents, elisions and stop words do not matter;
+- except that an alias word written in capitals (`PNF`, `STAD`, `C3N`) is an *acronym*: it matches only a
+  word written in capitals with the same letters, dots allowed (`PNF`, `P.N.F.`), never a word that
+  merely shares its key (`stade`);
+- and not inside one of the entry's *exclusions* (`not = ["corruption de mineur"]`): an occurrence of an
+  alias lying wholly within an occurrence of an excluded phrase does not count.
+
+The id and the label name an entry (metadata may use them) but do not detect it: only aliases do.
 """
 
 from __future__ import annotations
@@ -11,25 +22,41 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .analysis import fold, key_sequence
+from .analysis import fold, key_sequence, tokens
 from .errors import TaxonomyError
 
 KINDS: tuple[str, ...] = ("agency", "offence")
 
+MATCHING = "2"
+"""The version of the matching rules, part of the fingerprint: changing the rules re-tags every passage.
+1: aliases, ids and labels by key; 2: aliases only, acronyms in capitals, exclusions."""
+
+Slot = tuple[bool, str]
+"""One word of a pattern: (is an acronym, the key or the folded letters it must equal)."""
+
 
 @dataclass(frozen=True)
 class Entry:
-    """One agency or offence: its id, the label people read, the aliases that name it, its parent."""
+    """One agency or offence: its id, the label people read, what names it, its parent, what does not."""
 
     id: str
     label: str
     aliases: tuple[str, ...]
     parent: str | None = None
+    exclusions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    slots: tuple[Slot, ...]
+    entry_id: str
+    excludes: bool  # an exclusion of entry_id rather than an alias of it
 
 
 class Taxonomy:
@@ -37,22 +64,21 @@ class Taxonomy:
 
     def __init__(self, entries: dict[str, dict[str, Entry]]) -> None:
         self.entries = entries
-        self._matchers: dict[str, dict[str, list[tuple[tuple[str, ...], str]]]] = {}
+        self._matchers = {kind: _matcher(table.values()) for kind, table in entries.items()}
+        self._names: dict[str, dict[tuple[str, ...], str]] = {}
         for kind, table in entries.items():
-            matcher: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+            names: dict[tuple[str, ...], str] = {}
             for entry in table.values():
-                for alias in (entry.id.replace("-", " "), entry.label, *entry.aliases):
-                    seq = tuple(key_sequence(alias))
-                    if seq and (entry.id, seq) not in {(i, s) for s, i in matcher.get(seq[0], [])}:
-                        matcher.setdefault(seq[0], []).append((seq, entry.id))
-            for candidates in matcher.values():
-                candidates.sort(key=lambda c: -len(c[0]))
-            self._matchers[kind] = matcher
+                for name in (*entry.aliases, entry.label, entry.id.replace("-", " ")):
+                    names.setdefault(tuple(key_sequence(name)), entry.id)
+            names.pop((), None)
+            self._names[kind] = names
         canonical = {
-            k: {i: [e.label, list(e.aliases), e.parent] for i, e in sorted(t.items())}
+            k: {i: [e.label, list(e.aliases), e.parent, list(e.exclusions)] for i, e in sorted(t.items())}
             for k, t in sorted(entries.items())
         }
-        self.fingerprint = hashlib.sha256(json.dumps(canonical, ensure_ascii=False).encode()).hexdigest()[:16]
+        digest = json.dumps([MATCHING, canonical], ensure_ascii=False).encode()
+        self.fingerprint = hashlib.sha256(digest).hexdigest()[:16]
 
     @classmethod
     def load(cls, override: Path | None = None) -> Taxonomy:
@@ -75,23 +101,18 @@ class Taxonomy:
             for kind, table in entries.items():  # children of a disabled entry stand on their own
                 for entry_id, entry in list(table.items()):
                     if entry.parent and (kind, entry.parent) in disabled:
-                        table[entry_id] = Entry(entry.id, entry.label, entry.aliases, None)
-        for kind, table in entries.items():
-            for entry in table.values():
-                if entry.parent and entry.parent not in table:
-                    raise TaxonomyError("taxonomy", f"{kind}.{entry.id}: unknown parent {entry.parent!r}")
+                        table[entry_id] = Entry(entry.id, entry.label, entry.aliases, None, entry.exclusions)
+        _check(entries)
         return cls(entries)
 
     def detect(self, text: str) -> dict[str, tuple[str, ...]]:
         """The ids of each kind mentioned in `text`, with their parents, in order of first mention."""
-        seq = key_sequence(text)
+        words = _words(text)
         found: dict[str, tuple[str, ...]] = {}
         for kind, matcher in self._matchers.items():
             ids: dict[str, None] = {}
-            for i, k in enumerate(seq):
-                for alias, entry_id in matcher.get(k, ()):
-                    if tuple(seq[i : i + len(alias)]) == alias:
-                        ids.update(dict.fromkeys(self.lineage(kind, entry_id)))
+            for entry_id in _mentions(matcher, words):
+                ids.update(dict.fromkeys(self.lineage(kind, entry_id)))
             found[kind] = tuple(ids)
         return found
 
@@ -106,23 +127,125 @@ class Taxonomy:
         return out
 
     def resolve(self, kind: str, value: str) -> str | None:
-        """The id that a metadata value names: an id, a label or an alias (compared analysed)."""
+        """The id that a metadata value names: an id, a label or an alias (compared analysed, any case)."""
         table = self.entries[kind]
         slug = fold(value).strip().replace(" ", "-")
         if slug in table:
             return slug
-        seq = tuple(key_sequence(value))
-        if not seq:
-            return None
-        for alias, entry_id in self._matchers[kind].get(seq[0], ()):
-            if alias == seq:
-                return entry_id
-        return None
+        return self._names[kind].get(tuple(key_sequence(value)))
 
     def label(self, kind: str, value: str) -> str:
         """The label of the entry `value` of `kind`, or `value` itself when the taxonomy has no such entry."""
         entry = self.entries.get(kind, {}).get(value)
         return entry.label if entry else value
+
+
+# ---------------------------------------------------------------- matching
+
+
+_Word = tuple[str, str | None]
+"""A word of a text: its key, and its folded letters when it is written in capitals (an acronym)."""
+
+
+def _words(text: str) -> list[_Word]:
+    """One word per position, stop words left out and compound joins skipped, as `key_sequence` does."""
+    out: list[_Word] = []
+    last = -1
+    for t in tokens(text):
+        if t.position == last:
+            continue
+        last = t.position
+        if not t.stop:
+            out.append((t.key, _acronym(t.word)))
+    return out
+
+
+def _acronym(word: str) -> str | None:
+    """The folded letters of a word written in capitals (`P.N.F.` -> `pnf`), or None."""
+    bare = word.replace(".", "")
+    if bare.upper() != bare or sum(c.isalpha() for c in bare) < 2:
+        return None
+    return fold(bare)
+
+
+def _slots(phrase: str) -> tuple[Slot, ...]:
+    """A phrase of the taxonomy as the slots it matches: acronyms by their letters, other words by key."""
+    return tuple((acronym is not None, acronym or key) for key, acronym in _words(phrase))
+
+
+def _matcher(entries: Iterable[Entry]) -> dict[Slot, list[_Pattern]]:
+    """Every alias and exclusion of one kind, indexed by its first slot, longest first."""
+    matcher: dict[Slot, list[_Pattern]] = {}
+    for entry in entries:
+        phrases = [(a, False) for a in entry.aliases] + [(x, True) for x in entry.exclusions]
+        for phrase, excludes in phrases:
+            slots = _slots(phrase)
+            if slots:
+                pattern = _Pattern(slots, entry.id, excludes)
+                bucket = matcher.setdefault(slots[0], [])
+                if pattern not in bucket:
+                    bucket.append(pattern)
+    for bucket in matcher.values():
+        bucket.sort(key=lambda p: -len(p.slots))
+    return matcher
+
+
+def _at(pattern: _Pattern, words: list[_Word], i: int) -> bool:
+    """Whether `pattern` occurs in `words` starting at position `i`."""
+    if i + len(pattern.slots) > len(words):
+        return False
+    for (is_acronym, value), (key, acronym) in zip(pattern.slots, words[i:], strict=False):
+        if (acronym if is_acronym else key) != value:
+            return False
+    return True
+
+
+def _mentions(matcher: dict[Slot, list[_Pattern]], words: list[_Word]) -> list[str]:
+    """The entry ids whose aliases occur outside their exclusions, in order of first occurrence."""
+    hits: list[tuple[int, int, str]] = []
+    excluded: dict[str, list[tuple[int, int]]] = {}
+    for i, (key, acronym) in enumerate(words):
+        candidates = matcher.get((False, key), [])
+        if acronym is not None:
+            candidates = candidates + matcher.get((True, acronym), [])
+        for pattern in candidates:
+            if _at(pattern, words, i):
+                span = (i, i + len(pattern.slots))
+                if pattern.excludes:
+                    excluded.setdefault(pattern.entry_id, []).append(span)
+                else:
+                    hits.append((*span, pattern.entry_id))
+    ids: dict[str, None] = {}
+    for start, end, entry_id in hits:
+        if not any(s <= start and end <= e for s, e in excluded.get(entry_id, ())):
+            ids[entry_id] = None
+    return list(ids)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _check(entries: dict[str, dict[str, Entry]]) -> None:
+    """Parents that exist, and no exclusion that would exclude an alias wherever it occurs."""
+    for kind, table in entries.items():
+        for entry in table.values():
+            if entry.parent and entry.parent not in table:
+                raise TaxonomyError("taxonomy", f"{kind}.{entry.id}: unknown parent {entry.parent!r}")
+            aliases = {_slots(a): a for a in entry.aliases}
+            for phrase in entry.exclusions:
+                if _slots(phrase) in aliases:
+                    raise TaxonomyError(
+                        "taxonomy",
+                        f"{kind}.{entry.id}: the exclusion {phrase!r} reads as the alias "
+                        f"{aliases[_slots(phrase)]!r} and would exclude it everywhere; give its context",
+                    )
+
+
+def _strings(path: str, kind: str, entry_id: str, raw: dict[str, Any], field: str) -> tuple[str, ...]:
+    value = raw.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise TaxonomyError(path, f"{kind}.{entry_id}.{field} must be a list of strings")
+    return tuple(value)
 
 
 def _parse(data: dict[str, Any], path: str, base: dict[str, dict[str, Entry]]) -> dict[str, dict[str, Entry]]:
@@ -138,19 +261,21 @@ def _parse(data: dict[str, Any], path: str, base: dict[str, dict[str, Entry]]) -
             if raw.get("disabled"):
                 entries[kind].pop(entry_id, None)
                 continue
-            aliases = raw.get("aliases", [])
-            if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-                raise TaxonomyError(path, f"{kind}.{entry_id}.aliases must be a list of strings")
+            aliases = _strings(path, kind, entry_id, raw, "aliases")
+            exclusions = _strings(path, kind, entry_id, raw, "not")
             previous = entries[kind].get(entry_id)
-            if "label" not in raw:
-                if previous is None:
-                    raise TaxonomyError(path, f"{kind}.{entry_id} needs a label")
+            if "label" in raw:
+                entries[kind][entry_id] = Entry(
+                    entry_id, str(raw["label"]), aliases, raw.get("parent"), exclusions
+                )
+            elif previous is None:
+                raise TaxonomyError(path, f"{kind}.{entry_id} needs a label")
+            else:
                 entries[kind][entry_id] = Entry(
                     entry_id,
                     previous.label,
-                    previous.aliases + tuple(aliases),
+                    previous.aliases + aliases,
                     raw.get("parent", previous.parent),
+                    previous.exclusions + exclusions,
                 )
-                continue
-            entries[kind][entry_id] = Entry(entry_id, str(raw["label"]), tuple(aliases), raw.get("parent"))
     return entries
