@@ -6,7 +6,7 @@ conflate inflections, so that all of these meet:
 
 >>> key("Pédocriminalité") == key("pedocriminalite")
 True
->>> key("condamnée") == key("condamnee") == key("condamnés") == key("condamnes") == key("condamné")
+>>> key("condamnée") == key("condamnee") == key("condamnés") == key("condamnes") == key("condamner")
 True
 >>> key("opérations") == key("operation"), key("saisir") == key("saisie"), key("blanchiments") == key("blanchiment")
 (True, True, True)
@@ -14,6 +14,15 @@ True
 ['enquête', 'Europol']
 >>> [t.key for t in tokens("L’enquête d'Europol") if not t.stop]
 ['enquet', 'europol']
+
+while words that share letters, or a derivational suffix, keep keys of their own:
+
+>>> [key(w) for w in ("casier", "cas", "favoritisme", "favorable", "favoriser")]
+['casi', 'cas', 'favoritism', 'favorabl', 'favoris']
+>>> [key(w) for w in ("personnaliser", "personnalisé", "personnalité")]
+['personnalis', 'personnalis', 'personnalit']
+>>> [key(w) for w in ("publique", "public", "publicité", "publication")]
+['publiqu', 'publiqu', 'publicit', 'publication']
 
 Stop words keep their positions, so phrase queries can require the gap they leave:
 
@@ -24,31 +33,32 @@ Hyphenated words give their parts and the joined word, the joined word at the po
 acronyms with dots are read without them:
 
 >>> [(t.key, t.position) for t in tokens("anti-refoulement")]
-[('anti', 0), ('antirefoul', 0), ('refoul', 1)]
+[('anti', 0), ('antirefoulement', 0), ('refoulement', 1)]
 >>> [t.key for t in tokens("l'O.N.U. et l'ONU")if not t.stop]
 ['onu', 'onu']
 
-Why keys are computed the way they are (see README, "French analysis"): the Snowball French stemmer
-expects accented words, and folding accents after stemming splits `pédocriminalité` (stem
-`pédocriminal`) from `pedocriminalite` (stem `pedocriminalit`). Keys therefore depend on the folded word
-only, so accents can never matter; the stemmer is then applied until its output stops changing, which
-re-unites the forms whose accent it relied on (`condamnée` -> `condamnee` -> `condamne` -> `condamn`),
-and a final `s` after `u`/`o`, which Snowball keeps, is dropped (`détenus`, `numéros`).
+Why keys are computed the way they are (see README, "French analysis"). A key depends on the folded word
+only, so accents can never matter: stemming the accented word and folding after splits `pédocriminalité`
+from `pedocriminalite`. On the folded word, `stem` removes one inflection by rules, the longest ending
+first: verb endings (future, conditional, -iss- forms, present participles of stems of five letters or
+more), else a plural (-s, -x, -aux to -al), then a feminine or participle ending (-ière, -euse, -rice,
+-ée, -e) or an infinitive (-er, -ir). Derivational suffixes (-ité, -isme, -able, -ation, -ement) stay:
+the Snowball stemmer used before removed them and, run until it stopped changing to make up for the
+accents it relies on, merged unrelated words (`casier` -> `cas`, `personnalité` -> `personnal`,
+`publique` -> `publicité`). `bench/analyzers.py` compares chains on the pairs of `bench/conflation.tsv`.
+What folding cannot tell apart stays merged: words that differ only by accents (`pêche`/`péché`) or are
+spelled like a form of another (`partie`/`partir`).
 """
 
 from __future__ import annotations
 
-import html
+import contextlib
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any, NamedTuple
-
-import Stemmer
-
-_STEMMER = Stemmer.Stemmer("french")
 
 STOP_WORDS: frozenset[str] = frozenset(
     """
@@ -107,23 +117,123 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+class _Endings(NamedTuple):
+    """Endings and what replaces them, with the least length of the result; their lengths, longest first."""
+
+    replace: dict[str, tuple[str, int]]
+    lengths: tuple[int, ...]
+
+
+def _endings(table: str) -> _Endings:
+    """Parse `ending>replacement/n` items: the ending is replaced when the result keeps n letters or more."""
+    replace: dict[str, tuple[str, int]] = {}
+    for item in table.split():
+        ending, rest = item.split(">")
+        replacement, least = rest.split("/")
+        replace[ending] = (replacement, int(least))
+    return _Endings(replace, tuple(sorted({len(e) for e in replace}, reverse=True)))
+
+
+# Verb endings, tried first on the word as written (a final -s is part of them): future and conditional
+# of -er and -ir verbs, the -iss- forms of -ir verbs, the imperfect plural, present participles (kept to
+# stems of five letters or more, so that `montant`, `devant`, `enfant` stay whole).
+_VERBS = _endings(
+    "eraient>/3 erions>/3 eriez>/3 erons>/3 eront>/3 erait>/3 erais>/3 erai>/3 eras>/3 erez>/3 era>/3 "
+    "issaient>i/3 issions>i/3 issiez>i/3 issons>i/3 issent>i/3 issants>i/3 issantes>i/3 issante>i/3 "
+    "issant>i/3 issait>i/3 issais>i/3 issez>i/3 isses>i/3 isse>i/3 iraient>i/3 irions>i/3 iriez>i/3 "
+    "irons>i/3 iront>i/3 irait>i/3 irais>i/3 irai>i/3 iras>i/3 irez>i/3 ira>i/3 aient>/3 "
+    "geant>g/3 geants>g/3 geante>g/3 geantes>g/3 ant>/5 ants>/5 ante>/5 antes>/5"
+)
+# Gender and participle endings, tried once the plural is gone: -ière/-ier, -gère/-ger, -euse/-eux,
+# -rice/-eur, the participles -ée/-é, the infinitives -er/-ir, and the final -e of feminines and verbs.
+_FORMS = _endings("iere>i/3 gere>g/3 euse>eu/3 rice>eur/3 ee>/3 ez>/3 er>/3 ir>i/3 e>/3")
+_UNDOUBLE = ("enn", "onn", "ett", "ell")
+_VOWELS = frozenset("aeiouy")
+
+
+def stem(word: str) -> str:
+    """A lowercase word without its inflection: the stemming step of `key` (rules in the module docstring).
+
+    >>> [stem(w) for w in ("saisir", "saisi", "saisie", "saisies", "saisissent", "saisira")]
+    ['saisi', 'saisi', 'saisi', 'saisi', 'saisi', 'saisi']
+    >>> [stem(w) for w in ("tribunaux", "lieux", "active", "actifs", "directrice", "dangereuse", "première")]
+    ['tribunal', 'lieu', 'activ', 'activ', 'directeur', 'dangereu', 'premi']
+    >>> [stem(w) for w in ("jugeant", "bénéficiant", "montant", "criminelle", "ordonnée", "longue")]
+    ['jug', 'benefici', 'montant', 'criminel', 'ordon', 'long']
+    """
+    folded = fold(word)
+    w = _drop(folded, _VERBS)
+    if w is None:
+        w = _plural(folded)
+        if w.endswith(("ic", "if")):  # public/publique, actif/active/privée: the stem the feminine shows
+            w = w[:-1] + ("qu" if w[-1] == "c" else "v")
+        elif w.endswith("ail"):  # travail/travaux
+            w = w[:-2] + "l"
+        w = _drop(w, _FORMS) or w
+    if len(w) > 4 and w[-3:] in _UNDOUBLE:  # criminelle/criminel, ordonne/ordonner
+        w = w[:-1]
+    if w.endswith("ngu"):  # longue/long, distinguer/distingué
+        w = w[:-1]
+    return w
+
+
+def _drop(word: str, endings: _Endings) -> str | None:
+    """`word` with its longest ending in `endings` replaced, if what remains is long enough (an ending
+    replaced by `i`, an -ir verb's, only after a consonant: `laisse`, `puisse`, `devoir` keep theirs)."""
+    for n in endings.lengths:
+        found = endings.replace.get(word[-n:]) if n < len(word) else None
+        if (
+            found is not None
+            and len(word) - n + len(found[0]) >= found[1]
+            and not (found[0] == "i" and word[-n - 1] in _VOWELS)
+        ):
+            return word[:-n] + found[0]
+    return None
+
+
+def _plural(word: str) -> str:
+    """`word` without a plural ending: -aux to -al (not -eaux), -ux to -u, -s (not -ss)."""
+    if len(word) < 4:
+        return word
+    if word.endswith("aux") and len(word) > 4 and not word.endswith("eaux"):
+        return word[:-3] + "al"
+    if word.endswith("ux") or (word[-1] == "s" and word[-2] != "s"):
+        return word[:-1]
+    return word
+
+
+_stem: Callable[[str], str] = stem
+
+
 @lru_cache(maxsize=262_144)
 def key(word: str) -> str:
-    """The index key of one word (no spaces, no apostrophes): folded, then stemmed to a fixed point."""
-    folded = _JOINERS.sub("", fold(word))
+    """The index key of one word (no spaces, no apostrophes): folded, then stemmed."""
+    lower = _JOINERS.sub("", unicodedata.normalize("NFC", word.casefold()))
+    folded = fold(lower)
     if _NUMERIC.match(folded):
         return folded
-    if len(folded) > 3 and folded[-1] == "s" and folded[-2] in "uo":
-        folded = folded[:-1]
-    stem = folded
-    for _ in range(4):
-        nxt = _STEMMER.stemWord(stem)
-        if nxt == stem:
-            break
-        stem = nxt
-    if stem.endswith("iqu"):  # public/publique, laïc/laïque: the -ique feminine keeps a "qu" stem
-        stem = stem[:-2] + "c"
-    return stem or folded
+    return _stem(lower) or folded
+
+
+@contextlib.contextmanager
+def stemming(step: Callable[[str], str]) -> Iterator[None]:
+    """Analyse with another stemming step inside the block (how `bench/quality.py` compares chains through
+    the whole archive, one at a time, in one process): every cached analysis is dropped on entry and exit."""
+    global _stem
+    saved = _stem
+    _forget()
+    _stem = step
+    try:
+        yield
+    finally:
+        _stem = saved
+        _forget()
+
+
+def _forget() -> None:
+    for cached in (key, _plain, _surface_terms, _surface):
+        cached.cache_clear()
+    _CHUNKS.clear()
 
 
 @lru_cache(maxsize=262_144)
@@ -293,27 +403,3 @@ def key_sequence(text: str) -> list[str]:
         if not t.stop:
             out.append(t.key)
     return out
-
-
-def highlight(text: str, marked: Iterable[str]) -> str:
-    """`text` as escaped HTML with every word whose key is in `marked` wrapped in `<mark>`.
-
-    >>> highlight("La Pédocriminalité <b>", {key("pedocriminalite")})
-    'La <mark>Pédocriminalité</mark> &lt;b&gt;'
-    """
-    wanted = set(marked)
-    spans: list[tuple[int, int]] = []
-    for t in tokens(text):
-        if t.key in wanted and not t.stop:
-            if spans and t.start < spans[-1][1]:  # a compound and its parts overlap: keep the widest
-                spans[-1] = (spans[-1][0], max(spans[-1][1], t.end))
-            else:
-                spans.append((t.start, t.end))
-    out: list[str] = []
-    last = 0
-    for start, end in spans:
-        out.append(html.escape(text[last:start], quote=False))
-        out.append(f"<mark>{html.escape(text[start:end], quote=False)}</mark>")
-        last = end
-    out.append(html.escape(text[last:], quote=False))
-    return "".join(out)

@@ -29,8 +29,9 @@ from . import analysis
 from .codec.positions import RawPositions
 from .models import Document
 
-SCHEMA_VERSION = 7
-"""7: the text fields' positions are raw ints (`codec.positions.RawPositions`), no longer pickled."""
+SCHEMA_VERSION = 8
+"""7: the text fields' positions are raw ints (`codec.positions.RawPositions`), no longer pickled.
+8: keys from inflection rules (`analysis.stem`), no longer Snowball to a fixed point (issue 13)."""
 
 PASSAGE = "p"
 DOCUMENT = "d"

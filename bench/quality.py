@@ -5,7 +5,9 @@
 Corpus: codes-penal-domain, one document per article, the same documents and passages for every engine.
 Document-level ranking: the top 100 passages in rank order, each document kept at its first occurrence.
 Baselines in the same run: SQLite FTS5 (terms OR'ed), stock Whoosh French analyzer with its default
-parser (AND) and with OR grouping; Tantivy (query parser default, OR) for information.
+parser (AND) and with OR grouping; Tantivy (query parser default, OR) for information. Then the French
+analyzer's candidate chains (`bench/analyzers.py`): the conflation set (`bench/conflation.tsv`), the same
+two measures and their speed.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from . import corpus
+from . import analyzers, corpus
 from .peers import installed, make
 from .peers.base import Peer, first_documents
 from .peers.whoosh_peer import WhooshPeer
@@ -106,7 +108,14 @@ def load_judgments(path: Path = JUDGMENTS) -> list[Judged]:
     return out
 
 
-def mrr(peer: Peer, items: list[tuple[str, str]]) -> float:
+class Ranker(Protocol):
+    """What the quality measures need of an engine: document ids in rank order for free text."""
+
+    def rank(self, text: str, limit: int = 100) -> list[str]:
+        """Document ids of the top `limit` passages for free text, in rank order."""
+
+
+def mrr(peer: Ranker, items: list[tuple[str, str]]) -> float:
     """Mean reciprocal rank of each item's document in the peer's first 10 documents (0 when absent)."""
     total = 0.0
     for text, doc in items:
@@ -116,7 +125,7 @@ def mrr(peer: Peer, items: list[tuple[str, str]]) -> float:
     return total / len(items)
 
 
-def ndcg(peer: Peer, judged: list[Judged]) -> tuple[float, list[float]]:
+def ndcg(peer: Ranker, judged: list[Judged]) -> tuple[float, list[float]]:
     """nDCG@10 (gain 2^g-1) of the peer's documents: the mean, and one per judged query."""
     scores: list[float] = []
     for j in judged:
@@ -180,6 +189,9 @@ def run(work: Path, rebuild: bool = False) -> dict[str, Any]:
         print(name, result["peers"][name]["mrr10"], mean_ndcg, flush=True)
     result["examples"] = items[:5]
     result["queries"] = [j.query for j in judged]
+    result["chains"] = analyzers.measure(
+        work / "chains", documents, lambda peer: (mrr(peer, items), *ndcg(peer, judged))
+    )
     return result
 
 
@@ -242,6 +254,8 @@ def render(result: dict[str, Any]) -> str:
     for i, q in enumerate(result["queries"]):
         lines.append(f"| {q} | " + " | ".join(f"{per[n][i]:.2f}" for n in per) + " |")
     lines += ["", "</details>", ""]
+    if "chains" in result:
+        lines += analyzers.render(result["chains"], result["queries"])
     return "\n".join(lines)
 
 
@@ -254,9 +268,9 @@ def main() -> None:
     result = run(a.work, a.rebuild)
     OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
     OUT_JSON.write_text(json.dumps(result, ensure_ascii=False, indent=1))
-    OUT_MD.write_text(render(result), "utf-8")
-    from . import report
+    from . import report, tagging
 
+    OUT_MD.write_text(render(result) + tagging.section(), "utf-8")  # the tagging set's scores (issue 13)
     report.write()
 
 

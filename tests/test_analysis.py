@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive import analysis
-from archive.analysis import highlight, key, keys, tokens
+from archive.analysis import key, keys, tokens
+from archive.highlighting import Marks, highlight
 
 
 def test_doctests() -> None:
@@ -103,6 +104,67 @@ def test_accent_and_stem_traps_do_not_merge_different_words() -> None:
 
 
 @pytest.mark.parametrize(
+    "a, b",
+    [
+        ("casier", "cas"),
+        ("favoritisme", "favorable"),
+        ("favoritisme", "favoriser"),
+        ("personnaliser", "personnalité"),
+        ("personnalisé", "personnalité"),
+        ("publique", "publicité"),
+        ("publique", "publication"),
+        ("délai", "délit"),
+        ("viol", "violation"),
+        ("amende", "amendement"),
+        ("audit", "audition"),
+        ("importance", "importation"),
+        ("infirmier", "infirmer"),
+        ("montant", "mont"),
+        ("laisse", "lai"),
+    ],
+)
+def test_derivations_and_look_alikes_keep_their_own_keys(a: str, b: str) -> None:
+    assert key(a) != key(b)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("tribunaux", "tribunal"),
+        ("lieux", "lieu"),
+        ("travaux", "travail"),
+        ("directrice", "directeur"),
+        ("active", "actifs"),
+        ("privée", "privé"),
+        ("première", "premier"),
+        ("étrangère", "étranger"),
+        ("frauduleuse", "frauduleux"),
+        ("criminelle", "criminels"),
+        ("longue", "long"),
+        ("jugeant", "juger"),
+        ("commençant", "commencer"),
+        ("saisissent", "saisir"),
+        ("saisira", "saisie"),
+        ("appliquée", "applique"),
+        ("mentionnées", "mentionnés"),
+        ("ordonnée", "ordonner"),
+        ("considère", "considérer"),
+        ("prononcera", "prononcé"),
+    ],
+)
+def test_inflections_meet(a: str, b: str) -> None:
+    assert key(a) == key(b)
+
+
+def test_stemming_swaps_the_step_everywhere_then_restores_it() -> None:
+    before = keys("Le casier judiciaire")
+    with analysis.stemming(lambda word: word[:3]):
+        assert keys("Le casier judiciaire") == ["cas", "jud"]
+        assert analysis.Analyzed("Le casier judiciaire").kept() == (["cas", "jud"], [1, 2])
+    assert keys("Le casier judiciaire") == before == ["casi", "judiciair"]
+
+
+@pytest.mark.parametrize(
     "text, query, expected",
     [
         ("La Pédocriminalité en ligne", "pedocriminalite", "La <mark>Pédocriminalité</mark> en ligne"),
@@ -118,7 +180,7 @@ def test_accent_and_stem_traps_do_not_merge_different_words() -> None:
     ],
 )
 def test_highlight_marks_original_words_and_escapes(text: str, query: str, expected: str) -> None:
-    assert highlight(text, set(keys(query))) == expected
+    assert highlight(text, Marks(frozenset(keys(query)))) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -127,7 +189,7 @@ def test_any_text_tokenizes_with_offsets_inside_the_text(text: str) -> None:
     for t in tokens(text):
         assert 0 <= t.start < t.end <= len(text)
         assert t.key
-        assert "<" not in highlight(text, {t.key}).replace("<mark>", "").replace("</mark>", "")
+        assert "<" not in highlight(text, Marks(frozenset({t.key}))).replace("<mark>", "").replace("</mark>", "")
 
 
 @settings(max_examples=400, deadline=None)
