@@ -163,6 +163,7 @@ class SearchRequest:
     page: int = 1
     per_page: int = 10
     cursor: str | None = None  # a previous page's `next_cursor`: the page after it (instead of `page`)
+    correct: bool = True  # a query matching nothing is searched as its spelling suggestion, when that finds
 
     def validate(self) -> SearchRequest:
         """This request, once its parameters are in range; UsageError names the parameter at fault."""
@@ -289,6 +290,7 @@ class SearchResults:
     took_ms: float
     notes: tuple[str, ...] = ()  # what was done to the query: relaxed, truncated, wildcard bounded...
     next_cursor: str | None = None  # where the next page starts (see archive/cursor.py); None on the last
+    corrected_query: str | None = None  # searched instead of `query`, which matched no passage in full
 
     def to_json(self) -> wire.SearchResults:
         """The `/search` JSON body, shared by the CLI's `--json` and the HTTP API."""
@@ -307,6 +309,8 @@ class SearchResults:
             "facets": facets_json(self.facets),
             "suggestion": self.suggestion,
             "next_cursor": self.next_cursor,
+            "corrected": self.corrected_query is not None,
+            "corrected_query": self.corrected_query,
         }
 
 

@@ -8,7 +8,7 @@ can), or by date, from where a cursor left off.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import postings, query, relaxation
 from .deadline import Deadline
@@ -34,6 +34,8 @@ class Plan:
     coordination: list[tuple[Ids, float]] | None
     interpretation: str
     relaxed: bool
+    complete: int = 0  # passages matching the query in full (with the filters), before any loosening
+    corrected: str | None = None  # the query searched instead of the request's, which found nothing
 
 
 def plan(gen: Generation, parsers: query.Parsers, request: SearchRequest, deadline: Deadline) -> Plan:
@@ -52,7 +54,7 @@ def plan(gen: Generation, parsers: query.Parsers, request: SearchRequest, deadli
     matched = arrays.live_passages if q is None else gen.docs(q, deadline)
     chosen = selections(arrays, request)
     final = narrowed(matched, chosen.values())
-    out = Plan(parsed, matched, chosen, final, ranking, None, parsed.interpretation, False)
+    out = Plan(parsed, matched, chosen, final, ranking, None, parsed.interpretation, False, int(final.size))
     if relaxation.applies(parsed, final):
         relaxed = relaxation.relax(gen, parsed, final, chosen.values(), deadline)
         if relaxed.passages.size > final.size:
@@ -63,6 +65,25 @@ def plan(gen: Generation, parsers: query.Parsers, request: SearchRequest, deadli
             out.interpretation = relaxed.interpretation
             parsed.notes.insert(0, relaxed.note)
     return out
+
+
+def corrected(
+    gen: Generation,
+    parsers: query.Parsers,
+    request: SearchRequest,
+    found: Plan,
+    suggestion: str | None,
+    deadline: Deadline,
+) -> Plan:
+    """`found`, or the plan of the `suggestion` (a spelling correction of the request's query) when the
+    query matches no passage in full and the suggestion does, and the request allows it (`correct`)."""
+    if not suggestion or not request.correct or found.complete or deadline.expired():
+        return found
+    other = plan(gen, parsers, replace(request, query=suggestion), deadline)
+    if not other.complete:
+        return found
+    other.corrected = suggestion
+    return other
 
 
 def ranked(
@@ -83,9 +104,10 @@ def ranked(
         dated = after if after is None or len(after) == 3 else None
         return [(d, 0.0) for d in gen.arrays.sorted_page(candidates, needed, request.sort != "oldest", dated)]
     scored = after if after is None or len(after) == 2 else None
+    near = plan.parsed.near
     try:
         out = gen.arrays.top(
-            plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline, scored
+            plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline, scored, near
         )
     except postings.Unsupported:  # spans Whoosh scores itself, in the time left
         out = gen.ranked(plan.scoring, candidates, needed, deadline, scored)

@@ -37,7 +37,7 @@ from .columns import KEPT, MULTI, SINGLE, Column, Columns
 from .deadline import Deadline
 from .idsets import EMPTY, Ids, coverage, intersect, union
 from .lru import Lru
-from .phrases import Chain, Positions, Word, verify
+from .phrases import Chain, Positions, Word, exact, offsets, verify
 from .schema import DOCUMENT, PASSAGE
 
 __all__ = [  # what other modules import from here; the ones defined elsewhere are re-exports
@@ -169,10 +169,11 @@ class Arrays(Columns):
         within: Ids | None = None,
         negated: bool = False,
     ) -> Ids:
-        """The docnums holding each (field, key) of `chain` at its offset from the first one's position.
+        """The docnums holding each (field, key) of `chain` in order, each at its distance from the
+        previous one (or within its range of distances, in a sloppy phrase).
 
-        This is what our phrase queries (nested SpanNear with slop == mindist) match in Whoosh; tests
-        compare the two. Positions are decoded only for the docnums holding every word, and only for
+        This is what our phrase queries (nested ordered SpanNear of mindist <= slop) match in Whoosh;
+        tests compare the two. Positions are decoded only for the docnums holding every word, and only for
         those in `within` when given (then the answer is exact inside `within` only). Past the
         `deadline`, the candidates verified so far are the answer: a subset of the matches, never
         cached beyond the request; `negated` (the phrase is excluded) counts the unverified ones as
@@ -215,7 +216,8 @@ class Arrays(Columns):
         words = self._words(chain, lists, candidates, deadline)
         if len(words) < len(chain):  # the deadline passed while reading their positions
             return candidates if negated else EMPTY, False
-        keep, done = verify(words, candidates.size, deadline)
+        reach = None if exact(chain) else [(low, high) for _, _, low, high in chain[1:]]
+        keep, done = verify(words, candidates.size, deadline, reach)
         found: Ids = candidates[:done][keep[:done]]
         if done == candidates.size:
             return found, True
@@ -226,7 +228,7 @@ class Arrays(Columns):
     def _word_docnums(self, chain: Chain, deadline: Deadline | None) -> list[Ids]:
         """The docnums holding each word of a phrase (the words read before the deadline only)."""
         lists: list[Ids] = []
-        for fieldname, text, _ in chain:
+        for fieldname, text, *_ in chain:
             if deadline is not None and deadline.expired():
                 break
             lists.append(self.term(fieldname, text))
@@ -238,7 +240,7 @@ class Arrays(Columns):
         """Each word's positions in each candidate, with its offset (the words read before the deadline
         only)."""
         words: list[Word] = []
-        for (fieldname, text, offset), ids in zip(chain, lists, strict=True):
+        for (fieldname, text, *_), ids, offset in zip(chain, lists, offsets(chain), strict=True):
             if deadline is not None and deadline.expired():
                 break
             words.append(Word.of(self.positions(fieldname, text), ids, candidates, offset))
@@ -315,6 +317,7 @@ class Arrays(Columns):
         coordination: list[tuple[Ids, float]] | None = None,
         deadline: Deadline | None = None,
         after: tuple[float, int] | None = None,
+        near: ranking.Near | None = None,
     ) -> list[tuple[int, float]]:
         """The k best candidates by score (ties: lower docnum first), with their scores.
 
@@ -323,13 +326,10 @@ class Arrays(Columns):
         complete matches lead, and a passage with the rare words beats one with the common ones.
         With `after` (the score and docnum of the last hit of a previous page), only the candidates
         ranked after it compete: the next page costs one partition of k, not a ranking of all before it.
+        With `near` (a plain query's words), the passages holding them together score up to
+        `ranking.PROXIMITY` more (`ranking.top`).
         """
-        if not candidates.size or k <= 0:
-            return []
-        scores = self.scores(q, candidates, searcher, deadline)
-        if coordination:
-            scores = scores * coverage(candidates, coordination) ** ranking.COORDINATION
-        return ranking.best(candidates, scores, k, after)
+        return ranking.top(self, q, candidates, k, searcher, coordination, deadline, after, near)
 
 
 def _text(text: object) -> str:
@@ -351,19 +351,20 @@ def _scored_terms(q: wq.Query, boost: float = 1.0) -> list[ranking.Scored]:
         return [(q.fieldname, _text(q.text), boost * q.boost, None)]
     if isinstance(q, SpanNear):
         chain = _chain(q)
-        return [(fieldname, text, boost * getattr(q, "boost", 1.0), chain) for fieldname, text, _ in chain]
+        return [(fieldname, text, boost * getattr(q, "boost", 1.0), chain) for fieldname, text, *_ in chain]
     out: list[ranking.Scored] = []
     for sub in q.children():
         out.extend(_scored_terms(sub, boost * getattr(q, "boost", 1.0)))
+    if isinstance(q, wq.And):  # Whoosh scores each `NOT x` of an AND as 1.0 where it lets a passage through
+        out.extend(ranking.EVERY for sub in q.subqueries if isinstance(sub, wq.Not))
     return out
 
 
 def _chain(q: wq.Query) -> Chain:
-    """A phrase (`archive.query` nests SpanNear(a, Term, slop=gap, mindist=gap)) as each word with its
-    offset from the first word; Unsupported for other span queries."""
+    """A phrase (`archive.phrasing` nests ordered SpanNear(a, Term, slop=most, mindist=least)) as each
+    word with the least and most positions it stands after the previous one; Unsupported for other spans."""
     if isinstance(q, wq.Term):
-        return ((q.fieldname, _text(q.text), 0),)
-    if isinstance(q, SpanNear) and q.ordered and q.slop == q.mindist >= 1 and isinstance(q.b, wq.Term):
-        left = _chain(q.a)
-        return (*left, (q.b.fieldname, _text(q.b.text), left[-1][2] + q.slop))
+        return ((q.fieldname, _text(q.text), 0, 0),)
+    if isinstance(q, SpanNear) and q.ordered and 1 <= q.mindist <= q.slop and isinstance(q.b, wq.Term):
+        return (*_chain(q.a), (q.b.fieldname, _text(q.b.text), q.mindist, q.slop))
     raise Unsupported(f"span query {q!r}")

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from whoosh import query as wq
-from whoosh.qparser import FieldAliasPlugin, MultifieldParser, QueryParser, syntax
+from whoosh.qparser import FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser, QueryParser, syntax
 from whoosh.qparser.plugins import PhrasePlugin
-from whoosh.query.spans import SpanNear
 
-from . import analysis
+from . import analysis, phrasing
 from .schema import QUERY_FIELDS, SEARCHABLE, build_schema
 from .vocabulary import Vocabulary
 
@@ -66,60 +65,12 @@ class Parsed:
     relaxable: list[wq.Query] = field(default_factory=list)  # the AND'ed parts of a plain query (>= 2)
     scoring: wq.Query | None = None  # the same query over the passage, its heading and title: ranks only
     scoring_parts: list[wq.Query] = field(default_factory=list)  # `relaxable`, part by part, for ranking
+    near: list[tuple[str, int]] = field(default_factory=list)  # a plain query's keys, positions: proximity
 
     @property
     def selective(self) -> bool:
         """Whether the query picks passages: neither empty (browse everything) nor unreadable (nothing)."""
         return self.query is not None and self.query is not wq.NullQuery
-
-
-class _Near(SpanNear):  # type: ignore[misc]
-    """Whoosh's SpanNear, with the size estimates its AND needs to order sub-queries (two phrases)."""
-
-    def estimate_size(self, ixreader: object) -> int:
-        """At most as many matches as the rarer side."""
-        return int(min(self.a.estimate_size(ixreader), self.b.estimate_size(ixreader)))
-
-    def estimate_min_size(self, ixreader: object) -> int:
-        """Possibly none: the words may never stand at the right distance."""
-        return 0
-
-
-class _GapPhraseNode(PhrasePlugin.PhraseNode):  # type: ignore[misc]
-    """A quoted phrase whose words must stand at the same distances as in the query, stop words included."""
-
-    def query(self, parser: QueryParser) -> wq.Query:
-        """The phrase's words chained by distance (`_Near`), its stop words only keeping their place."""
-        fieldname = self.fieldname or parser.fieldname
-        seen: set[int] = set()
-        parts: list[tuple[str, int]] = []
-        for t in analysis.tokens(self.text):
-            if t.position in seen:  # the joined form of a hyphenated word: its parts are enough
-                continue
-            seen.add(t.position)
-            if not t.stop:
-                parts.append((t.key, t.position))
-        if not parts:
-            return wq.NullQuery
-        q: wq.Query = wq.Term(fieldname, parts[0][0])
-        previous = parts[0][1]
-        for key, position in parts[1:MAX_TERMS]:
-            gap = position - previous
-            q = _Near(q, wq.Term(fieldname, key), slop=gap, mindist=gap)
-            previous = position
-        if self.boost != 1:
-            q.boost = self.boost
-        return syntax.attach(q, self)
-
-
-class _GapPhraseTagger(PhrasePlugin.PhraseTagger):  # type: ignore[misc]
-    def create(self, parser: QueryParser, match: re.Match[str]) -> _GapPhraseNode:
-        """A gap-keeping phrase node for the quoted text."""
-        return _GapPhraseNode(match.group("text"), match.start("text"), 1)
-
-
-class _GapPhrasePlugin(PhrasePlugin):  # type: ignore[misc]
-    PhraseTagger = _GapPhraseTagger
 
 
 @dataclass(frozen=True)
@@ -131,7 +82,8 @@ class Parsers:
 
 
 def make_parser() -> Parsers:
-    """The archive's parser: AND by default, French phrases, only the public fields, French field aliases.
+    """The archive's parser: AND by default, French phrases (sloppy with `~N`), fuzzy words (`mot~`), only
+    the public fields, French field aliases.
 
     An unfielded word is looked for in the passage, its section heading and its document's title.
     """
@@ -143,8 +95,9 @@ def make_parser() -> Parsers:
     multi = MultifieldParser(list(DEFAULT_FIELDS), public, fieldboosts=DEFAULT_FIELDS)
     for parser in (single, multi):
         parser.remove_plugin_class(PhrasePlugin)
-        parser.add_plugin(_GapPhrasePlugin())
+        parser.add_plugin(phrasing.GapPhrasePlugin())
         parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
+        parser.add_plugin(FuzzyTermPlugin())
     return Parsers(single, multi)
 
 
@@ -189,6 +142,7 @@ def parse(parsers: Parsers, raw: str) -> Parsed:
     q = _bounded_terms(q, notes)
     ranked = _bounded_terms(ranked, [])
     interpretation = _render(tree)
+    notes.extend(phrasing.slop_notes(tree))
     if q is wq.NullQuery or q is None:
         return Parsed(text, wq.NullQuery, interpretation, notes, words)
     relaxable: list[wq.Query] = []
@@ -199,7 +153,8 @@ def parse(parsers: Parsers, raw: str) -> Parsed:
             ranked_parts = list(ranked.subqueries)
         else:
             ranked_parts = relaxable
-    return Parsed(text, q, interpretation, notes, words, relaxable, ranked, ranked_parts)
+    near = phrasing.phrase_words(" ".join(words))[:MAX_TERMS] if relaxable else []
+    return Parsed(text, q, interpretation, notes, words, relaxable, ranked, ranked_parts, near)
 
 
 def _depth(text: str) -> int:
@@ -255,11 +210,14 @@ def _render_leaf(node: syntax.SyntaxNode) -> str:
     """A word, phrase, range or pattern as the archive understood it ("" for a stop word)."""
     prefix = f"{node.fieldname}:" if getattr(node, "fieldname", None) else ""
     if isinstance(node, PhrasePlugin.PhraseNode):
-        return f'{prefix}"{node.text}"'
+        slop = min(node.slop, phrasing.MAX_SLOP)
+        return f'{prefix}"{node.text}"' + (f"~{slop}" if slop > 1 else "")
     if isinstance(node, syntax.WordNode):
         if node.fieldname is None and not analysis.keys(node.text):
             return ""
         return prefix + str(node.text)
+    if isinstance(node, FuzzyTermPlugin.FuzzyTermNode):
+        return f"{prefix}{node.text}~" + (str(node.maxdist) if node.maxdist != 1 else "")
     if hasattr(node, "start") and hasattr(node, "end"):
         return f"{prefix}[{node.start or ''} TO {node.end or ''}]"
     text = getattr(node, "text", None)
@@ -319,7 +277,10 @@ def _expand_pattern(
         words, total = vocabulary.prefixed(text, limit)
         shown = f"{text}*"
     elif isinstance(q, wq.FuzzyTerm):
+        text = _fuzzy_word(text)
         words, total = vocabulary.similar(text, limit, max_distance=min(2, q.maxdist)), 0
+        if vocabulary.frequency(text):  # the word itself, when the archive has it
+            words = [text, *words[: limit - 1]]
         shown = f"{text}~"
     else:
         words, total = vocabulary.matching(text, limit)
@@ -333,24 +294,10 @@ def _expand_pattern(
     return wq.Or([wq.Term(q.fieldname, k) for k in keys], boost=q.boost)
 
 
-def highlight_keys(q: wq.Query | None) -> set[str]:
-    """The analysis keys a hit's text should mark for this query (not the negated ones)."""
-    found: set[str] = set()
-
-    def walk(node: wq.Query) -> None:
-        if isinstance(node, wq.Not):
-            return
-        if isinstance(node, wq.Term):
-            text = node.text.decode("utf-8") if isinstance(node.text, bytes) else str(node.text)
-            if node.fieldname in SEARCHABLE:
-                found.add(text)
-            return
-        for child in node.children():
-            walk(child)
-
-    if q is not None:
-        walk(q)
-    return found
+def _fuzzy_word(text: str) -> str:
+    """The word a fuzzy term stands for, as the vocabulary holds it (folded, its elision dropped)."""
+    found = [analysis.fold(t.word) for t in analysis.tokens(text) if not t.stop and t.word.isalnum()]
+    return found[0] if len(found) == 1 else text
 
 
 def any_of(parts: list[wq.Query]) -> wq.Query:

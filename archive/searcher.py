@@ -16,11 +16,12 @@ from typing import Any
 
 from whoosh.searching import Searcher as WhooshSearcher
 
-from . import analysis, planning, query, stats, viewer
+from . import phrasing, planning, query, stats, viewer
 from .cursor import Cursors
 from .deadline import SEARCH_DEADLINE, Deadline, noted
 from .facets import facet_counts
 from .generations import Generation, Generations, IndexVersion
+from .highlighting import Marks, highlight
 from .models import DOCUMENT_PAGE, FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
 from .suggestions import suggest
 from .taxonomy import Taxonomy
@@ -64,7 +65,7 @@ class Searcher:
                 return _empty(request, parsed, started)
             # a cursor is checked before any work: a broken or expired one costs nothing
             resume = self._cursors.read(request.cursor, gen.state, request) if request.cursor else None
-            plan = planning.plan(gen, self._parser, request, deadline)
+            plan, suggestion, looked = self._plan(gen, request, deadline)
             by_score = request.sort == "relevance" and plan.scoring is not None
             start = 0 if resume else (request.page - 1) * request.per_page
             after = planning.sort_key(resume.after, by_score) if resume else None
@@ -79,9 +80,9 @@ class Searcher:
                 next_cursor = self._cursors.make(gen.state, request, key, offset + len(hits))
             facets = facet_counts(gen.arrays, self.taxonomy, request.filters, plan.matched, plan.selections)
             parsed = plan.parsed
-            # optional work: a search already out of time answers without a suggestion
-            suggestion = None if deadline.expired() else suggest(gen, parsed.text, parsed.words, deadline)
-            keys = query.highlight_keys(plan.scoring)
+            if not looked:  # optional work, after the page's: a search out of time offers no suggestion
+                suggestion = _suggestion(gen, parsed, deadline)
+            marks = phrasing.marks(plan.scoring)
             return SearchResults(
                 query=request.query,
                 interpreted_as=plan.interpretation,
@@ -89,14 +90,28 @@ class Searcher:
                 documents=gen.arrays.distinct_documents(plan.final),
                 page=offset // request.per_page + 1,
                 per_page=request.per_page,
-                hits=tuple(_hit(gen, docnum, score, keys) for docnum, score in hits),
+                hits=tuple(_hit(gen, docnum, score, marks) for docnum, score in hits),
                 facets=facets,
                 suggestion=suggestion,
                 relaxed=plan.relaxed,
                 took_ms=(time.perf_counter() - started) * 1000,
                 notes=noted(parsed.notes, deadline),
                 next_cursor=next_cursor,
+                corrected_query=plan.corrected,
             )
+
+    def _plan(
+        self, gen: Generation, request: SearchRequest, deadline: Deadline
+    ) -> tuple[planning.Plan, str | None, bool]:
+        """A search's plan, or its spelling suggestion's when the query matches no passage in full and the
+        suggestion does (`planning.corrected`); the suggestion left to offer (None once used), and whether
+        it was looked for (only a query matching nothing needs it before its ranking)."""
+        plan = planning.plan(gen, self._parser, request, deadline)
+        if not request.correct or plan.complete:
+            return plan, None, False
+        suggestion = _suggestion(gen, plan.parsed, deadline)
+        plan = planning.corrected(gen, self._parser, request, plan, suggestion, deadline)
+        return plan, None if plan.corrected else suggestion, True
 
     def export(self, request: SearchRequest, limit: int) -> Export:
         """Every match of a search in ranked order, up to `limit`, ranked once on one index generation.
@@ -113,7 +128,7 @@ class Searcher:
             return Export(0, (), False, [], self.generations, None)
         try:
             with gen.borrowed():
-                plan = planning.plan(gen, self._parser, request, deadline)
+                plan = self._plan(gen, request, deadline)[0]  # corrected as its search is
                 ranked = planning.ranked(gen, request, plan, limit, deadline) if limit > 0 else []
         except BaseException:
             self.generations.release(gen)
@@ -221,8 +236,8 @@ def _close_export(generations: Generations, gen: Generation, own: WhooshSearcher
     generations.release(gen)
 
 
-def _hit(gen: Generation, docnum: int, score: float, keys: set[str] | None) -> Hit:
-    """A hit from its stored fields; `keys` None: no highlighting (the text escaped, for exports)."""
+def _hit(gen: Generation, docnum: int, score: float, marks: Marks | None) -> Hit:
+    """A hit from its stored fields; `marks` None: no highlighting (the text escaped, for exports)."""
     stored = gen.searcher.stored_fields(docnum)
     data = stored["data"]
     record = gen.record(gen.arrays.record_of(docnum))
@@ -237,12 +252,17 @@ def _hit(gen: Generation, docnum: int, score: float, keys: set[str] | None) -> H
         type=record.get("type"),
         text=data["text"],
         highlight=(
-            html.escape(data["text"], quote=False) if keys is None else analysis.highlight(data["text"], keys)
+            html.escape(data["text"], quote=False) if marks is None else highlight(data["text"], marks)
         ),
         agency=tuple(data["agency"]),
         offence=tuple(data["offence"]),
         score=round(score, 4),
     )
+
+
+def _suggestion(gen: Generation, parsed: query.Parsed, deadline: Deadline) -> str | None:
+    """A spelling suggestion for the query, unless the search is already out of time."""
+    return None if deadline.expired() else suggest(gen, parsed.text, parsed.words, deadline)
 
 
 def _empty(request: SearchRequest, parsed: query.Parsed, started: float) -> SearchResults:

@@ -6,6 +6,9 @@ the generation's vocabulary that the index holds, written as the documents write
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from . import analysis
 from .deadline import Deadline
 from .generations import Generation
@@ -26,15 +29,25 @@ def suggest(gen: Generation, text: str, words: list[str], deadline: Deadline) ->
         keys = analysis.keys(word)
         if not keys or any(reader.doc_frequency("content", k) for k in keys):
             continue
-        if not word.isalpha() or len(word) < 4:
-            continue
-        for candidate in gen.vocabulary.similar(analysis.fold(word), limit=_CANDIDATES):
-            if reader.doc_frequency("content", analysis.key(candidate)):
-                replacements[word] = gen.vocabulary.form(candidate)
-                break
+        better = _known(gen, reader, word)
+        if better is not None:
+            replacements[word] = better
     if not replacements:
         return None
     out = text
-    for word, better in replacements.items():
-        out = out.replace(word, better)
+    for word, better in replacements.items():  # whole words only: `aide` is not the start of `aides`
+        out = re.sub(rf"(?<![\w'’]){re.escape(word)}(?!\w)", better.replace("\\", "\\\\"), out)
     return out if out != text else None
+
+
+def _known(gen: Generation, reader: Any, word: str) -> str | None:
+    """`word` with its one unknown word (its elision kept: `l'enqute`) replaced by the closest word the
+    index holds, as the documents write it; None when there is none, or the word is short or not plain."""
+    kept = [t for t in analysis.tokens(word) if not t.stop]
+    if len(kept) != 1 or not kept[0].word.isalpha() or len(kept[0].word) < 4:
+        return None
+    unknown = kept[0]
+    for candidate in gen.vocabulary.similar(analysis.fold(unknown.word), limit=_CANDIDATES):
+        if reader.doc_frequency("content", analysis.key(candidate)):
+            return word[: unknown.start] + gen.vocabulary.form(candidate) + word[unknown.end :]
+    return None

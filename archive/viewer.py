@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from . import analysis, query
+from . import phrasing, query
 from .deadline import Deadline, noted
 from .errors import UsageError
 from .generations import Generation
+from .highlighting import NOTHING, Marks, highlight
 from .idsets import Ids, intersect
 from .models import DOCUMENT_PAGE, DocumentView, Metadata, Passage
 
@@ -60,7 +61,7 @@ def view(
         page = min(index // per_page + 1, pages)
     passages = _passages(gen, document_id, docnums[order[(page - 1) * per_page : page * per_page]])
     parsed = query.parse(parsers, text)
-    keys, matches = _matches(gen, parsed, docnums, deadline)
+    marks, matches = _matches(gen, parsed, docnums, deadline)
     return DocumentView(
         id=document_id,
         sha256=record["sha256"],
@@ -70,7 +71,7 @@ def view(
         offence=tuple(record.get("offence", ())),
         passages=passages,
         size=record.get("size", 0),
-        highlights=tuple(analysis.highlight(p.text, keys) for p in passages),
+        highlights=tuple(highlight(p.text, marks) for p in passages),
         matches=matches,
         page=page,
         per_page=per_page,
@@ -101,14 +102,14 @@ def _passages(gen: Generation, document_id: str, docnums: Ids) -> tuple[Passage,
 
 def _matches(
     gen: Generation, parsed: query.Parsed, docnums: Ids, deadline: Deadline
-) -> tuple[set[str], tuple[int, ...]]:
-    """The keys to mark in the passages, and the positions of the document's passages that match."""
+) -> tuple[Marks, tuple[int, ...]]:
+    """What to mark in the passages, and the positions of the document's passages that match."""
     if parsed.query is None or not parsed.selective:
-        return set(), ()
+        return NOTHING, ()
     q = query.expand(parsed.query, gen.vocabulary, parsed.notes, deadline.expired)
     scoring = query.any_of(parsed.relaxable) if parsed.relaxable else q
     hit = intersect(gen.docs(scoring, deadline, within=docnums), docnums)
-    return query.highlight_keys(scoring), tuple(sorted(int(p) for p in gen.arrays.position[hit]))
+    return phrasing.marks(scoring), tuple(sorted(int(p) for p in gen.arrays.position[hit]))
 
 
 def metadata(record: dict[str, Any]) -> Metadata:

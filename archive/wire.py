@@ -79,9 +79,20 @@ class SearchResults(TypedDict):
     notes: Annotated[list[str], Meta(description="what was done to the query (relaxed, cut, stopped...)")]
     hits: list[Hit]
     facets: Facets
-    suggestion: Annotated[str | None, Meta(description="a corrected query, when a word is unknown")]
+    suggestion: Annotated[
+        str | None, Meta(description="a corrected query, when a word is unknown (null when `corrected`)")
+    ]
     next_cursor: Annotated[
         str | None, Meta(description="opaque: send it as `cursor` for the next page; null on the last page")
+    ]
+    corrected: Annotated[
+        bool,
+        Meta(
+            description="`query` matched no passage, its spelling suggestion did: the hits are the latter's"
+        ),
+    ]
+    corrected_query: Annotated[
+        str | None, Meta(description="the query searched instead of `query` when `corrected`, else null")
     ]
 
 

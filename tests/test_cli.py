@@ -36,6 +36,8 @@ BODY_KEYS = {
     "facets",
     "suggestion",
     "next_cursor",
+    "corrected",
+    "corrected_query",
 }
 FACET_NAMES = {"agency", "offence", "year", "source", "type"}
 FACET_KEYS = {"value", "label", "count", "selected"}

@@ -29,6 +29,7 @@ WHOOSH_MODULES = {
     "generations.py",
     "searcher.py",
     "query.py",
+    "phrasing.py",
     "postings.py",
 }
 

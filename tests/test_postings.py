@@ -76,10 +76,10 @@ def _parsed(text: str) -> wq.Query:
 
 
 QUERIES = [
-    wq.Term("content", "blanch"),
-    wq.And([wq.Term("content", "blanch"), wq.Term("content", "douan")]),
+    wq.Term("content", "blanchiment"),
+    wq.And([wq.Term("content", "blanchiment"), wq.Term("content", "douan")]),
     wq.Or([wq.Term("content", "cocain"), wq.Term("content", "port"), wq.Term("title", "dossi")]),
-    wq.And([wq.Term("content", "saisi"), wq.Not(wq.Term("content", "juge"))]),
+    wq.And([wq.Term("content", "saisi"), wq.Not(wq.Term("content", "jug"))]),
     wq.AndNot(wq.Term("content", "fraud"), wq.Term("content", "plaint")),
     wq.And(
         [wq.Or([wq.Term("content", "tribunal"), wq.Term("content", "parquet")]), wq.Term("content", "pein")]

@@ -123,7 +123,7 @@ def test_relaxation_when_no_passage_has_every_word(archive: Archive) -> None:
 
 
 def test_spelling_suggestion_for_unknown_words(archive: Archive) -> None:
-    assert archive.search(SearchRequest("blanchimant")).suggestion == "blanchiment"
+    assert archive.search(SearchRequest("blanchimant", correct=False)).suggestion == "blanchiment"
     assert archive.search(SearchRequest("blanchiment")).suggestion is None
 
 
@@ -239,7 +239,8 @@ def test_document_view_marks_the_query_and_lists_matches(archive: Archive) -> No
 
 
 def test_suggestion_keeps_the_accents_of_the_documents(archive: Archive) -> None:
-    assert archive.search(SearchRequest("enqute")).suggestion == "enquête"
+    assert archive.search(SearchRequest("enqute", correct=False)).suggestion == "enquête"
+    assert archive.search(SearchRequest("enqute")).corrected_query == "enquête"
 
 
 @pytest.mark.parametrize(

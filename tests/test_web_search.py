@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 from typing import Any, cast
+from urllib.parse import urlencode
 
 import pytest
 from starlette.testclient import TestClient
@@ -313,10 +315,11 @@ def test_search_page_keeps_the_query_and_shows_hits(web_client: TestClient) -> N
 
 
 def test_spelling_suggestion(web_client: TestClient) -> None:
-    body = web_client.get("/search?q=blanchimant", headers=JSON).json()
+    body = web_client.get("/search?q=blanchimant&correct=false", headers=JSON).json()
     if body["suggestion"] is None:
         pytest.skip("the core offers no suggestion for this misspelling")
-    page = web_client.get("/search?q=blanchimant", headers=HTML).text
+    assert body["total"] == 0 and body["corrected"] is False and body["corrected_query"] is None
+    page = web_client.get("/search?q=blanchimant&correct=false", headers=HTML).text
     assert "Essayez avec :" in page and body["suggestion"] in page
 
 
@@ -413,3 +416,81 @@ def test_the_sidebar_titles_every_facet_once() -> None:
     from web.search import FACET_TITLES, SIDEBAR_ORDER
 
     assert sorted(SIDEBAR_ORDER) == sorted(FACETS) and tuple(FACET_TITLES) == SIDEBAR_ORDER
+
+
+# ------------------------------------------------------------------ phrases and typos (issue 13)
+
+GUIDES = {
+    "guides/aide.md": "---\ntitle: L'aide juridictionnelle\ndate: 2024-03-01\n---\n\n"
+    "Une demande d'aide juridictionnelle peut être déposée au tribunal pour financer les frais d'avocat.\n\n"
+    "Placé en garde à vue, le suspect peut demander l'assistance d'un avocat dès le début de la mesure.\n",
+    "guides/casier.md": "---\ntitle: Le casier judiciaire\ndate: 2024-03-02\n---\n\n"
+    "Le bulletin numéro 3 du casier judiciaire peut être demandé en ligne par la personne concernée.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def guides_client(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from web.app import create_app
+
+    from .conftest import web_build_home, web_settings
+
+    home = web_build_home(tmp_path_factory.mktemp("guides"), GUIDES)
+    with TestClient(create_app(web_settings(home)), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "typed, corrected, document",
+    [
+        ("aide juridictionelle", "aide juridictionnelle", "guides/aide.md"),
+        ("casier judicaire", "casier judiciaire", "guides/casier.md"),
+    ],
+)
+def test_a_typo_is_answered_with_the_corrected_search(
+    guides_client: TestClient, typed: str, corrected: str, document: str
+) -> None:
+    body = guides_client.get("/search", params={"q": typed}, headers=JSON).json()
+    assert body["query"] == typed and body["corrected"] is True and body["corrected_query"] == corrected
+    assert [h["document"] for h in body["hits"]] == [document] and body["suggestion"] is None
+    assert body["hits"][0]["url"].endswith("#p1")
+    page = guides_client.get("/search", params={"q": typed}, headers=HTML).text
+    verbatim = "/search?" + urlencode({"q": typed, "correct": "false"})
+    assert f'Résultats pour <a href="/search?{urlencode({"q": corrected})}"><em>{corrected}</em></a>' in page
+    assert (
+        f'— rechercher plutôt <a href="{html.escape(verbatim)}" rel="nofollow"><em>{typed}</em></a>' in page
+    )
+    assert f'href="/documents/{document}?{urlencode({"q": corrected})}#p1"' in page  # marks what was found
+    exact = guides_client.get(verbatim, headers=JSON).json()
+    assert (
+        exact["corrected"] is False and exact["corrected_query"] is None and exact["suggestion"] == corrected
+    )
+    assert "Résultats pour" not in guides_client.get(verbatim, headers=HTML).text
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "vrai"])
+def test_correct_must_be_true_or_false(guides_client: TestClient, value: str) -> None:
+    r = guides_client.get("/search", params={"q": "aide", "correct": value}, headers=JSON)
+    assert r.status_code == 400 and r.json()["parameter"] == "correct"
+
+
+def test_a_phrase_is_marked_in_json_html_and_on_the_document_page(guides_client: TestClient) -> None:
+    body = guides_client.get("/search", params={"q": '"garde à vue"'}, headers=JSON).json()
+    assert [h["id"] for h in body["hits"]] == ["guides/aide.md#p2"]
+    assert "Placé en <mark>garde à vue</mark>, le suspect" in body["hits"][0]["highlight"]
+    page = guides_client.get("/search", params={"q": '"garde à vue"'}, headers=HTML).text
+    assert "<mark>garde à vue</mark>" in page
+    document = guides_client.get(
+        "/documents/guides/aide.md", params={"q": '"garde à vue"'}, headers=HTML
+    ).text
+    assert "Placé en <mark>garde à vue</mark>" in document and document.count("<mark>") == 1
+    view = guides_client.get("/documents/guides/aide.md", params={"q": '"garde à vue"'}, headers=JSON).json()
+    assert [p["highlight"].count("<mark>") for p in view["passages"]] == [0, 1]
+
+
+def test_a_sloppy_phrase_and_a_fuzzy_word_over_http(guides_client: TestClient) -> None:
+    body = guides_client.get("/search", params={"q": '"demande juridictionnelle"~3'}, headers=JSON).json()
+    assert body["interpreted_as"] == '"demande juridictionnelle"~3' and body["total"] == 1
+    assert "<mark>demande d'aide juridictionnelle</mark>" in body["hits"][0]["highlight"]
+    fuzzy = guides_client.get("/search", params={"q": "juridictionelle~"}, headers=JSON).json()
+    assert fuzzy["total"] == 1 and "<mark>juridictionnelle</mark>" in fuzzy["hits"][0]["highlight"]

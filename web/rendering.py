@@ -26,7 +26,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _highlight(value: str) -> Markup:
-    """The core's highlight: text already escaped, with only `<mark>` as markup (see `analysis.highlight`)."""
+    """The core's highlight: text already escaped, with only `<mark>` as markup (see `archive/highlighting.py`)."""
     return Markup(value)  # the single place highlight markup is trusted
 
 

@@ -34,6 +34,8 @@ PARAMETERS: dict[str, str] = {
     "format": "json, html or csv: overrides the Accept header",
     "remove": "a filter to drop from this search (repeatable): facet:value (e.g. year:2024), from or to; "
     "what the page's filter chips send",
+    "correct": "true (default): a query matching no passage is searched as its spelling suggestion when that "
+    "finds passages (the body says `corrected`); false searches exactly what was typed",
 }
 """Every query parameter `/search` reads, with its documentation (the OpenAPI document is built from it)."""
 
@@ -67,6 +69,22 @@ def integer_parameter(request: Request, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise bad_parameter(name, f"{name} must be a whole number, not {raw[:40]!r}") from None
+
+
+_BOOLEANS = {
+    **dict.fromkeys(("true", "1", "on", "yes"), True),
+    **dict.fromkeys(("false", "0", "off", "no"), False),
+}
+
+
+def boolean_parameter(request: Request, name: str, default: bool) -> bool:
+    """A true/false query parameter (also 1/0, on/off, yes/no), `default` when absent; 400 otherwise."""
+    raw = request.query_params.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in _BOOLEANS:
+        raise bad_parameter(name, f"{name} must be true or false, not {raw[:40]!r}")
+    return _BOOLEANS[raw]
 
 
 def bounded_parameters(request: Request, count: bool = True) -> QueryParams:
@@ -126,6 +144,7 @@ def parse(request: Request) -> SearchRequest:
         page=integer_parameter(request, "page", 1),
         per_page=integer_parameter(request, "per_page", 10),
         cursor=cursor,
+        correct=boolean_parameter(request, "correct", True),
     )
 
 
@@ -142,6 +161,7 @@ def query_string(request: SearchRequest, **changes: object) -> str:
             "sort": None if request.sort == "relevance" else request.sort,
             "page": None if request.page == 1 else request.page,
             "per_page": None if request.per_page == 10 else request.per_page,
+            "correct": None if request.correct else "false",
         }
     )
     values.update(changes)
@@ -207,6 +227,21 @@ class SearchPage:
         """This search with the suggested spelling."""
         return "/search?" + query_string(self.request, q=self.results.suggestion, page=None)
 
+    @property
+    def searched(self) -> str:
+        """The query whose results the page shows: the corrected one when the search corrected it."""
+        return self.results.corrected_query or self.request.query
+
+    def corrected_url(self) -> str:
+        """This search with the corrected query, as if it had been typed."""
+        return "/search?" + query_string(
+            self.request, q=self.results.corrected_query, page=None, correct=None
+        )
+
+    def verbatim_url(self) -> str:
+        """This search of exactly what was typed, without correction."""
+        return "/search?" + query_string(self.request, page=None, correct="false")
+
     def clear_url(self) -> str:
         """This query without any filter."""
         return "/search?" + urlencode({"q": self.request.query})
@@ -228,12 +263,12 @@ class SearchPage:
 
     def document_url(self, hit: Hit) -> str:
         """The hit's passage in its document, the search's words marked."""
-        return document_path(hit.document, hit.position, self.request.query)
+        return document_path(hit.document, hit.position, self.searched)
 
     @property
     def show_interpretation(self) -> bool:
-        """Whether the query was understood otherwise than typed (then the page says how)."""
-        typed = " ".join(self.request.query.split())
+        """Whether the query was understood otherwise than typed, or corrected (then the page says how)."""
+        typed = " ".join(self.searched.split())
         return bool(typed) and self.results.interpreted_as.strip() != typed
 
 

@@ -1,0 +1,122 @@
+"""Highlighting: a passage as escaped HTML, the words a query matched wrapped in `<mark>`.
+
+A query marks two kinds of things. Its single words (`Marks.words`, index keys) are marked wherever they
+occur. Its phrases are marked only where they occur as phrases, and then whole: `"garde à vue"` marks
+"garde à vue" in one `<mark>`, the stop word between the words included, but neither "garde" nor "vue"
+alone. A sloppy phrase (`"délai prescription"~3`) marks the window from its first word to its last.
+Words are read by the analyzer (`analysis.tokens`), so marks follow its keys, accents and elisions.
+No Whoosh here: `query.marks` turns a query into `Marks`.
+
+>>> from archive.analysis import key
+>>> garde_a_vue = Phrase.exact([(key("garde"), 0), (key("vue"), 2)])
+>>> highlight("Placé en garde à vue, la garde des enfants", Marks(phrases=(garde_a_vue,)))
+'Placé en <mark>garde à vue</mark>, la garde des enfants'
+>>> highlight("La Pédocriminalité <b>", Marks(frozenset({key("pedocriminalite")})))
+'La <mark>Pédocriminalité</mark> &lt;b&gt;'
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import analysis
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Index keys that must follow one another: word i+1 stands between `gaps[i][0]` and `gaps[i][1]`
+    positions after word i (both equal for an exact phrase, whose stop words keep their places)."""
+
+    keys: tuple[str, ...]
+    gaps: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def exact(cls, words: Iterable[tuple[str, int]]) -> Phrase:
+        """A phrase of (key, position) pairs: each word exactly as far from the previous one as in the query."""
+        pairs = list(words)
+        gaps = tuple((b[1] - a[1], b[1] - a[1]) for a, b in itertools.pairwise(pairs))
+        return cls(tuple(k for k, _ in pairs), gaps)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What a query marks in a passage: single words (keys), and phrases (marked whole, where whole)."""
+
+    words: frozenset[str] = frozenset()
+    phrases: tuple[Phrase, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.phrases)
+
+
+NOTHING = Marks()
+
+
+def highlight(text: str, marks: Marks) -> str:
+    """`text` as escaped HTML, every word of `marks.words` and every occurrence of its phrases in `<mark>`."""
+    found = list(analysis.tokens(text)) if marks else []
+    spans = [(t.start, t.end) for t in found if not t.stop and t.key in marks.words]
+    if marks.phrases:
+        at = _by_position(found)
+        for phrase in marks.phrases:
+            spans.extend(_occurrences(phrase, at))
+    out: list[str] = []
+    last = 0
+    for start, end in _merged(spans):
+        out.append(html.escape(text[last:start], quote=False))
+        out.append(f"<mark>{html.escape(text[start:end], quote=False)}</mark>")
+        last = end
+    out.append(html.escape(text[last:], quote=False))
+    return "".join(out)
+
+
+def _by_position(found: list[analysis.Token]) -> dict[int, dict[str, Span]]:
+    """For each position, the keys of the words standing there with their offsets (a compound word and
+    its first part share a position)."""
+    at: dict[int, dict[str, Span]] = defaultdict(dict)
+    for t in found:
+        if not t.stop:
+            at[t.position].setdefault(t.key, (t.start, t.end))
+    return at
+
+
+def _occurrences(phrase: Phrase, at: dict[int, dict[str, Span]]) -> list[Span]:
+    """The spans of text, first word to last, of each occurrence of `phrase` (the shortest from each start)."""
+    out: list[Span] = []
+    first = phrase.keys[0]
+    for position in sorted(p for p, keys in at.items() if first in keys):
+        end = _end(phrase, at, position)
+        if end is not None:
+            out.append((at[position][first][0], end))
+    return out
+
+
+def _end(phrase: Phrase, at: dict[int, dict[str, Span]], start: int) -> int | None:
+    """Where the occurrence of `phrase` starting at position `start` ends in the text (None: no occurrence).
+
+    Each word may stand anywhere its gap allows, so every reachable position is followed, and the
+    nearest position of the last word wins."""
+    reached = {start}
+    for key, (low, high) in zip(phrase.keys[1:], phrase.gaps, strict=True):
+        reached = {p + d for p in reached for d in range(low, high + 1) if key in at.get(p + d, {})}
+        if not reached:
+            return None
+    last = min(reached)
+    return at[last][phrase.keys[-1]][1]
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    """Spans in text order, overlapping ones joined (a compound and its parts, a word inside a phrase)."""
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out

@@ -1,0 +1,101 @@
+"""The highlighter: single words marked everywhere, phrases marked whole and only where they stand as phrases."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from archive import highlighting
+from archive.analysis import key
+from archive.highlighting import NOTHING, Marks, Phrase, highlight
+
+
+def words(*texts: str) -> Marks:
+    return Marks(frozenset(key(t) for t in texts))
+
+
+def phrase(text: str, slop: int = 1) -> Phrase:
+    """The phrase the parser builds for `"text"~slop` (stop words keep their places)."""
+    from archive.phrasing import phrase_words
+
+    parts = phrase_words(text)
+    exact = Phrase.exact(parts)
+    if slop <= 1:
+        return exact
+    return Phrase(exact.keys, tuple((1, high + slop - 1) for _, high in exact.gaps))
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(highlighting).failed == 0
+
+
+@pytest.mark.parametrize(
+    "text, marks, expected",
+    [
+        (
+            "Placé en garde à vue hier, puis en garde-à-vue.",
+            Marks(phrases=(phrase("garde à vue"),)),
+            "Placé en <mark>garde à vue</mark> hier, puis en <mark>garde-à-vue</mark>.",
+        ),
+        (  # the words of a phrase alone are not marked
+            "La garde des enfants, la vue sur mer.",
+            Marks(phrases=(phrase("garde à vue"),)),
+            "La garde des enfants, la vue sur mer.",
+        ),
+        (  # a phrase with its stop word elided
+            "Le délai de prescription de l'action publique court.",
+            Marks(phrases=(phrase("prescription de l'action publique"),)),
+            "Le délai de <mark>prescription de l'action publique</mark> court.",
+        ),
+        (  # a sloppy phrase marks the window of its words
+            "Le délai de la prescription est de six ans ; le délai court encore, puis la prescription.",
+            Marks(phrases=(phrase("délai prescription", 3),)),
+            "Le <mark>délai de la prescription</mark> est de six ans ; le délai court encore, puis la prescription.",
+        ),
+        (  # phrase and single words together; accents and case as written
+            "GARDE À VUE d'un mineur : le Mineur est entendu.",
+            Marks(frozenset({key("mineur")}), (phrase("garde à vue"),)),
+            "<mark>GARDE À VUE</mark> d'un <mark>mineur</mark> : le <mark>Mineur</mark> est entendu.",
+        ),
+        (  # a word of the query inside a phrase occurrence: one mark
+            "Placé en garde à vue.",
+            Marks(frozenset({key("vue")}), (phrase("garde à vue"),)),
+            "Placé en <mark>garde à vue</mark>.",
+        ),
+        (  # markup in the text stays escaped, inside and outside marks
+            "<b>garde à vue</b> & <i>",
+            Marks(phrases=(phrase("garde à vue"),)),
+            "&lt;b&gt;<mark>garde à vue</mark>&lt;/b&gt; &amp; &lt;i&gt;",
+        ),
+        ("Pédocriminalité", NOTHING, "Pédocriminalité"),
+        ("La Pédocriminalité <b>", words("pedocriminalite"), "La <mark>Pédocriminalité</mark> &lt;b&gt;"),
+        ("les anti-refoulement", words("refoulement"), "les anti-<mark>refoulement</mark>"),
+    ],
+)
+def test_highlight(text: str, marks: Marks, expected: str) -> None:
+    assert highlight(text, marks) == expected
+
+
+def test_overlapping_occurrences_of_a_phrase_are_one_mark() -> None:
+    marks = Marks(phrases=(phrase("vue vue"),))
+    assert highlight("vue vue vue", marks) == "<mark>vue vue vue</mark>"
+
+
+def test_the_nearest_end_of_a_sloppy_phrase_is_marked() -> None:
+    marks = Marks(phrases=(phrase("délai prescription", 3),))
+    assert (
+        highlight("délai prescription prescription", marks) == "<mark>délai prescription</mark> prescription"
+    )
+
+
+@given(st.text(max_size=200), st.text(max_size=30))
+def test_any_text_comes_back_escaped_with_only_marks(text: str, query: str) -> None:
+    marks = Marks(frozenset(key(w) for w in query.split() if w), (phrase(query),) if query.strip() else ())
+    if marks.phrases and not marks.phrases[0].keys:
+        marks = Marks(marks.words)
+    out = highlight(text, marks)
+    bare = out.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in bare and bare == text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
