@@ -392,14 +392,17 @@ def keys(text: str) -> list[str]:
     return [t.key for t in tokens(text) if not t.stop]
 
 
-def key_sequence(text: str) -> list[str]:
-    """One key per position, stop words left out and compound joins skipped: what taxonomy aliases match."""
-    out: list[str] = []
+def words(text: str) -> Iterator[Token]:
+    """One token per position, stop words left out and compound joins skipped: what taxonomy aliases match."""
     last = -1
     for t in tokens(text):
         if t.position == last:
             continue
         last = t.position
         if not t.stop:
-            out.append(t.key)
-    return out
+            yield t
+
+
+def key_sequence(text: str) -> list[str]:
+    """The keys of `words(text)`."""
+    return [t.key for t in words(text)]

@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .analysis import fold, key_sequence, tokens
+from .analysis import fold, key_sequence, words
 from .errors import TaxonomyError
 
 KINDS: tuple[str, ...] = ("agency", "offence")
@@ -148,16 +148,8 @@ _Word = tuple[str, str | None]
 
 
 def _words(text: str) -> list[_Word]:
-    """One word per position, stop words left out and compound joins skipped, as `key_sequence` does."""
-    out: list[_Word] = []
-    last = -1
-    for t in tokens(text):
-        if t.position == last:
-            continue
-        last = t.position
-        if not t.stop:
-            out.append((t.key, _acronym(t.word)))
-    return out
+    """One word per position, stop words left out and compound joins skipped (`analysis.words`)."""
+    return [(t.key, _acronym(t.word)) for t in words(text)]
 
 
 def _acronym(word: str) -> str | None:
