@@ -232,6 +232,11 @@ class Generations:
                 gen = self._gen = Generation(path, ix, ix.searcher())
             return gen
 
+    def outdated(self) -> bool:
+        """Whether the live generation was written with another schema (an older archive): `reindex` rebuilds it."""
+        path = live_generation(self.index_dir)
+        return path is not None and read_meta(path).get("schema_version") != SCHEMA_VERSION
+
     def _retire(self, gen: Generation) -> None:
         gen.retired = True
         if gen.users == 0:

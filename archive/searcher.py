@@ -61,7 +61,11 @@ class Searcher:
                 if request.cursor:  # made on an index that is gone: expired (when it is one of ours)
                     self._cursors.read(request.cursor, ("", -1), request)
                 parsed = query.parse(self._parser, request.query)
-                parsed.notes.append("l'index n'est pas encore construit : lancez `archive reindex`")
+                parsed.notes.append(
+                    "l'index a été construit par une version précédente : lancez `archive reindex` pour le reconstruire"
+                    if self.generations.outdated()
+                    else "l'index n'est pas encore construit : lancez `archive reindex`"
+                )
                 return _empty(request, parsed, started)
             # a cursor is checked before any work: a broken or expired one costs nothing
             resume = self._cursors.read(request.cursor, gen.state, request) if request.cursor else None
