@@ -44,7 +44,7 @@ _HOMES: dict[str, str] = {
     "FACETS": "models",
     "SORTS": "models",
     "MAX_SELECTED": "models",
-    "DOCUMENT_PAGE": "models",
+    "DOCUMENT_PAGE": "wire",
     "SEARCH_DEADLINE": "deadline",
     "PARTIAL_NOTE": "deadline",
     "document_path": "wire",
@@ -183,9 +183,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from .isolation import budget as budget
     from .metadata import type_label as type_label
     from .models import (
-        DOCUMENT_PAGE as DOCUMENT_PAGE,
-    )
-    from .models import (
         FACETS as FACETS,
     )
     from .models import (
@@ -227,4 +224,5 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from .settings import DEFAULT_SEARCH_THREADS as DEFAULT_SEARCH_THREADS
     from .settings import Settings as Settings
     from .taxonomy import Taxonomy as Taxonomy
+    from .wire import DOCUMENT_PAGE as DOCUMENT_PAGE
     from .wire import document_path as document_path

@@ -5,7 +5,7 @@ occur. Its phrases are marked only where they occur as phrases, and then whole: 
 "garde à vue" in one `<mark>`, the stop word between the words included, but neither "garde" nor "vue"
 alone. A sloppy phrase (`"délai prescription"~3`) marks the window from its first word to its last.
 Words are read by the analyzer (`analysis.tokens`), so marks follow its keys, accents and elisions.
-No Whoosh here: `query.marks` turns a query into `Marks`.
+No Whoosh here: `phrasing.marks` turns a query into `Marks`.
 
 >>> from archive.analysis import key
 >>> garde_a_vue = Phrase.exact([(key("garde"), 0), (key("vue"), 2)])

@@ -28,8 +28,6 @@ from .taxonomy import Taxonomy
 from .wire import Degraded
 from .write import Progress, Write, writing
 
-"""Deprecated: `request.validate()`. Kept while web/search.py still imports it from here."""
-
 
 class Archive:
     """An archive home opened for reading and writing: the one object the CLI and the web layer use.

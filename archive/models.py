@@ -8,12 +8,12 @@ problems `check` finds) is in outcomes.py.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from . import wire
 from .errors import UsageError
+from .wire import DOCUMENT_PAGE
 
 FACETS: tuple[str, ...] = ("agency", "offence", "year", "source", "type")
 """The facet names, in the order front ends show them."""
@@ -26,9 +26,6 @@ MAX_SELECTED = 20
 few decades); each selected value costs a posting-list union and a line of the page, so 1,700 of them
 were a way to freeze the service. More is refused with a clear error, never silently dropped."""
 
-DOCUMENT_PAGE = 200
-"""Passages per page of a document view: a 65,000-passage document was 115 MB of JSON in one answer.
-Passage `#p<position>` of a document is on page `(position - 1) // DOCUMENT_PAGE + 1`."""
 
 Status = wire.Status
 
@@ -342,8 +339,7 @@ class DocumentView:
         """The `/documents/{id}` JSON body: metadata, matches and this page's passages."""
         url = wire.document_path(self.id)
         matches = set(self.matches)
-        # Without a query, a passage's highlight is its text, escaped as the searcher escapes hits.
-        highlights = self.highlights or tuple(html.escape(p.text, quote=False) for p in self.passages)
+        highlights = self.highlights
         return {
             "id": self.id,
             "url": url,

@@ -65,7 +65,6 @@ class Pool:
             field = self._schema[name]
             table = lengths(name).astype(np.int64) if field.scorable else None
             write_field(fieldwriter, name, field, postings, table)
-        self._fields.clear()
 
     def _field(self, fieldname: str) -> _Tokens | _Postings:
         field = self._fields.get(fieldname)
@@ -134,10 +133,10 @@ class _Tokens:
         first = np.ones(n, dtype=bool)
         np.not_equal(order_key[1:], order_key[:-1], out=first[1:])
         starts = np.flatnonzero(first)
-        frequency = np.diff(np.append(starts, n))
+        bounds = np.append(starts, n)
+        frequency = np.diff(bounds)
         posting_keys = order_key[starts]
         del order, order_key
-        bounds = np.append(starts, n)
 
         def values(a: int, b: int) -> Ragged:
             """Postings a:b's positions, encoded, each a pickled byte string."""

@@ -33,23 +33,12 @@ from .codec.reader import (
     read_postings,
     segment_lengths,
 )
-from .columns import KEPT, MULTI, SINGLE, Column, Columns
+from .columns import KEPT, MULTI, SINGLE, Columns
 from .deadline import Deadline
-from .idsets import EMPTY, Ids, coverage, intersect, union
+from .idsets import EMPTY, Ids, intersect, union
 from .lru import Lru
 from .phrases import Chain, Positions, Word, exact, offsets, verify
 from .schema import DOCUMENT, PASSAGE
-
-__all__ = [  # what other modules import from here; the ones defined elsewhere are re-exports
-    "Arrays",
-    "Column",
-    "Deadline",
-    "Ids",
-    "Unsupported",
-    "coverage",
-    "intersect",
-    "union",
-]
 
 CACHE_BYTES = 256 * 1024 * 1024
 """Decoded posting lists kept per index generation: most of a term's cost is decoding Whoosh's blocks

@@ -278,7 +278,7 @@ def _expand_pattern(
         shown = f"{text}*"
     elif isinstance(q, wq.FuzzyTerm):
         text = _fuzzy_word(text)
-        words, total = vocabulary.similar(text, limit, max_distance=min(2, q.maxdist)), 0
+        words, total = vocabulary.similar(text, limit, max_distance=min(_fuzziness(text), q.maxdist)), 0
         if vocabulary.frequency(text):  # the word itself, when the archive has it
             words = [text, *words[: limit - 1]]
         shown = f"{text}~"
@@ -292,6 +292,12 @@ def _expand_pattern(
     if not keys:
         return wq.NullQuery
     return wq.Or([wq.Term(q.fieldname, k) for k in keys], boost=q.boost)
+
+
+def _fuzziness(word: str) -> int:
+    """The edits a fuzzy word allows, by its length (Elasticsearch's `AUTO`): none up to 2 letters, one up
+    to 5, two beyond. `a~` would otherwise stand for every word of one or two letters."""
+    return 0 if len(word) <= 2 else 1 if len(word) <= 5 else 2
 
 
 def _fuzzy_word(text: str) -> str:

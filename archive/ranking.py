@@ -50,10 +50,10 @@ Near = list[tuple[str, int]]
 """A plain query's words: each index key with its position in the query (stop words counted)."""
 
 Scored = tuple[str, str, float, "Chain | None"]
+"""A positive term of a query: field, text, boost, and the phrase it must form to score, if any."""
 
 EVERY: Scored = ("", "", 1.0, None)
 """A constant 1.0 for every candidate: what Whoosh's `InverseMatcher` scores for a `NOT` inside an AND."""
-"""A positive term of a query: field, text, boost, and the phrase it must form to score, if any."""
 
 Scores = npt.NDArray[np.float64]
 

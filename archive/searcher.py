@@ -8,7 +8,6 @@ view) and stats.py (what the index holds). Everything returned is the core's own
 
 from __future__ import annotations
 
-import html
 import time
 import weakref
 from pathlib import Path
@@ -21,10 +20,11 @@ from .cursor import Cursors
 from .deadline import SEARCH_DEADLINE, Deadline, noted
 from .facets import facet_counts
 from .generations import Generation, Generations, IndexVersion
-from .highlighting import Marks, highlight
-from .models import DOCUMENT_PAGE, FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
+from .highlighting import NOTHING, Marks, highlight
+from .models import FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
 from .suggestions import suggest
 from .taxonomy import Taxonomy
+from .wire import DOCUMENT_PAGE
 
 
 class Searcher:
@@ -41,15 +41,6 @@ class Searcher:
     def close(self) -> None:
         """Retire the open generation: closed now, or when the last request or export using it ends."""
         self.generations.close()
-
-    @property
-    def _lock(self) -> Any:
-        """The generations' lock (kept for tests/test_postings.py: use `generations.lock`)."""
-        return self.generations.lock
-
-    def _generation(self) -> Generation | None:
-        """The live generation (kept for tests/test_postings.py: use `generations.current()`)."""
-        return self.generations.current()
 
     def search(self, request: SearchRequest) -> SearchResults:
         """One page of ranked hits with facet counts; matching stops at SEARCH_DEADLINE (then notes say so)."""
@@ -220,7 +211,7 @@ class Export:
         if gen is None or own is None or self._release is None or not self._release.alive:
             return []
         with gen.lent(own):
-            return [_hit(gen, d, s, None) for d, s in self._ranked[start:stop]]
+            return [_hit(gen, d, s, NOTHING) for d, s in self._ranked[start:stop]]
 
     def close(self) -> None:
         """Give the generation back (once; garbage collection does it otherwise)."""
@@ -240,8 +231,8 @@ def _close_export(generations: Generations, gen: Generation, own: WhooshSearcher
     generations.release(gen)
 
 
-def _hit(gen: Generation, docnum: int, score: float, marks: Marks | None) -> Hit:
-    """A hit from its stored fields; `marks` None: no highlighting (the text escaped, for exports)."""
+def _hit(gen: Generation, docnum: int, score: float, marks: Marks) -> Hit:
+    """A hit from its stored fields, its text highlighted with `marks` (`NOTHING` for exports: escaped only)."""
     stored = gen.searcher.stored_fields(docnum)
     data = stored["data"]
     record = gen.record(gen.arrays.record_of(docnum))
@@ -255,9 +246,7 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks | None) -> Hit
         source=record.get("source"),
         type=record.get("type"),
         text=data["text"],
-        highlight=(
-            html.escape(data["text"], quote=False) if marks is None else highlight(data["text"], marks)
-        ),
+        highlight=highlight(data["text"], marks),
         agency=tuple(data["agency"]),
         offence=tuple(data["offence"]),
         score=round(score, 4),

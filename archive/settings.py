@@ -108,10 +108,10 @@ class Settings:
             ),
             cors_origins=_origins(env.get("ARCHIVE_CORS_ORIGINS")),
             rate_limit=_rate_limit(env.get("ARCHIVE_RATE_LIMIT")),
-            write_wait=_seconds(env, "ARCHIVE_WRITE_WAIT", 5.0),
-            reindex_wait=_seconds(env, "ARCHIVE_REINDEX_WAIT", 10.0),
+            write_wait=_seconds(env, "ARCHIVE_WRITE_WAIT", cls.write_wait),
+            reindex_wait=_seconds(env, "ARCHIVE_REINDEX_WAIT", cls.reindex_wait),
             search_threads=_integer(env, "ARCHIVE_SEARCH_THREADS", DEFAULT_SEARCH_THREADS),
-            export_limit=_integer(env, "ARCHIVE_EXPORT_LIMIT", 10_000),
+            export_limit=_integer(env, "ARCHIVE_EXPORT_LIMIT", cls.export_limit),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "home" in given:

@@ -211,6 +211,11 @@ BODIES: tuple[type, ...] = (SearchResults, DocumentView, Upload, Health, Stats)
 """The bodies the core builds; the schemas they reference come with them."""
 
 
+DOCUMENT_PAGE = 200
+"""Passages per page of a document view: a 65,000-passage document was 115 MB of JSON in one answer.
+Passage `#p<position>` of a document is on page `(position - 1) // DOCUMENT_PAGE + 1`."""
+
+
 def document_path(document_id: str, position: int | None = None, query: str = "") -> str:
     """The relative address of a document's page, landing on passage `position` and marking `query`'s matches.
 
@@ -218,8 +223,6 @@ def document_path(document_id: str, position: int | None = None, query: str = ""
     Passages past the first page of the document add `p=<position>`, which opens the page holding it;
     the `#p<position>` anchor then lands on the passage itself.
     """
-    from .models import DOCUMENT_PAGE  # models imports this module: read when called
-
     path = "/documents/" + quote(document_id, safe="/")
     params: list[tuple[str, str]] = []
     if position and position > DOCUMENT_PAGE:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from starlette.testclient import TestClient
 
-from archive.models import DOCUMENT_PAGE
+from archive.wire import DOCUMENT_PAGE
 from web.app import create_app
 
 from .conftest import web_build_home, web_settings
@@ -41,7 +41,9 @@ def register() -> str:
         f"Paragraphe {n} du registre : le greffe consigne la pièce {marker(n)} versée au dossier."
         for n in range(1, PASSAGES + 1)
     ]
-    return "---\ntitle: Registre des scellés\ndate: 2024-05-02\ntype: rapport\n---\n\n" + "\n\n".join(paragraphs)
+    return "---\ntitle: Registre des scellés\ndate: 2024-05-02\ntype: rapport\n---\n\n" + "\n\n".join(
+        paragraphs
+    )
 
 
 @pytest.fixture(scope="module")

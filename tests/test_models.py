@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from archive import wire
-from archive.models import DOCUMENT_PAGE, FACETS, FacetValue, facets_json
+from archive.models import FACETS, FacetValue, facets_json
+from archive.wire import DOCUMENT_PAGE
 
 
 def test_the_facet_names_are_the_json_facets_keys_in_order() -> None:

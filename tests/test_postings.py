@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from whoosh import query as wq
 
-from archive import phrases, postings, query
+from archive import idsets, phrases, query
 from archive.codec.positions import encode
 from archive.codec.reader import position_lists
 from archive.deadline import Deadline
@@ -94,8 +94,8 @@ QUERIES = [
 @pytest.mark.parametrize("q", QUERIES, ids=str)
 def test_matches_and_ranking_equal_whooshs(corpus: Archive, q: wq.Query) -> None:
     searcher = corpus.searcher
-    with searcher._lock:
-        gen = searcher._generation()
+    with searcher.generations.lock:
+        gen = searcher.generations.current()
         assert gen is not None
         arrays = gen.arrays
         passages = set(gen.searcher.docs_for_query(wq.Term("kind", "p")))
@@ -131,8 +131,8 @@ def test_every_passage_maps_to_its_own_documents_record(corpus: Archive) -> None
     corpus.reindex(full=True)
     (corpus.settings.documents_dir / "2018/doc003.md").write_text("---\ntitle: Encore\n---\n\nfraude.\n")
     corpus.reindex(accept_changes=True)
-    with corpus.searcher._lock:
-        gen = corpus.searcher._generation()
+    with corpus.searcher.generations.lock:
+        gen = corpus.searcher.generations.current()
         assert gen is not None
         arrays = gen.arrays
         for docnum in arrays.live_passages.tolist():
@@ -149,19 +149,19 @@ def test_every_passage_maps_to_its_own_documents_record(corpus: Archive) -> None
 def test_set_operations_equal_numpys(lists: list[list[int]], size: int) -> None:
     arrays = [np.unique(np.asarray(values, dtype=np.int64)) for values in lists]
     expected_union = np.unique(np.concatenate(arrays))
-    assert postings.union(arrays, size).tolist() == expected_union.tolist()  # through a mask or a sort
+    assert idsets.union(arrays, size).tolist() == expected_union.tolist()  # through a mask or a sort
     expected = arrays[0]
     found = arrays[0]
     for other in arrays[1:]:
         expected = np.intersect1d(expected, other, assume_unique=True)
-        found = postings.intersect(found, other)
+        found = idsets.intersect(found, other)
     assert found.tolist() == expected.tolist()
-    assert found.dtype == np.int64 and postings.union(arrays, size).dtype == np.int64
+    assert found.dtype == np.int64 and idsets.union(arrays, size).dtype == np.int64
 
 
 def test_filters_and_distinct_documents_equal_a_scan(corpus: Archive) -> None:
-    with corpus.searcher._lock:
-        gen = corpus.searcher._generation()
+    with corpus.searcher.generations.lock:
+        gen = corpus.searcher.generations.current()
         assert gen is not None
         arrays = gen.arrays
         stored = {d: gen.searcher.stored_fields(d) for d in arrays.live_passages.tolist()}

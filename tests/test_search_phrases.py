@@ -148,6 +148,16 @@ def test_a_fuzzy_word_finds_the_right_spelling(guides: Archive) -> None:
     assert "guides/aide.txt#p1" in [h.id for h in exact.hits]
 
 
+def test_a_fuzzy_short_word_allows_fewer_edits(guides: Archive) -> None:
+    """`a~` stands for `a` alone (no word of one or two letters is one edit from it); `aide~` for `aide` and
+    its one-edit neighbours, never a word two edits away."""
+    every = guides.search(SearchRequest("")).total
+    assert guides.search(SearchRequest("de~")).total < every
+    assert guides.search(SearchRequest("x~")).total == 0
+    near = guides.search(SearchRequest("aide~", per_page=100))
+    assert near.total and near.total == guides.search(SearchRequest("aide", per_page=100)).total
+
+
 def test_a_typo_after_an_elision_is_corrected_in_place(guides: Archive) -> None:
     results = guides.search(SearchRequest("demande d'aide juridictionelle"))
     assert results.corrected_query == "demande d'aide juridictionnelle"

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote, urlencode
 
 import anyio.to_thread
-from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -86,7 +85,7 @@ def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, obje
         "matches": matches,
         "first_match": to(matches[0]) if matches else None,
         "nav": nav,
-        "highlights": view.highlights or tuple(str(escape(p.text)) for p in view.passages),
+        "highlights": view.highlights,
         "agency": [(a, taxonomy.label("agency", a)) for a in view.agency],
         "offence": [(o, taxonomy.label("offence", o)) for o in view.offence],
         "labels": {
