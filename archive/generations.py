@@ -29,6 +29,7 @@ from .deadline import SEARCH_DEADLINE, Deadline
 from .idsets import Ids
 from .indexer import live_generation, read_meta
 from .schema import SCHEMA_VERSION
+from .vocabulary import FILE as VOCABULARY_FILE
 from .vocabulary import Vocabulary
 
 SEARCHERS = 4
@@ -58,12 +59,21 @@ class Generation:
     _records: dict[str, dict[str, Any]] | None = None
     _record_cache: dict[int, dict[str, Any]] = field(default_factory=dict)
     _vocabulary: Vocabulary | None = None
+    _vocabulary_stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the file it was loaded from
 
     @property
     def vocabulary(self) -> Vocabulary:
-        """The words of this generation as written (for prefixes, wildcards and suggestions), loaded once."""
-        if self._vocabulary is None:
+        """The words of this generation as written (for prefixes, wildcards and suggestions), loaded again
+        when its file changes: an incremental reindex saves it just after its Whoosh commit, so a search
+        in between would otherwise keep the previous words until the next commit."""
+        try:
+            st = (self.path / VOCABULARY_FILE).stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if self._vocabulary is None or stamp != self._vocabulary_stamp:
             self._vocabulary = Vocabulary.load(self.path)
+            self._vocabulary_stamp = stamp
         return self._vocabulary
 
     @property

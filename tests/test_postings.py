@@ -21,6 +21,7 @@ from archive.deadline import Deadline
 from archive.home import Archive
 from archive.models import SearchRequest
 from archive.settings import Settings
+from archive.vocabulary import Vocabulary
 
 from .conftest import write_documents
 
@@ -252,3 +253,15 @@ def test_phrase_verification_stops_at_the_deadline_and_counts_only_whole_runs(lo
     assert verified == min(done * phrases.CHECK_EVERY, count)
     assert keep[:verified].all() and not keep[verified:].any()
     assert phrases.verify(chain, count, Deadline(60.0))[1] == count
+
+
+def test_the_vocabulary_is_read_again_when_its_file_changes(corpus: Archive) -> None:
+    """An incremental reindex saves the vocabulary just after its Whoosh commit: a generation opened in
+    between must not keep the previous words until the next commit."""
+    gen = corpus.searcher.generations.current()
+    assert gen is not None
+    before = gen.vocabulary
+    assert before.frequency("zorglubesque") == 0
+    Vocabulary({**before.counts, "zorglubesque": 1}).save(gen.path)
+    assert gen.vocabulary.frequency("zorglubesque") == 1
+    assert gen.vocabulary is gen.vocabulary  # loaded once per change, not per call
