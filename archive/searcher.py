@@ -120,7 +120,7 @@ class Searcher:
         deadline = Deadline(self.deadline)
         gen = self.generations.acquire()
         if gen is None:
-            return Export(0, (), False, [], self.generations, None)
+            return Export(0, (), False, [], self.generations, None, NOTHING)
         try:
             with gen.borrowed():
                 plan = self._plan(gen, request, deadline)[0]  # corrected as its search is
@@ -129,7 +129,8 @@ class Searcher:
             self.generations.release(gen)
             raise
         notes = noted(plan.parsed.notes, deadline)
-        return Export(int(plan.final.size), notes, deadline.cut, ranked, self.generations, gen)
+        marks = phrasing.marks(plan.scoring)
+        return Export(int(plan.final.size), notes, deadline.cut, ranked, self.generations, gen, marks)
 
     def document(
         self,
@@ -187,12 +188,14 @@ class Export:
         ranked: list[tuple[int, float]],
         generations: Generations,
         gen: Generation | None,
+        marks: Marks,
     ) -> None:
         self.total = total  # every match, past the limit too
         self.notes = notes
         self.partial = partial  # matching stopped at the deadline
         self._ranked = ranked
         self._gen = gen
+        self._marks = marks
         # Its own Whoosh searcher, opened now: its open files outlive the generation's directory, which
         # a later full reindex may delete while a slow client is still reading the export.
         self._own = gen.ix.searcher() if gen is not None else None
@@ -206,12 +209,12 @@ class Export:
         return len(self._ranked)
 
     def hits(self, start: int, stop: int) -> list[Hit]:
-        """Hits `start` to `stop` of the ranking (text not highlighted), read from the export's generation."""
+        """Hits `start` to `stop` of the ranking, highlighted, read from the export's generation."""
         gen, own = self._gen, self._own
         if gen is None or own is None or self._release is None or not self._release.alive:
             return []
         with gen.lent(own):
-            return [_hit(gen, d, s, NOTHING) for d, s in self._ranked[start:stop]]
+            return [_hit(gen, d, s, self._marks) for d, s in self._ranked[start:stop]]
 
     def close(self) -> None:
         """Give the generation back (once; garbage collection does it otherwise)."""
@@ -232,7 +235,7 @@ def _close_export(generations: Generations, gen: Generation, own: WhooshSearcher
 
 
 def _hit(gen: Generation, docnum: int, score: float, marks: Marks) -> Hit:
-    """A hit from its stored fields, its text highlighted with `marks` (`NOTHING` for exports: escaped only)."""
+    """A hit from its stored fields, its text highlighted with `marks`."""
     stored = gen.searcher.stored_fields(docnum)
     data = stored["data"]
     record = gen.record(gen.arrays.record_of(docnum))

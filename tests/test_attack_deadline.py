@@ -158,7 +158,7 @@ def test_csv_export_stops_at_the_deadline(client: TestClient) -> None:
     r = client.get("/search", params={"q": PHRASE, "format": "csv"})
     assert r.status_code == 200
     assert r.headers["x-export-partial"] == "true"
-    lines = r.text.splitlines()
+    lines = r.content.decode("utf-8-sig").splitlines()
     assert lines[-1] == f"# {PARTIAL}"
     rows = list(csv.reader(io.StringIO("\n".join(lines[1:-1]))))
     assert int(r.headers["x-total-count"]) == len(rows)

@@ -32,7 +32,8 @@ HANG_GUARD = 120
 
 
 def _rows(text: str) -> list[dict[str, str]]:
-    return [r for r in csv.DictReader(io.StringIO(text)) if not r["id"].startswith("#")]
+    body = text.removeprefix("\ufeff")  # the byte-order mark French Excel needs
+    return [r for r in csv.DictReader(io.StringIO(body)) if not r["id"].startswith("#")]
 
 
 def test_export_reads_one_generation_across_a_swap(tmp_path: Path) -> None:

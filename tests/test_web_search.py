@@ -298,7 +298,8 @@ def test_pagination_links_in_html(web_client: TestClient) -> None:
 def test_export_links_keep_the_search(web_client: TestClient) -> None:
     page = web_client.get("/search?q=blanchiment&year=2024&page=1", headers=HTML).text
     assert 'href="/search?q=blanchiment&amp;year=2024&amp;format=csv"' in page
-    assert 'href="/search?q=blanchiment&amp;year=2024&amp;format=json"' in page
+    assert 'href="/search?q=blanchiment&amp;year=2024&amp;format=csv&amp;sep=%3B"' in page
+    assert 'href="/search?q=blanchiment&amp;year=2024&amp;format=ndjson"' in page
 
 
 # ------------------------------------------------------------------ the search page
@@ -336,7 +337,8 @@ def test_no_results_and_empty_archive_messages(web_client: TestClient, web_app_f
 
 
 def read_csv(text: str) -> list[dict[str, str]]:
-    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert text.startswith("\ufeff")  # UTF-8 with a byte-order mark: French Excel reads the accents
+    lines = [line for line in text.removeprefix("\ufeff").splitlines() if not line.startswith("#")]
     return list(csv.DictReader(io.StringIO("\n".join(lines))))
 
 
@@ -359,6 +361,13 @@ def test_csv_export_streams_every_matching_passage(web_client: TestClient) -> No
         "offence",
         "text",
         "url",
+        "section",
+        "score",
+        "agency_labels",
+        "offence_labels",
+        "matched",
+        "query",
+        "exported_at",
     ]
     lyon = next(row for row in rows if row["id"] == "2024/blanchiment-lyon.md#p1")
     assert lyon["agency"] == "gendarmerie" and "blanchiment" in lyon["offence"].split()

@@ -123,7 +123,7 @@ async def _error_response(request: Request, error: errors.HttpError) -> Response
     wants_html = (
         request.method == "GET"
         and prefers_html(request)
-        and request.query_params.get("format") not in ("json", "csv")
+        and request.query_params.get("format") not in ("json", "csv", "ndjson")
     )
     if wants_html:
         return await render(

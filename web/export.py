@@ -1,11 +1,15 @@
-"""`GET /search?format=csv`: every match of a search, streamed as CSV rows from one index generation."""
+"""`GET /search?format=csv|ndjson`: every match of a search, streamed from one index generation.
+
+How the rows look in each format is `export_formats`' business; here is how they are streamed: one
+ranking, rows read a chunk at a time in a search thread, a bounded number of exports at once, each
+bounded in time, and the index generation released however the response ends.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import anyio
 import anyio.to_thread
@@ -13,45 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from archive import Archive, Export, Hit, SearchRequest, document_path
+from archive import Archive, Export, SearchRequest
 
-from .errors import HttpError
+from .errors import HttpError, bad_parameter
+from .export_formats import SEPARATORS, Context, CsvRows, NdjsonRows, Rows, file_name
 
 EXPORT_CHUNK = 500
-"""CSV rows read (and written) per step of an export: each step is a short turn in a search thread."""
-
-CSV_COLUMNS = ("id", "document", "position", "title", "date", "source", "agency", "offence", "text", "url")
-"""The columns of an export, one row per matching passage."""
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with =, +, - or @ is a formula to spreadsheet programs: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _rows(hits: list[Hit], base_url: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for h in hits:
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    h.id,
-                    h.document,
-                    h.position,
-                    h.title,
-                    h.date,
-                    h.source,
-                    " ".join(h.agency),
-                    " ".join(h.offence),
-                    h.text,
-                    base_url + document_path(h.document, h.position),
-                )
-            ]
-        )
-    return out.getvalue()
+"""Rows read (and written) per step of an export: each step is a short turn in a search thread."""
 
 
 EXPORTS_AT_ONCE = 4
@@ -65,9 +37,14 @@ class _ExportResponse(StreamingResponse):
     """A streamed export that releases its index generation however the response ends."""
 
     def __init__(
-        self, export: Export, slot: anyio.Semaphore, content: AsyncIterator[str], headers: dict[str, str]
+        self,
+        export: Export,
+        slot: anyio.Semaphore,
+        content: AsyncIterator[str],
+        media_type: str,
+        headers: dict[str, str],
     ) -> None:
-        super().__init__(content, media_type="text/csv; charset=utf-8", headers=headers)
+        super().__init__(content, media_type=media_type, headers=headers)
         self.export = export
         self.slot = slot
 
@@ -97,17 +74,35 @@ def _export_slot(request: Request) -> anyio.Semaphore:
     return exports
 
 
-async def csv_export(request: Request, archive: Archive, search: SearchRequest) -> Response:
-    """Stream every matching passage (not only the current page), up to the export limit.
+def _rows(request: Request, archive: Archive, search: SearchRequest, fmt: str) -> Rows:
+    """The row writer of `fmt` for this request; 400 for a separator other than `,` or `;`."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("format", "sep", "cursor")]
+    context = Context(
+        request.app.state.settings.base_url or "",
+        archive.taxonomy.label,
+        "&".join(f"{k}={v}" for k, v in kept),
+        now.isoformat().replace("+00:00", "Z"),
+    )
+    if fmt == "ndjson":
+        return NdjsonRows(context)
+    separator = request.query_params.get("sep", ",")
+    if separator not in SEPARATORS:
+        raise bad_parameter("sep", "sep must be , or ; (French spreadsheets)")
+    return CsvRows(context, separator)
+
+
+async def export_response(request: Request, archive: Archive, search: SearchRequest, fmt: str) -> Response:
+    """Stream every matching passage (not only the current page) as `fmt`, up to the export limit.
 
     The search is ranked once, on one index generation, in a search thread; rows are then read from
     that generation EXPORT_CHUNK at a time, each step a turn in a search thread, so an export neither
     reruns the ranking nor holds a thread while its client reads slowly. Links are relative, or
     absolute from ARCHIVE_BASE_URL: never from the request's Host header.
     """
+    rows = _rows(request, archive, search, fmt)
     limit: int = request.app.state.settings.export_limit
     searches = request.app.state.searches
-    base_url: str = request.app.state.settings.base_url or ""
     exports = _export_slot(request)
     try:
         export = await anyio.to_thread.run_sync(archive.export, search, limit, limiter=searches)
@@ -118,30 +113,33 @@ async def csv_export(request: Request, archive: Archive, search: SearchRequest) 
     started = time.monotonic()
 
     def chunk(start: int) -> str:
-        return _rows(export.hits(start, start + EXPORT_CHUNK), base_url)
+        return rows.rows(export.hits(start, start + EXPORT_CHUNK))
 
     async def body() -> AsyncIterator[str]:
-        header = io.StringIO()
-        csv.writer(header, lineterminator="\r\n").writerow(CSV_COLUMNS)
-        yield header.getvalue()
+        yield rows.header()
         for start in range(0, export.rows, EXPORT_CHUNK):
             if time.monotonic() - started > EXPORT_SECONDS:  # a client reading for ever holds a generation
-                yield f"# export interrompu après {EXPORT_SECONDS} s : relancez-le ou affinez la recherche\r\n"
+                yield rows.note(
+                    "timeout",
+                    f"export interrompu après {EXPORT_SECONDS} s : relancez-le ou affinez la recherche",
+                )
                 return
             yield await anyio.to_thread.run_sync(chunk, start, limiter=searches)
         if export.partial:
-            yield f"# {export.notes[-1]}\r\n"
+            yield rows.note("partial", export.notes[-1])
         if truncated:
-            yield (
-                f"# export limité aux {limit} premiers passages sur {export.total} : "
-                f"affinez la recherche pour obtenir le reste\r\n"
+            yield rows.note(
+                "truncated",
+                f"export limité aux {limit} premiers passages sur {export.total} : "
+                "affinez la recherche pour obtenir le reste",
             )
 
+    name = file_name(search.query, datetime.now(UTC), rows.extension)
     headers = {
-        "Content-Disposition": 'attachment; filename="recherche.csv"',
+        "Content-Disposition": f'attachment; filename="{name}"',
         "X-Total-Count": str(export.total),
         "X-Export-Limit": str(limit),
         "X-Export-Truncated": "true" if truncated else "false",
         "X-Export-Partial": "true" if export.partial else "false",
     }
-    return _ExportResponse(export, exports, body(), headers)
+    return _ExportResponse(export, exports, body(), rows.media_type, headers)

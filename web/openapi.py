@@ -111,7 +111,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "sort": {"type": "string", "enum": list(SORTS), "default": "relevance"},
     "page": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1},
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-    "format": {"type": "string", "enum": ["json", "html", "csv"]},
+    "format": {"type": "string", "enum": ["json", "html", "csv", "ndjson"]},
     "correct": {"type": "boolean", "default": True},
 }
 """Schemas of `/search`'s query parameters that are not plain strings (`search.PARAMETERS` lists them all)."""

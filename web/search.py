@@ -15,7 +15,7 @@ from archive import FACETS, SORTS, Archive, FacetValue, Hit, SearchRequest, Sear
 
 from . import caching
 from .errors import HttpError, bad_parameter
-from .export import csv_export
+from .export import export_response
 from .negotiation import response_format
 from .rendering import json_response, render
 
@@ -31,7 +31,8 @@ PARAMETERS: dict[str, str] = {
     "cursor": "the next_cursor of a previous page of this search: the page that follows it, on the same "
     "state of the index (410 cursor_expired once a reindex changed it); not with page",
     "per_page": "hits per page, 1 to 100 (default 10)",
-    "format": "json, html or csv: overrides the Accept header",
+    "format": "json, html, csv or ndjson (every match, one JSON hit a line): overrides the Accept header",
+    "sep": "the CSV separator: , (default) or ; (French spreadsheets)",
     "remove": "a filter to drop from this search (repeatable): facet:value (e.g. year:2024), from or to; "
     "what the page's filter chips send",
     "correct": "true (default): a query matching no passage is searched as its spelling suggestion when that "
@@ -219,9 +220,9 @@ class SearchPage:
             return next_url(self.request, self.results)
         return self.page_url(self.request.page + 1) if self.request.page < self.last_page else None
 
-    def export_url(self, fmt: str) -> str:
-        """Every match of this search in format `fmt` (csv, json)."""
-        return "/search?" + query_string(self.request, page=None, format=fmt)
+    def export_url(self, fmt: str, sep: str | None = None) -> str:
+        """Every match of this search in format `fmt` (csv, ndjson), CSV cells separated by `sep`."""
+        return "/search?" + query_string(self.request, page=None, format=fmt, sep=sep)
 
     def suggestion_url(self) -> str:
         """This search with the suggested spelling."""
@@ -273,7 +274,7 @@ class SearchPage:
 
 
 async def search_endpoint(request: Request) -> Response:
-    """Search passages. Answers HTML to browsers, JSON to other clients; `format=csv` exports."""
+    """Search passages. Answers HTML to browsers, JSON to other clients; `format=csv|ndjson` exports."""
     search_request = parse(request)
     fmt = response_format(request)
     archive: Archive = request.app.state.archive
@@ -282,8 +283,8 @@ async def search_endpoint(request: Request) -> Response:
     if unchanged is not None:
         return unchanged
     cache = caching.headers_for(found)
-    if fmt == "csv":
-        export = await csv_export(request, archive, search_request)
+    if fmt in ("csv", "ndjson"):
+        export = await export_response(request, archive, search_request, fmt)
         export.headers.update(cache)
         return export
     results = await anyio.to_thread.run_sync(
