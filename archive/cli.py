@@ -107,6 +107,11 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
     p.add_argument("--limit", type=int, default=10, metavar="N", help="hits per page (1-100, default 10)")
     p.add_argument("--page", type=int, default=1, metavar="P", help="page of hits (default 1)")
+    p.add_argument(
+        "--every-passage",
+        action="store_true",
+        help="list every matching passage in rank order (by default at most 2 of one document)",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON of the HTTP API's /search")
 
 
@@ -242,6 +247,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         sort=args.sort,
         page=args.page,
         per_page=args.limit,
+        crowding=not args.every_passage,
     )
     archive = Archive(settings)
     try:
@@ -266,6 +272,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         if hit.section:
             print(f"  § {hit.section}")
         print("  " + _terminal(hit.highlight))
+        if hit.more_in_document:
+            print(f"  + {hit.more_in_document} more matching passage(s) in this document")
     return 0
 
 

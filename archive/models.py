@@ -161,6 +161,7 @@ class SearchRequest:
     per_page: int = 10
     cursor: str | None = None  # a previous page's `next_cursor`: the page after it (instead of `page`)
     correct: bool = True  # a query matching nothing is searched as its spelling suggestion, when that finds
+    crowding: bool = True  # at most `planning.PER_DOCUMENT` passages of one document in the list
 
     def validate(self) -> SearchRequest:
         """This request, once its parameters are in range; UsageError names the parameter at fault."""
@@ -249,6 +250,7 @@ class Hit:
     agency: tuple[str, ...]
     offence: tuple[str, ...]
     score: float
+    more_in_document: int = 0  # matching passages of its document that a crowded list leaves out
 
     def to_json(self) -> wire.Hit:
         """One hit of the `/search` body."""
@@ -267,6 +269,7 @@ class Hit:
             "offence": list(self.offence),
             "score": self.score,
             "url": wire.document_path(self.document, self.position),
+            "more_in_document": self.more_in_document,
         }
 
 
@@ -288,6 +291,17 @@ class SearchResults:
     notes: tuple[str, ...] = ()  # what was done to the query: relaxed, truncated, wildcard bounded...
     next_cursor: str | None = None  # where the next page starts (see archive/cursor.py); None on the last
     corrected_query: str | None = None  # searched instead of `query`, which matched no passage in full
+    listed: int | None = None  # passages the pages list in all (crowding leaves some out); None: `total`
+
+    @property
+    def rows(self) -> int:
+        """How many passages the pages list in all: `total`, less those crowding leaves out."""
+        return self.total if self.listed is None else self.listed
+
+    @property
+    def pages(self) -> int:
+        """How many pages of `per_page` hits the list has (1 at least)."""
+        return max(1, -(-self.rows // self.per_page))
 
     def to_json(self) -> wire.SearchResults:
         """The `/search` JSON body, shared by the CLI's `--json` and the HTTP API."""
@@ -298,7 +312,8 @@ class SearchResults:
             "documents": self.documents,
             "page": self.page,
             "per_page": self.per_page,
-            "pages": max(1, -(-self.total // self.per_page)),
+            "listed": self.rows,
+            "pages": self.pages,
             "took_ms": round(self.took_ms, 2),
             "relaxed": self.relaxed,
             "notes": list(self.notes),

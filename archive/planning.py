@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+import numpy.typing as npt
+
 from . import postings, query, relaxation
 from .deadline import Deadline
 from .errors import UsageError
@@ -17,6 +20,14 @@ from .facets import narrowed, selections
 from .generations import Generation
 from .idsets import Ids
 from .models import SearchRequest
+from .ranking import Crowd
+
+PER_DOCUMENT = 2
+"""Passages of one document a results list shows at most (host crowding, as web search does): page 1 of
+10 hits then holds five documents at least, and each of its hits says how many more passages of its
+document match (`Hit.more_in_document`), linking to them. Two, not three: a passage of up to 200 words
+already shows whether a document is worth opening, and at three a single long report still held a third
+of page 1 on the sample archive. `SearchRequest.crowding=False` gives the plain passage ranking."""
 
 SortKey = tuple[float, int] | tuple[int, int, int]
 """Where a page starts: (score, docnum) after a relevance ranking, (date rank, position, docnum) by date."""
@@ -93,25 +104,48 @@ def ranked(
     needed: int,
     deadline: Deadline,
     after: SortKey | None = None,
+    crowd: Crowd | None = None,
 ) -> list[tuple[int, float]]:
     """The first `needed` (docnum, score) pairs of the plan's matches, in the request's order; with
-    `after` (the sort key of a previous page's last hit, see `sort_key`), the first that follow it.
+    `after` (the sort key of a previous page's last hit, see `sort_key`), the first that follow it;
+    with `crowd`, at most `crowd.per_document` passages of each document (its best by relevance, its
+    first by date).
 
     Scores are exact here (a cursor compares them); hits round them for display.
     """
     candidates = plan.final
     if request.sort != "relevance" or plan.scoring is None:
         dated = after if after is None or len(after) == 3 else None
-        return [(d, 0.0) for d in gen.arrays.sorted_page(candidates, needed, request.sort != "oldest", dated)]
+        listed = crowd.first(candidates) if crowd is not None else candidates
+        return [(d, 0.0) for d in gen.arrays.sorted_page(listed, needed, request.sort != "oldest", dated)]
     scored = after if after is None or len(after) == 2 else None
     near = plan.parsed.near
     try:
         out = gen.arrays.top(
-            plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline, scored, near
+            plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline, scored, near, crowd
         )
     except postings.Unsupported:  # spans Whoosh scores itself, in the time left
         out = gen.ranked(plan.scoring, candidates, needed, deadline, scored)
+        if crowd is not None:  # its best few per document among what it ranked
+            ranks = crowd.ranks(np.array([d for d, _ in out], dtype=np.int64))
+            out = [hit for hit, rank in zip(out, ranks, strict=True) if rank < crowd.per_document]
     return out[:needed]
+
+
+def crowding(gen: Generation, request: SearchRequest) -> Crowd | None:
+    """How the request's list is crowded: PER_DOCUMENT passages of a document at most, unless it asks
+    for the plain passage ranking (`crowding=False`)."""
+    return Crowd(PER_DOCUMENT, gen.arrays.document_of) if request.crowding else None
+
+
+def listed(plan: Plan, crowd: Crowd | None) -> tuple[int, npt.NDArray[np.int64]]:
+    """How many passages the crowded list holds in all, and by document (its index in
+    `crowd.document_of`) how many of its matching passages the list leaves out."""
+    if crowd is None or not plan.final.size:
+        return int(plan.final.size), np.zeros(0, dtype=np.int64)
+    counts = np.bincount(crowd.document_of[plan.final])
+    shown = np.minimum(counts, crowd.per_document)
+    return int(shown.sum()), counts - shown
 
 
 def sort_key(after: tuple[float, ...], by_score: bool) -> SortKey:

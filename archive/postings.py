@@ -307,6 +307,7 @@ class Arrays(Columns):
         deadline: Deadline | None = None,
         after: tuple[float, int] | None = None,
         near: ranking.Near | None = None,
+        crowd: ranking.Crowd | None = None,
     ) -> list[tuple[int, float]]:
         """The k best candidates by score (ties: lower docnum first), with their scores.
 
@@ -316,9 +317,10 @@ class Arrays(Columns):
         With `after` (the score and docnum of the last hit of a previous page), only the candidates
         ranked after it compete: the next page costs one partition of k, not a ranking of all before it.
         With `near` (a plain query's words), the passages holding them together score up to
-        `ranking.PROXIMITY` more (`ranking.top`).
+        `ranking.PROXIMITY` more (`ranking.top`). With `crowd`, at most `crowd.per_document` passages of
+        each document.
         """
-        return ranking.top(self, q, candidates, k, searcher, coordination, deadline, after, near)
+        return ranking.top(self, q, candidates, k, searcher, coordination, deadline, after, near, crowd)
 
 
 def _text(text: object) -> str:

@@ -12,6 +12,7 @@ together (`proximity`), as Lucene-based engines add an implicit sloppy phrase to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,19 +107,77 @@ def best(
     """The k best candidates by score (ties: lower docnum first), with their scores; with `after`
     (the score and docnum of a previous page's last hit), only the candidates ranked after it."""
     if after is not None:
-        last_score, last_docnum = after
-        later = (scores < last_score) | ((scores == last_score) & (candidates > last_docnum))
+        later = _later(candidates, scores, after)
         candidates, scores = candidates[later], scores[later]
         if not candidates.size:
             return []
+    order = _best_indices(candidates, scores, k)
+    return [(int(candidates[i]), float(scores[i])) for i in order]
+
+
+def _later(candidates: Ids, scores: Scores, after: tuple[float, int]) -> npt.NDArray[np.bool_]:
+    """Which candidates a ranking puts after (score, docnum) `after`."""
+    last_score, last_docnum = after
+    later: npt.NDArray[np.bool_] = (scores < last_score) | ((scores == last_score) & (candidates > last_docnum))
+    return later
+
+
+def _best_indices(candidates: Ids, scores: Scores, k: int) -> npt.NDArray[np.intp]:
+    """Indices of the k best candidates, in ranked order (score down, then docnum up)."""
     if candidates.size > k:
         cut = np.argpartition(-scores, k - 1)[:k]
         threshold = scores[cut].min()
         keep = np.nonzero(scores >= threshold)[0]  # every tie at the threshold, to order by docnum
     else:
         keep = np.arange(candidates.size)
-    order = np.lexsort((candidates[keep], -scores[keep]))[:k]
-    return [(int(candidates[keep[i]]), float(scores[keep[i]])) for i in order]
+    return keep[np.lexsort((candidates[keep], -scores[keep]))[:k]]
+
+
+def best_crowded(
+    candidates: Ids, scores: Scores, k: int, crowd: Crowd, after: tuple[float, int] | None = None
+) -> list[tuple[int, float]]:
+    """`best`, keeping only the `crowd.per_document` best passages of each document (host crowding).
+
+    Exact without ranking every candidate: whether a passage is among its document's best depends only
+    on the passages ranked above it, which are all among the m best whenever it is; so the m best are
+    crowded, m growing until they give k (after `after`, whose earlier passages count too)."""
+    m = min(candidates.size, max(4 * k, 64))
+    while True:
+        ranked = _best_indices(candidates, scores, m)
+        kept = ranked[crowd.ranks(candidates[ranked]) < crowd.per_document]
+        if after is not None:
+            kept = kept[_later(candidates[kept], scores[kept], after)]
+        if kept.size >= k or m >= candidates.size:
+            return [(int(candidates[i]), float(scores[i])) for i in kept[:k]]
+        m = min(candidates.size, m * 4)
+
+
+@dataclass(frozen=True)
+class Crowd:
+    """How many passages of one document a results list shows, and each passage's document."""
+
+    per_document: int
+    document_of: npt.NDArray[np.int64]  # by docnum
+
+    def ranks(self, docnums: Ids) -> npt.NDArray[np.int64]:
+        """For passages in a list's order, how many passages of the same document come before each."""
+        return occurrences(self.document_of[docnums])
+
+    def first(self, candidates: Ids) -> Ids:
+        """The sorted `candidates` that are among the first `per_document` of their document, by position
+        (a document's passages have consecutive docnums, in the order of their positions)."""
+        return candidates[self.ranks(candidates) < self.per_document]
+
+
+def occurrences(groups: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """For each item of a sequence, how many items of the same group come before it."""
+    order = np.argsort(groups, kind="stable")
+    ordered = groups[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    run_start = np.repeat(starts, np.diff(np.r_[starts, groups.size]))
+    out = np.empty(groups.size, dtype=np.int64)
+    out[order] = np.arange(groups.size) - run_start
+    return out
 
 
 def top(
@@ -131,9 +190,11 @@ def top(
     deadline: Deadline | None = None,
     after: tuple[float, int] | None = None,
     near: Near | None = None,
+    crowd: Crowd | None = None,
 ) -> list[tuple[int, float]]:
     """The k best candidates for `q` (see `postings.Arrays.top`), each score raised by up to PROXIMITY
-    where the words of `near` (a plain query's) stand together (`proximity`)."""
+    where the words of `near` (a plain query's) stand together (`proximity`); with `crowd`, at most
+    `crowd.per_document` of each document (`best_crowded`)."""
     if not candidates.size or k <= 0:
         return []
     scores = arrays.scores(q, candidates, searcher, deadline)
@@ -141,6 +202,8 @@ def top(
         scores = scores * (1 + PROXIMITY * proximity(arrays, near, candidates, scores))
     if coordination:
         scores = scores * coverage(candidates, coordination) ** COORDINATION
+    if crowd is not None:
+        return best_crowded(candidates, scores, k, crowd, after)
     return best(candidates, scores, k, after)
 
 

@@ -64,8 +64,10 @@ class Searcher:
             by_score = request.sort == "relevance" and plan.scoring is not None
             start = 0 if resume else (request.page - 1) * request.per_page
             after = planning.sort_key(resume.after, by_score) if resume else None
+            crowd = planning.crowding(gen, request)
             # one more than the page: whether a next page exists, without counting what comes after it
-            ranked = planning.ranked(gen, request, plan, start + request.per_page + 1, deadline, after)
+            needed = start + request.per_page + 1
+            ranked = planning.ranked(gen, request, plan, needed, deadline, after, crowd)
             hits = ranked[start : start + request.per_page]
             offset = resume.offset if resume else start  # hits before this page
             next_cursor = None
@@ -78,6 +80,8 @@ class Searcher:
             if not looked:  # optional work, after the page's: a search out of time offers no suggestion
                 suggestion = _suggestion(gen, parsed, deadline)
             marks = phrasing.marks(plan.scoring)
+            listed, left = planning.listed(plan, crowd)
+            document_of = gen.arrays.document_of
             return SearchResults(
                 query=request.query,
                 interpreted_as=plan.interpretation,
@@ -85,7 +89,10 @@ class Searcher:
                 documents=gen.arrays.distinct_documents(plan.final),
                 page=offset // request.per_page + 1,
                 per_page=request.per_page,
-                hits=tuple(_hit(gen, docnum, score, marks) for docnum, score in hits),
+                hits=tuple(
+                    _hit(gen, d, score, marks, int(left[document_of[d]]) if left.size else 0)
+                    for d, score in hits
+                ),
                 facets=facets,
                 suggestion=suggestion,
                 relaxed=plan.relaxed,
@@ -93,6 +100,7 @@ class Searcher:
                 notes=noted(parsed.notes, deadline),
                 next_cursor=next_cursor,
                 corrected_query=plan.corrected,
+                listed=listed,
             )
 
     def _plan(
@@ -124,7 +132,7 @@ class Searcher:
         try:
             with gen.borrowed():
                 plan = self._plan(gen, request, deadline)[0]  # corrected as its search is
-                ranked = planning.ranked(gen, request, plan, limit, deadline) if limit > 0 else []
+                ranked = _export_order(gen, request, plan, limit, deadline)
         except BaseException:
             self.generations.release(gen)
             raise
@@ -228,13 +236,29 @@ class Export:
         self.close()
 
 
+def _export_order(
+    gen: Generation, request: SearchRequest, plan: planning.Plan, limit: int, deadline: Deadline
+) -> list[tuple[int, float]]:
+    """Every match up to `limit`, in the order of the search's list (crowded) then the passages crowding
+    left out, in ranked order: an export holds every match, the list's first."""
+    if limit <= 0:
+        return []
+    crowd = planning.crowding(gen, request)
+    first = planning.ranked(gen, request, plan, limit, deadline, crowd=crowd)
+    if crowd is None or len(first) >= limit or len(first) >= plan.final.size:
+        return first
+    listed = {d for d, _ in first}
+    rest = planning.ranked(gen, request, plan, limit + len(first), deadline)
+    return first + [hit for hit in rest if hit[0] not in listed][: limit - len(first)]
+
+
 def _close_export(generations: Generations, gen: Generation, own: WhooshSearcher | None) -> None:
     if own is not None:
         own.close()
     generations.release(gen)
 
 
-def _hit(gen: Generation, docnum: int, score: float, marks: Marks) -> Hit:
+def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0) -> Hit:
     """A hit from its stored fields, its text highlighted with `marks`."""
     stored = gen.searcher.stored_fields(docnum)
     data = stored["data"]
@@ -253,6 +277,7 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks) -> Hit:
         agency=tuple(data["agency"]),
         offence=tuple(data["offence"]),
         score=round(score, 4),
+        more_in_document=more,
     )
 
 

@@ -62,6 +62,14 @@ class Hit(TypedDict):
     offence: Annotated[list[str], Meta(description="taxonomy ids")]
     score: Annotated[float, Meta(description="BM25F relevance; 0 when sorted by date")]
     url: Annotated[str, Meta(description="relative address of the document page, landing on the passage")]
+    more_in_document: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="matching passages of this document the list leaves out (at most 2 of a document "
+            "are listed unless crowding=false): see them on its page, `url` without the anchor plus `q`",
+        ),
+    ]
 
 
 class SearchResults(TypedDict):
@@ -73,7 +81,11 @@ class SearchResults(TypedDict):
     documents: Annotated[int, Meta(ge=0, description="distinct documents among the matching passages")]
     page: Annotated[int, Meta(ge=1)]
     per_page: Annotated[int, Meta(ge=1)]
-    pages: Annotated[int, Meta(ge=1)]
+    listed: Annotated[
+        int,
+        Meta(ge=0, description="passages the pages list in all: `total` less those crowding leaves out"),
+    ]
+    pages: Annotated[int, Meta(ge=1, description="pages of `per_page` hits among the `listed` passages")]
     took_ms: float
     relaxed: Annotated[bool, Meta(description="few passages held every word: some with fewer were added")]
     notes: Annotated[list[str], Meta(description="what was done to the query (relaxed, cut, stopped...)")]

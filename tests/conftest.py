@@ -84,6 +84,7 @@ HIT_KEYS = {
     "offence",
     "score",
     "url",
+    "more_in_document",
 }
 
 

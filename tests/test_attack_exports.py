@@ -89,7 +89,9 @@ def test_an_export_outlives_the_deletion_of_its_generation(tmp_path: Path) -> No
 
 
 def test_export_streams_every_match_in_the_pages_order(tmp_path: Path, web_app_factory: WebFactory) -> None:
-    """An export of more than one chunk holds exactly the search's matches, in the order of its pages."""
+    """An export of more than one chunk holds exactly the search's matches: the pages' list first, in its
+    order, then the passages crowding left out of it (in ranked order); `crowding=false`, the plain
+    ranking of the pages that say so."""
     client = web_app_factory(token=None)
     home = Path(client.app.state.settings.home)  # type: ignore[attr-defined]
     write_judgements(home, 12, 100)
@@ -99,14 +101,23 @@ def test_export_streams_every_match_in_the_pages_order(tmp_path: Path, web_app_f
     rows = _rows(r.text)
     total = int(r.headers["x-total-count"])
     assert total > EXPORT_CHUNK and len(rows) == total and r.headers["x-export-partial"] == "false"
-    pages = [
-        h["id"]
-        for page in range(1, 4)
-        for h in client.get(
-            "/search", params={"q": "condamne", "per_page": "100", "page": str(page)}, headers=JSON
-        ).json()["hits"]
-    ]
-    assert [row["id"] for row in rows[:300]] == pages
+
+    def pages(**extra: str) -> list[str]:
+        return [
+            h["id"]
+            for page in range(1, 4)
+            for h in client.get(
+                "/search", params={"q": "condamne", "per_page": "100", "page": str(page), **extra}, headers=JSON
+            ).json()["hits"]
+        ]
+
+    listed = client.get("/search", params={"q": "condamne"}, headers=JSON).json()["listed"]
+    crowded = pages()
+    assert 0 < listed < total and len(crowded) == min(300, listed)
+    assert [row["id"] for row in rows[: len(crowded)]] == crowded
+    plain = _rows(client.get("/search", params={"q": "condamne", "format": "csv", "crowding": "false"}).text)
+    assert [row["id"] for row in plain[:300]] == pages(crowding="false")
+    assert sorted(row["id"] for row in plain) == sorted(row["id"] for row in rows)
 
 
 def test_url_cells_never_come_from_the_host_header(web_client: TestClient) -> None:

@@ -28,6 +28,7 @@ BODY_KEYS = {
     "documents",
     "page",
     "per_page",
+    "listed",
     "pages",
     "took_ms",
     "relaxed",

@@ -113,6 +113,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
     "format": {"type": "string", "enum": ["json", "html", "csv", "ndjson"]},
     "correct": {"type": "boolean", "default": True},
+    "crowding": {"type": "boolean", "default": True},
 }
 """Schemas of `/search`'s query parameters that are not plain strings (`search.PARAMETERS` lists them all)."""
 _FACETS = set(FACETS)

@@ -37,6 +37,8 @@ PARAMETERS: dict[str, str] = {
     "what the page's filter chips send",
     "correct": "true (default): a query matching no passage is searched as its spelling suggestion when that "
     "finds passages (the body says `corrected`); false searches exactly what was typed",
+    "crowding": "true (default): at most 2 passages of one document are listed, each hit saying how many "
+    "more of its document match (`more_in_document`); false lists the plain passage ranking",
 }
 """Every query parameter `/search` reads, with its documentation (the OpenAPI document is built from it)."""
 
@@ -146,6 +148,7 @@ def parse(request: Request) -> SearchRequest:
         per_page=integer_parameter(request, "per_page", 10),
         cursor=cursor,
         correct=boolean_parameter(request, "correct", True),
+        crowding=boolean_parameter(request, "crowding", True),
     )
 
 
@@ -163,6 +166,7 @@ def query_string(request: SearchRequest, **changes: object) -> str:
             "page": None if request.page == 1 else request.page,
             "per_page": None if request.per_page == 10 else request.per_page,
             "correct": None if request.correct else "false",
+            "crowding": None if request.crowding else "false",
         }
     )
     values.update(changes)
@@ -190,7 +194,7 @@ class SearchPage:
         self.labels = {name: {f.value: f.label for f in values} for name, values in results.facets.items()}
         self.sort_labels = SORT_LABELS
         self.facet_titles = FACET_TITLES
-        self.last_page = max(1, -(-results.total // request.per_page))
+        self.last_page = results.pages
         self.first = (results.page - 1) * request.per_page + 1 if results.hits else 0
         self.last = self.first + len(results.hits) - 1 if results.hits else 0
 
@@ -265,6 +269,19 @@ class SearchPage:
     def document_url(self, hit: Hit) -> str:
         """The hit's passage in its document, the search's words marked."""
         return document_path(hit.document, hit.position, self.searched)
+
+    def plain_url(self) -> str:
+        """This search without crowding: every matching passage, in rank order."""
+        return "/search?" + query_string(self.request, page=None, crowding="false")
+
+    def more_url(self, hit: Hit) -> str | None:
+        """Under the last hit of its document on this page, when crowding left some of the document's
+        matching passages out of the list: its page, the search's words marked (and its matches counted
+        and stepped through there)."""
+        if not hit.more_in_document:
+            return None
+        last = {h.document: h.id for h in self.results.hits}
+        return document_path(hit.document, None, self.searched) if last[hit.document] == hit.id else None
 
     @property
     def show_interpretation(self) -> bool:
