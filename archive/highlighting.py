@@ -60,19 +60,33 @@ NOTHING = Marks()
 
 def highlight(text: str, marks: Marks) -> str:
     """`text` as escaped HTML, every word of `marks.words` and every occurrence of its phrases in `<mark>`."""
+    return render(text, marked(text, marks))
+
+
+def marked(text: str, marks: Marks) -> list[Span]:
+    """The spans of `text` that `marks` marks, in text order, overlapping ones joined."""
     found = list(analysis.tokens(text)) if marks else []
     spans = [(t.start, t.end) for t in found if not t.stop and t.key in marks.words]
     if marks.phrases:
         at = _by_position(found)
         for phrase in marks.phrases:
             spans.extend(_occurrences(phrase, at))
+    return _merged(spans)
+
+
+def render(text: str, spans: list[Span], start: int = 0, end: int | None = None) -> str:
+    """`text[start:end]` as escaped HTML, the `spans` (in text order, within it) in `<mark>`."""
+    stop = len(text) if end is None else end
     out: list[str] = []
-    last = 0
-    for start, end in _merged(spans):
-        out.append(html.escape(text[last:start], quote=False))
-        out.append(f"<mark>{html.escape(text[start:end], quote=False)}</mark>")
-        last = end
-    out.append(html.escape(text[last:], quote=False))
+    last = start
+    for a, b in spans:
+        if b <= start or a >= stop:
+            continue
+        a, b = max(a, start), min(b, stop)
+        out.append(html.escape(text[last:a], quote=False))
+        out.append(f"<mark>{html.escape(text[a:b], quote=False)}</mark>")
+        last = b
+    out.append(html.escape(text[last:stop], quote=False))
     return "".join(out)
 
 

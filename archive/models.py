@@ -251,6 +251,7 @@ class Hit:
     offence: tuple[str, ...]
     score: float
     more_in_document: int = 0  # matching passages of its document that a crowded list leaves out
+    excerpts: tuple[str, ...] = ()  # one or two stretches around the matches, escaped HTML like `highlight`
 
     def to_json(self) -> wire.Hit:
         """One hit of the `/search` body."""
@@ -270,6 +271,7 @@ class Hit:
             "score": self.score,
             "url": wire.document_path(self.document, self.position),
             "more_in_document": self.more_in_document,
+            "excerpts": list(self.excerpts),
         }
 
 

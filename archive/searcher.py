@@ -18,9 +18,10 @@ from whoosh.searching import Searcher as WhooshSearcher
 from . import phrasing, planning, query, stats, viewer
 from .cursor import Cursors
 from .deadline import SEARCH_DEADLINE, Deadline, noted
+from .excerpts import excerpts
 from .facets import facet_counts
 from .generations import Generation, Generations, IndexVersion
-from .highlighting import NOTHING, Marks, highlight
+from .highlighting import NOTHING, Marks, marked, render
 from .models import FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
 from .suggestions import suggest
 from .taxonomy import Taxonomy
@@ -259,9 +260,10 @@ def _close_export(generations: Generations, gen: Generation, own: WhooshSearcher
 
 
 def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0) -> Hit:
-    """A hit from its stored fields, its text highlighted with `marks`."""
+    """A hit from its stored fields, its text highlighted with `marks`, and excerpted around them."""
     stored = gen.searcher.stored_fields(docnum)
     data = stored["data"]
+    spans = marked(data["text"], marks)
     record = gen.record(gen.arrays.record_of(docnum))
     return Hit(
         id=stored["id"],
@@ -273,11 +275,12 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0
         source=record.get("source"),
         type=record.get("type"),
         text=data["text"],
-        highlight=highlight(data["text"], marks),
+        highlight=render(data["text"], spans),
         agency=tuple(data["agency"]),
         offence=tuple(data["offence"]),
         score=round(score, 4),
         more_in_document=more,
+        excerpts=excerpts(data["text"], spans),
     )
 
 

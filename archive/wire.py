@@ -62,6 +62,13 @@ class Hit(TypedDict):
     offence: Annotated[list[str], Meta(description="taxonomy ids")]
     score: Annotated[float, Meta(description="BM25F relevance; 0 when sorted by date")]
     url: Annotated[str, Meta(description="relative address of the document page, landing on the passage")]
+    excerpts: Annotated[
+        list[str],
+        Meta(
+            description="one or two stretches of about 40 words around the matches (the whole passage when "
+            "short), escaped HTML like `highlight`, with … where the passage goes on"
+        ),
+    ]
     more_in_document: Annotated[
         int,
         Meta(

@@ -85,6 +85,7 @@ HIT_KEYS = {
     "score",
     "url",
     "more_in_document",
+    "excerpts",
 }
 
 

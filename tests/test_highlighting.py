@@ -99,3 +99,36 @@ def test_any_text_comes_back_escaped_with_only_marks(text: str, query: str) -> N
     out = highlight(text, marks)
     bare = out.replace("<mark>", "").replace("</mark>", "")
     assert "<" not in bare and bare == text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_excerpts_doctests() -> None:
+    from archive import excerpts
+
+    result = doctest.testmod(excerpts)
+    assert result.attempted and not result.failed
+
+
+def test_excerpts_show_why_a_long_passage_matched() -> None:
+    """Two stretches around the marks, the second showing what the first lacks; short passages whole."""
+    from archive.excerpts import EXCERPT_WORDS, excerpts
+    from archive.highlighting import marked
+
+    long = (
+        "Le tribunal rappelle les faits. "
+        + "Les débats ont duré trois jours. " * 12
+        + "La saisie des avoirs a été ordonnée. "
+        + "Les témoins se sont succédé. " * 12
+        + "La confiscation du navire est prononcée."
+    )
+    marks = Marks(frozenset({key("saisie"), key("confiscation")}))
+    found = excerpts(long, marked(long, marks))
+    assert len(found) == 2
+    assert "<mark>saisie</mark>" in found[0] and "<mark>confiscation</mark>" in found[1]
+    assert found[0].startswith("… La <mark>saisie</mark>")  # from the start of its sentence
+    assert all(len(e.split()) <= EXCERPT_WORDS + 2 for e in found)  # the words and the two « … »
+    short = "Brève : <b>saisie</b> à Lyon."
+    assert excerpts(short, marked(short, marks)) == (
+        "Brève : &lt;b&gt;<mark>saisie</mark>&lt;/b&gt; à Lyon.",
+    )
+    nothing = excerpts(long, [])
+    assert len(nothing) == 1 and nothing[0].startswith("Le tribunal") and nothing[0].endswith(" …")

@@ -270,6 +270,11 @@ class SearchPage:
         """The hit's passage in its document, the search's words marked."""
         return document_path(hit.document, hit.position, self.searched)
 
+    @staticmethod
+    def cut(hit: Hit) -> bool:
+        """Whether the hit's excerpts leave some of its passage out (then the page offers it whole)."""
+        return len(hit.excerpts) > 1 or any(e.startswith("… ") or e.endswith(" …") for e in hit.excerpts)
+
     def plain_url(self) -> str:
         """This search without crowding: every matching passage, in rank order."""
         return "/search?" + query_string(self.request, page=None, crowding="false")
