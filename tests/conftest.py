@@ -304,15 +304,18 @@ def _answers(base: str) -> bool:
 
 @contextlib.contextmanager
 def serving(
-    env: dict[str, str], log: Path, preexec_fn: Callable[[], None] | None = None
+    env: dict[str, str],
+    log: Path,
+    preexec_fn: Callable[[], None] | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`archive serve` on a free loopback port with `env` (see `archive_env`): (process, base URL) once it
-    answers `/health`, terminated afterwards. Its log goes to `log`, never to a pipe nobody reads (a full
-    pipe blocks the server's event loop)."""
+    """`archive serve` on a free loopback port with `env` (see `archive_env`) and `options` (`--workers`):
+    (process, base URL) once it answers `/health`, terminated afterwards. Its log goes to `log`, never to
+    a pipe nobody reads (a full pipe blocks the server's event loop)."""
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *options],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -6,7 +6,12 @@ synchronous, so every call into it runs in a worker thread, off the event loop.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
+import multiprocessing
+import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -203,7 +208,10 @@ def _configure_logging() -> None:
     # uvicorn configures only its own loggers: give ours a handler unless the host already did.
     if not log.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        # the process id tells apart the lines of `archive serve --workers N`'s processes, which share the log
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+        )
         log.addHandler(handler)
     if log.level == logging.NOTSET:
         log.setLevel(logging.INFO)
@@ -273,3 +281,21 @@ def create_app(settings: Settings) -> Starlette:
     app.state.templates = make_templates()
     app.state.fair_use = FairUse(settings.rate_limit, settings.trusted_proxies)
     return app
+
+
+def from_environment() -> Starlette:
+    """The application of one process of `archive serve --workers N` (uvicorn's factory): the settings
+    from the environment, which `archive serve` completes with its own (`--home`) before starting them."""
+    _die_with_supervisor()
+    return create_app(Settings.from_env())
+
+
+def _die_with_supervisor() -> None:
+    """Stop (SIGTERM: a clean shutdown) when the supervisor dies, even by SIGKILL: a worker left behind
+    would keep the port, and the next `archive serve` could not start. Linux's `PR_SET_PDEATHSIG` fires
+    when the thread that started us exits: uvicorn starts and replaces workers from its main thread."""
+    parent = multiprocessing.parent_process()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    if parent is not None and os.getppid() != parent.pid:  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)

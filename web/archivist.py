@@ -16,6 +16,7 @@ from . import wire
 from .auth import require_token
 from .errors import HttpError, refused
 from .jobs import Jobs
+from .jobstore import KEEP
 
 
 def _too_large(limit: int) -> HttpError:
@@ -111,19 +112,17 @@ async def reindex_endpoint(request: Request) -> Response:
     """
     require_token(request)
     jobs: Jobs = request.app.state.jobs
-    job = jobs.start_reindex(full=_flag(request, "full"), accept_changes=_flag(request, "accept_changes"))
+    full, accept_changes = _flag(request, "full"), _flag(request, "accept_changes")
+    job = await run_in_threadpool(jobs.start_reindex, full, accept_changes)  # file locks: off the loop
     return JSONResponse(wire.job_started(job), status_code=202, headers={"Location": wire.job_url(job.id)})
 
 
 async def job_endpoint(request: Request) -> Response:
     """State and progress of a reindex job: queued, running, done or failed."""
     jobs: Jobs = request.app.state.jobs
-    job = jobs.get(request.path_params["job_id"])
+    job = await run_in_threadpool(jobs.get, request.path_params["job_id"])
     if job is None:
         raise HttpError(
-            404,
-            "not_found",
-            "no such job (jobs are kept in memory until the service restarts)",
-            "Cette tâche est inconnue.",
+            404, "not_found", f"no such job (the last {KEEP} are kept)", "Cette tâche est inconnue."
         )
-    return JSONResponse(wire.job(job))
+    return JSONResponse(job)

@@ -157,6 +157,11 @@ def job(record: JobRecord) -> Job:
     }
 
 
+def job_failed(body: Job, error: JobError, finished_at: float) -> Job:
+    """A job's body once it has failed for `error`, at `finished_at` (its process died: see web/jobstore.py)."""
+    return {**body, "state": "failed", "errors": [*body["errors"], error], "finished_at": _iso(finished_at)}
+
+
 def job_started(record: JobRecord) -> JobStarted:
     """The answer to starting a job: the job, with its id once more as `job`."""
     return {"job": record.id, **job(record)}
