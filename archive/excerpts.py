@@ -7,7 +7,8 @@ The first excerpt is the window of EXCERPT_WORDS words that holds the most disti
 the most marks, then the earliest); the second, when there is one, the best window apart from it that
 shows marked words the first lacks, or more of them. A window starts at the beginning of its sentence
 when that is at most LEAD words before its first mark, else LEAD // 2 words before it; "…" shows a cut.
-Excerpts are escaped HTML where only `<mark>` is markup, like highlights, in text order, on one line.
+Excerpts are escaped HTML where only `<mark>` is markup, like highlights, in text order, on one line
+(a paragraph break shown as « · »).
 
 >>> from archive.highlighting import Marks, marked
 >>> from archive.analysis import key
@@ -36,6 +37,7 @@ LEAD = 12
 
 _WORD = re.compile(r"\S+")
 _SENTENCE_END = re.compile(r"[.!?…:;»]$")
+_BREAK = re.compile(r"\s*\n\s*\n\s*")
 
 
 def excerpts(text: str, spans: list[Span]) -> tuple[str, ...]:
@@ -101,4 +103,5 @@ def _cut(text: str, words: list[Span], spans: list[Span], start: int, end: int) 
 
 
 def _line(html: str) -> str:
-    return " ".join(html.split())
+    """On one line: a paragraph break (a heading and its text) read as « · », other spacing as a space."""
+    return " · ".join(" ".join(part.split()) for part in _BREAK.split(html.strip()))

@@ -162,6 +162,7 @@ class SearchRequest:
     cursor: str | None = None  # a previous page's `next_cursor`: the page after it (instead of `page`)
     correct: bool = True  # a query matching nothing is searched as its spelling suggestion, when that finds
     crowding: bool = True  # at most `planning.PER_DOCUMENT` passages of one document in the list
+    group: bool = False  # a list of documents, each with its best passages (pages count documents)
 
     def validate(self) -> SearchRequest:
         """This request, once its parameters are in range; UsageError names the parameter at fault."""
@@ -191,6 +192,8 @@ class SearchRequest:
             )
         if not 1 <= self.per_page <= 100:
             raise UsageError("per_page must be between 1 and 100", "per_page")
+        if self.group and (self.cursor is not None or not self.crowding):
+            raise UsageError("group=document is paged by number, without cursor nor crowding=false", "group")
 
     @staticmethod
     def check_filters(filters: dict[str, tuple[str, ...]]) -> None:
@@ -301,8 +304,7 @@ class SearchResults:
         return self.total if self.listed is None else self.listed
 
     @property
-    def pages(self) -> int:
-        """How many pages of `per_page` hits the list has (1 at least)."""
+    def pages(self) -> int:  # noqa: D102 (what it counts is said by `rows`)
         return max(1, -(-self.rows // self.per_page))
 
     def to_json(self) -> wire.SearchResults:

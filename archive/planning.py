@@ -132,6 +132,25 @@ def ranked(
     return out[:needed]
 
 
+def by_document(
+    gen: Generation, request: SearchRequest, plan: Plan, first: int, count: int, deadline: Deadline
+) -> list[tuple[int, float]]:
+    """Documents `first` to `first + count` of the list grouped by document (ranked by their best passage,
+    or their first by date), each followed by its next best passages: PER_DOCUMENT of each at most, the
+    passages of one document together."""
+    if plan.final.size == 0:
+        return []
+    document_of = gen.arrays.document_of
+    leads = ranked(gen, request, plan, first + count, deadline, crowd=Crowd(1, document_of))[first:]
+    if not leads:
+        return []
+    documents = document_of[np.array([d for d, _ in leads], dtype=np.int64)]
+    theirs = replace(plan, final=plan.final[np.isin(document_of[plan.final], documents)])
+    each = ranked(gen, request, theirs, len(leads) * PER_DOCUMENT, deadline, crowd=Crowd(PER_DOCUMENT, document_of))
+    order = {int(d): i for i, d in enumerate(documents)}
+    return sorted(each, key=lambda hit: order[int(document_of[hit[0]])])  # stable: rank order within
+
+
 def crowding(gen: Generation, request: SearchRequest) -> Crowd | None:
     """How the request's list is crowded: PER_DOCUMENT passages of a document at most, unless it asks
     for the plain passage ranking (`crowding=False`)."""

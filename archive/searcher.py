@@ -16,13 +16,14 @@ from typing import Any
 from whoosh.searching import Searcher as WhooshSearcher
 
 from . import phrasing, planning, query, stats, viewer
-from .cursor import Cursors
+from .cursor import Cursors, Position
 from .deadline import SEARCH_DEADLINE, Deadline, noted
 from .excerpts import excerpts
 from .facets import facet_counts
 from .generations import Generation, Generations, IndexVersion
 from .highlighting import NOTHING, Marks, marked, render
 from .models import FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
+from .ranking import Crowd
 from .suggestions import suggest
 from .taxonomy import Taxonomy
 from .wire import DOCUMENT_PAGE
@@ -62,26 +63,21 @@ class Searcher:
             # a cursor is checked before any work: a broken or expired one costs nothing
             resume = self._cursors.read(request.cursor, gen.state, request) if request.cursor else None
             plan, suggestion, looked = self._plan(gen, request, deadline)
-            by_score = request.sort == "relevance" and plan.scoring is not None
-            start = 0 if resume else (request.page - 1) * request.per_page
-            after = planning.sort_key(resume.after, by_score) if resume else None
             crowd = planning.crowding(gen, request)
-            # one more than the page: whether a next page exists, without counting what comes after it
-            needed = start + request.per_page + 1
-            ranked = planning.ranked(gen, request, plan, needed, deadline, after, crowd)
-            hits = ranked[start : start + request.per_page]
-            offset = resume.offset if resume else start  # hits before this page
-            next_cursor = None
-            if hits and len(ranked) > start + request.per_page:
-                last, score = hits[-1]
-                key = (score, last) if by_score else gen.arrays.sort_key(last, request.sort != "oldest")
-                next_cursor = self._cursors.make(gen.state, request, key, offset + len(hits))
+            if request.group:
+                start = (request.page - 1) * request.per_page
+                hits = planning.by_document(gen, request, plan, start, request.per_page, deadline)
+                offset, next_cursor = start, None
+            else:
+                hits, offset, next_cursor = self._page(gen, request, plan, resume, crowd, deadline)
             facets = facet_counts(gen.arrays, self.taxonomy, request.filters, plan.matched, plan.selections)
             parsed = plan.parsed
             if not looked:  # optional work, after the page's: a search out of time offers no suggestion
                 suggestion = _suggestion(gen, parsed, deadline)
             marks = phrasing.marks(plan.scoring)
             listed, left = planning.listed(plan, crowd)
+            if request.group:
+                listed = gen.arrays.distinct_documents(plan.final)
             document_of = gen.arrays.document_of
             return SearchResults(
                 query=request.query,
@@ -103,6 +99,29 @@ class Searcher:
                 corrected_query=plan.corrected,
                 listed=listed,
             )
+
+    def _page(
+        self,
+        gen: Generation,
+        request: SearchRequest,
+        plan: planning.Plan,
+        resume: Position | None,
+        crowd: Crowd | None,
+        deadline: Deadline,
+    ) -> tuple[list[tuple[int, float]], int, str | None]:
+        """A page of the list: its (docnum, score) pairs, the hits before it, and the next page's cursor."""
+        by_score = request.sort == "relevance" and plan.scoring is not None
+        start = 0 if resume else (request.page - 1) * request.per_page
+        after = planning.sort_key(resume.after, by_score) if resume else None
+        # one more than the page: whether a next page exists, without counting what comes after it
+        ranked = planning.ranked(gen, request, plan, start + request.per_page + 1, deadline, after, crowd)
+        hits = ranked[start : start + request.per_page]
+        offset = resume.offset if resume else start  # hits before this page
+        if not hits or len(ranked) <= start + request.per_page:
+            return hits, offset, None
+        last, score = hits[-1]
+        key = (score, last) if by_score else gen.arrays.sort_key(last, request.sort != "oldest")
+        return hits, offset, self._cursors.make(gen.state, request, key, offset + len(hits))
 
     def _plan(
         self, gen: Generation, request: SearchRequest, deadline: Deadline

@@ -142,3 +142,30 @@ def test_http_lists_the_rest_of_a_document_under_its_last_hit(home: Path) -> Non
         assert 'href="/documents/rapport.md?q=saisie+avoirs"' in page
         document = client.get("/documents/rapport.md?q=saisie+avoirs", headers={"Accept": "application/json"})
         assert len(document.json()["matches"]) == more + PER_DOCUMENT
+
+
+def test_grouped_by_document_each_document_once_with_its_best_passages(archive: Archive) -> None:
+    """`group`: documents ranked by their best passage, each with its two best together; pages count them."""
+    crowded = archive.search(SearchRequest("saisie avoirs", per_page=100)).hits
+    order = list(dict.fromkeys(h.document for h in crowded))  # documents by their best passage
+    grouped = archive.search(SearchRequest("saisie avoirs", per_page=3, group=True))
+    documents = list(dict.fromkeys(h.document for h in grouped.hits))
+    assert documents == order[:3]
+    for document in documents:  # its passages together, its two best in rank order
+        theirs = [h.id for h in grouped.hits if h.document == document]
+        assert theirs == [h.id for h in crowded if h.document == document]
+        first = [h.document for h in grouped.hits].index(document)
+        assert [h.document for h in grouped.hits][first : first + len(theirs)] == [document] * len(theirs)
+    assert grouped.listed == len(order) and grouped.to_json()["pages"] == -(-len(order) // 3)
+    second = archive.search(SearchRequest("saisie avoirs", per_page=3, page=2, group=True))
+    assert list(dict.fromkeys(h.document for h in second.hits)) == order[3:6]
+
+
+def test_grouping_refuses_what_it_cannot_do(home: Path) -> None:
+    settings = Settings(home=home, passage_min_words=20, passage_max_words=60, rate_limit=None)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/search", params={"q": "saisie", "group": "site"}).json()["parameter"] == "group"
+        both = client.get("/search", params={"q": "saisie", "group": "document", "crowding": "false"})
+        assert both.status_code == 400 and both.json()["parameter"] == "group"
+        page = client.get("/search", params={"q": "saisie avoirs", "group": "document"}, headers=HTML).text
+        assert "voir par passage" in page and page.count('class="hit continued"') >= 1

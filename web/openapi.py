@@ -114,6 +114,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "format": {"type": "string", "enum": ["json", "html", "csv", "ndjson"]},
     "correct": {"type": "boolean", "default": True},
     "crowding": {"type": "boolean", "default": True},
+    "group": {"type": "string", "enum": ["document"]},
 }
 """Schemas of `/search`'s query parameters that are not plain strings (`search.PARAMETERS` lists them all)."""
 _FACETS = set(FACETS)
@@ -181,14 +182,14 @@ def _document() -> dict[str, Any]:
             "/search": {
                 "get": {
                     "operationId": "search",
-                    "summary": "Search passages (HTML for browsers, JSON otherwise, CSV with format=csv)",
+                    "summary": "Search passages (HTML for browsers, JSON otherwise; exports with format=csv|ndjson)",
                     "parameters": search_params,
                     "responses": {
                         "200": _json(
                             "search results",
                             "SearchResults",
                             headers=(*_CACHED, "Link"),
-                            also={"text/html": _TEXT, "text/csv": _TEXT},
+                            also={"text/html": _TEXT, "text/csv": _TEXT, "application/x-ndjson": _TEXT},
                         ),
                         "304": _empty("not modified since the ETag given in If-None-Match", _CACHED),
                         "400": _err(

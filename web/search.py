@@ -37,6 +37,8 @@ PARAMETERS: dict[str, str] = {
     "what the page's filter chips send",
     "correct": "true (default): a query matching no passage is searched as its spelling suggestion when that "
     "finds passages (the body says `corrected`); false searches exactly what was typed",
+    "group": "document: a list of documents (per_page of them a page), each with its best passages "
+    "(at most 2, its passages together), ranked by its best; paged by number (no cursor)",
     "crowding": "true (default): at most 2 passages of one document are listed, each hit saying how many "
     "more of its document match (`more_in_document`); false lists the plain passage ranking",
 }
@@ -149,7 +151,17 @@ def parse(request: Request) -> SearchRequest:
         cursor=cursor,
         correct=boolean_parameter(request, "correct", True),
         crowding=boolean_parameter(request, "crowding", True),
+        group=_group(params.get("group")),
     )
+
+
+def _group(value: str | None) -> bool:
+    """`group=document`: a list of documents; nothing else is accepted (400)."""
+    if value in (None, ""):
+        return False
+    if value != "document":
+        raise bad_parameter("group", "group must be document (a list of documents with their best passages)")
+    return True
 
 
 def query_string(request: SearchRequest, **changes: object) -> str:
@@ -167,6 +179,7 @@ def query_string(request: SearchRequest, **changes: object) -> str:
             "per_page": None if request.per_page == 10 else request.per_page,
             "correct": None if request.correct else "false",
             "crowding": None if request.crowding else "false",
+            "group": "document" if request.group else None,
         }
     )
     values.update(changes)
@@ -195,8 +208,19 @@ class SearchPage:
         self.sort_labels = SORT_LABELS
         self.facet_titles = FACET_TITLES
         self.last_page = results.pages
+        self.grouped = request.group
+        shown = len({h.document for h in results.hits}) if request.group else len(results.hits)
         self.first = (results.page - 1) * request.per_page + 1 if results.hits else 0
-        self.last = self.first + len(results.hits) - 1 if results.hits else 0
+        self.last = self.first + shown - 1 if results.hits else 0
+
+    def continues(self, index: int) -> bool:
+        """Whether hit `index` of the page follows a hit of its own document (then it is shown under it)."""
+        hits = self.results.hits
+        return self.grouped and index > 0 and hits[index - 1].document == hits[index].document
+
+    def group_url(self, grouped: bool) -> str:
+        """This search as a list of documents with their best passages, or as a list of passages."""
+        return "/search?" + query_string(self.request, page=None, group="document" if grouped else None)
 
     @property
     def filtered(self) -> bool:
