@@ -43,9 +43,9 @@ _BREAK = re.compile(r"\s*\n\s*\n\s*")
 def excerpts(text: str, spans: list[Span]) -> tuple[str, ...]:
     """The excerpts of `text` around the marked `spans` (in text order): the whole text when it is short,
     its beginning when nothing is marked."""
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
-    if len(words) <= EXCERPT_WORDS + LEAD:
-        return (_line(render(text, spans)),) if words else ()
+    if len(text.split()) <= EXCERPT_WORDS + LEAD:  # short: whole (str.split counts what _WORD finds)
+        return (_line(render(text, spans)),) if text.strip() else ()
+    words = [m.span() for m in _WORD.finditer(text)]
     starts = [w[0] for w in words]
     marks = [(bisect.bisect_right(starts, a) - 1, text[a:b].casefold()) for a, b in spans]
     if not marks:
