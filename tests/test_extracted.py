@@ -11,9 +11,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import re
 import shutil
+import subprocess
+import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,7 @@ from archive.home import Archive
 from archive.models import Block, Extracted, SearchRequest
 from archive.settings import Settings
 
-from .conftest import FIXTURES, SMALL_ARCHIVE, wait_until
+from .conftest import FIXTURES, SMALL_ARCHIVE, archive_env, wait_until
 from .test_isolation import Killer
 
 TAXONOMY = '[agency.brigade-zorglub]\nlabel = "Brigade Zorglub"\naliases = ["réseau"]\n'
@@ -420,3 +423,67 @@ def test_the_cache_travels_to_another_process() -> None:
     """The ingest pool and a Dask worker get the pipeline, and its cache, by pickling."""
     cache = pickle.loads(pickle.dumps(ExtractedCache(Path("/x"), version=extracted.reader_version)))
     assert cache.root == Path("/x") and cache.version("txt") == extracted.reader_version("txt")
+
+
+# ---------------------------------------------------------------- `archive check`
+
+
+@pytest.fixture
+def checked(mixed: Path) -> Iterator[Archive]:
+    with Archive(Settings(home=mixed)) as archive:
+        archive.reindex()
+        yield archive
+
+
+def test_check_counts_the_cache_and_finds_nothing_wrong(checked: Archive) -> None:
+    assert checked.check() == []
+    survey = checked.extraction_cache()
+    assert survey.entries == len(SMALL_ARCHIVE) + 2 and survey.bytes > 1000
+
+
+def test_check_warns_of_a_corrupt_entry_and_does_not_fail(checked: Archive, mixed: Path) -> None:
+    damaged = _entries(mixed)[0]
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    (damaged.parent / "intrus").write_bytes(b"")
+    problems = checked.check()
+    assert {p.severity for p in problems} == {"warning"}
+    shown = {p.path: p.message for p in problems}
+    assert "checksum mismatch" in shown[damaged.relative_to(mixed).as_posix()]
+    assert "not a cache entry in the" in shown[(damaged.parent / "intrus").relative_to(mixed).as_posix()]
+    assert damaged.exists()  # check writes nothing: the next read replaces it
+    checked.reindex(full=True)
+    assert checked.check() == []
+
+
+def test_check_names_the_first_corrupt_entries_then_counts_the_others(checked: Archive, mixed: Path) -> None:
+    from archive.checks import MAX_CACHE_WARNINGS
+
+    shard = mixed / "index" / "extracted" / "00"
+    shard.mkdir(exist_ok=True)
+    for i in range(MAX_CACHE_WARNINGS + 3):
+        (shard / f"00{i:062x}.txt").write_bytes(b"x")
+    problems = checked.check()
+    assert len(problems) == MAX_CACHE_WARNINGS + 1
+    assert problems[-1].message.startswith("3 more corrupt entries")
+
+
+def test_the_cli_reports_the_cache_and_exits_0_on_a_corrupt_entry(checked: Archive, mixed: Path) -> None:
+    root = Path(extracted.__file__).parent.parent
+    damaged = _entries(mixed)[0]
+    damaged.write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "archive", "check"],
+        env=archive_env(mixed, PYTHONPATH=str(root)),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"warning +index/extracted/\S+: corrupt extraction cache entry \(empty: .*", lines[0])
+    entries = len(SMALL_ARCHIVE) + 2
+    assert re.fullmatch(rf"extraction cache: {entries} entries, \d+\.\d MB in index/extracted/", lines[1]), (
+        lines
+    )
+    assert lines[2] == "0 error(s), 1 warning(s)"
