@@ -2,7 +2,8 @@
 
 Errors say the archive is not what it recorded (altered, missing, unrecorded, unindexed or orphaned files,
 an index to rebuild); warnings say what needs no repair (duplicates, refused names, leftovers of a killed
-writer, a failed write that the next successful one clears). Nothing is written.
+writer, a failed write that the next successful one clears, a corrupt entry of the extraction cache).
+Nothing is written but the extraction cache's entry of a file `check` had to read (derived data).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from . import fixity, health, indexer
 from .documents import Store
 from .errors import RejectedInput
+from .extracted import DIRECTORY, NOT_AN_ENTRY, ExtractedCache
 from .fixity import Diff
 from .names import BAD_NAME
 from .outcomes import Problem, printable
@@ -26,6 +28,7 @@ def check(store: Store, index_dir: Path, pipeline: Pipeline, searcher: Searcher)
     problems += _fixity(diff)
     problems += _refused(diff)
     problems += _leftovers(store, index_dir)
+    problems += _extracted(pipeline.extracted)
     why = indexer.needs_full_rebuild(index_dir, pipeline.taxonomy.fingerprint)
     if why:
         return [
@@ -94,6 +97,38 @@ def _leftovers(store: Store, index_dir: Path) -> list[Problem]:
         Problem("warning", f"index/{name}", "left over by an interrupted write; the next reindex removes it")
         for name in stale
     )
+    return problems
+
+
+MAX_CACHE_WARNINGS = 20
+"""Corrupt cache entries named one by one; past this, one line counts the others (a whole cache gone bad
+would otherwise bury the archive's own problems under 100,000 lines)."""
+
+
+def _extracted(cache: ExtractedCache) -> list[Problem]:
+    """Corrupt entries of the extraction cache: warnings, not errors. The cache is derived data that every
+    read verifies and replaces, so no corrupt entry reaches the index and nothing needs repair; but bytes
+    that changed on their own in index/ are a sign of storage going bad, worth a person's look."""
+    corrupt = cache.survey().corrupt
+    problems = [
+        Problem(
+            "warning",
+            printable(path),
+            f"corrupt extraction cache entry ({why}): ignored, and replaced when the file is next read "
+            "(`archive reindex --full` does it now)"
+            if why != NOT_AN_ENTRY
+            else f"{why} in the extraction cache: ignored, and removed by the next reindex",
+        )
+        for path, why in corrupt[:MAX_CACHE_WARNINGS]
+    ]
+    if len(corrupt) > MAX_CACHE_WARNINGS:
+        problems.append(
+            Problem(
+                "warning",
+                f"index/{DIRECTORY}/",
+                f"{len(corrupt) - MAX_CACHE_WARNINGS} more corrupt entries of the extraction cache, ignored",
+            )
+        )
     return problems
 
 

@@ -304,17 +304,22 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Verify every original against the fixity manifest and the index against documents/.
 
     Errors (altered, missing, unrecorded or unindexed files, orphaned index entries) exit 1;
-    warnings (unindexable files, duplicates) do not.
+    warnings (unindexable files, duplicates, corrupt entries of the extraction cache) do not.
+    The extraction cache's size is said before the summary.
 
       archive check
     """
     archive = Archive(settings)
     try:
         problems = archive.check()
+        cache = archive.extraction_cache()
     finally:
         archive.close()
     for p in problems:
         print(f"{p.severity:<7} {printable(p.path)}: {p.message}")
+    off = "" if settings.extraction_cache else " (off: ARCHIVE_EXTRACTION_CACHE)"
+    entries = f"{cache.entries} entr{'y' if cache.entries == 1 else 'ies'}"
+    print(f"extraction cache: {entries}, {cache.bytes / 1e6:.1f} MB in index/extracted/{off}")
     errors = sum(p.severity == "error" for p in problems)
     print(f"{errors} error(s), {len(problems) - errors} warning(s)" if problems else "all good")
     return 1 if errors else 0

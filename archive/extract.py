@@ -5,18 +5,26 @@ Each reader either returns an `Extracted` or raises `RejectedInput` with a reaso
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import isolation
 from .decoding import decode
 from .errors import RejectedInput
 from .metadata import html_source
 from .models import Block, Extracted
+
+if TYPE_CHECKING:  # the reader worker imports this module, never the cache
+    from .extracted import ExtractedCache
+
+VERSION = 1
+"""Bump it when a change here, in decoding.py or in `metadata.html_source` changes what some file reads as:
+the extraction cache then reads every file again (it adds the readers' library versions itself)."""
 
 FORMATS: dict[str, str] = {
     ".txt": "txt",
@@ -45,8 +53,11 @@ def format_of(name: str) -> str | None:
     return FORMATS.get(PurePosixPath(name).suffix.lower())
 
 
-def extract(name: str, data: bytes, max_bytes: int) -> Extracted:
-    """Read one file. `name` only decides the format; `data` is its whole content."""
+def extract(
+    name: str, data: bytes, max_bytes: int, cache: ExtractedCache | None = None, sha: str | None = None
+) -> Extracted:
+    """Read one file. `name` only decides the format; `data` is its whole content (SHA-256 `sha`, if known).
+    With a `cache`, the reading of the same bytes by the same readers is taken from it when kept there."""
     fmt = format_of(name)
     if fmt is None:
         suffix = PurePosixPath(name).suffix or "(none)"
@@ -65,7 +76,8 @@ def extract(name: str, data: bytes, max_bytes: int) -> Extracted:
         )
     # every reader runs in a worker process that is stopped when the file uses up its time budget;
     # a reader's bug costs one file (RejectedInput), never the batch
-    extracted = isolation.run(_READERS[fmt], name, data, _LIBRARIES[fmt])
+    read = functools.partial(isolation.run, _READERS[fmt], name, data, _LIBRARIES[fmt])
+    extracted = read() if cache is None else cache.get_or_read(name, data, sha, fmt, read)
     if not any(b.text.strip() for b in extracted.blocks):
         raise RejectedInput(name, "empty", "no text to index in this file")
     return extracted

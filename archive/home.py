@@ -17,6 +17,7 @@ from typing import BinaryIO
 from . import checks, extract, health, indexer, intake
 from .documents import Store, open_regular
 from .errors import DocumentNotFound
+from .extracted import Survey
 from .generations import IndexVersion
 from .models import Document, DocumentView, SearchRequest, SearchResults, Stats
 from .outcomes import Outcome, Problem, Report
@@ -100,6 +101,10 @@ class Archive:
     def check(self) -> list[Problem]:
         """Fixity of every original against the manifest, and the index against the documents."""
         return checks.check(self.store, self.settings.index_dir, self.pipeline, self.searcher)
+
+    def extraction_cache(self) -> Survey:
+        """How many entries and bytes the extraction cache holds (`check` verifies them)."""
+        return self.pipeline.extracted.survey(verify=False)
 
     def prepare(self, document_id: str, data: bytes, sidecar: bytes | None = None) -> Document:
         """Extract, split and tag one document; raises RejectedInput."""

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from . import extract, metadata, passages
 from .documents import sha256_bytes
+from .extracted import DIRECTORY, ExtractedCache
 from .models import Document
 from .schema import SCHEMA_VERSION
 from .settings import Settings
@@ -23,10 +24,12 @@ class Pipeline:
     def __init__(self, settings: Settings, taxonomy: Taxonomy) -> None:
         self.settings = settings
         self.taxonomy = taxonomy
+        self.extracted = ExtractedCache(settings.index_dir / DIRECTORY, settings.extraction_cache)
 
     def prepare(self, document_id: str, data: bytes, sidecar: bytes | None = None) -> Document:
         """Extract, split and tag one document; raises RejectedInput."""
-        found = extract.extract(document_id, data, self.settings.max_file_bytes)
+        sha = sha256_bytes(data)
+        found = extract.extract(document_id, data, self.settings.max_file_bytes, self.extracted, sha)
         extra = metadata.parse_sidecar(document_id, sidecar) if sidecar is not None else {}
         meta = metadata.build(document_id, found.metadata, extra, self.taxonomy)
         pieces = passages.split(
@@ -36,7 +39,6 @@ class Pipeline:
         for p in pieces:
             tags = self.taxonomy.detect(p.text)
             tagged.append(replace(p, agency=tags["agency"], offence=tags["offence"]))
-        sha = sha256_bytes(data)
         return Document(
             document_id, sha, self.fingerprint(sha, sidecar), found.format, meta, tuple(tagged), len(data)
         )

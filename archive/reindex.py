@@ -48,7 +48,9 @@ def reindex(write: Write, full: bool, progress: Progress | None, accept_changes:
     elif plan.changed or removed:
         indexer.update(index_dir, plan.changed, removed, fingerprint)
     manifest = {**diff.manifest, **diff.shas}  # every file read is recorded as it is now
-    write.store.write_manifest({k: v for k, v in manifest.items() if k in present})
+    manifest = {k: v for k, v in manifest.items() if k in present}
+    write.store.write_manifest(manifest)
+    write.pipeline.extracted.prune(manifest.values())  # what the manifest no longer lists
     if progress:
         progress(len(diff.ids), len(diff.ids))
     return Report(tuple(plan.outcomes))

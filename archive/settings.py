@@ -48,6 +48,8 @@ ENVIRONMENT: dict[str, str] = {
     "ARCHIVE_SEARCH_THREADS": "searches the service runs at once, the others waiting their turn in arrival "
     f"order (default {DEFAULT_SEARCH_THREADS})",
     "ARCHIVE_EXPORT_LIMIT": "most passages one CSV export holds (default 10000)",
+    "ARCHIVE_EXTRACTION_CACHE": "keep what the readers made of each file in index/extracted/ so that a rebuild "
+    "does not read it again: on, or off to read every file each time (default on)",
 }
 """Every setting the environment can give, with its help text (a test keeps this and the README in step)."""
 
@@ -70,6 +72,7 @@ class Settings:
     reindex_wait: float = 10.0  # seconds a reindex job waits for another writer
     search_threads: int = DEFAULT_SEARCH_THREADS
     export_limit: int = 10_000  # passages in one CSV export
+    extraction_cache: bool = True  # index/extracted/: see extracted.py
 
     @property
     def documents_dir(self) -> Path:
@@ -112,6 +115,7 @@ class Settings:
             reindex_wait=_seconds(env, "ARCHIVE_REINDEX_WAIT", cls.reindex_wait),
             search_threads=_integer(env, "ARCHIVE_SEARCH_THREADS", DEFAULT_SEARCH_THREADS),
             export_limit=_integer(env, "ARCHIVE_EXPORT_LIMIT", cls.export_limit),
+            extraction_cache=_switch(env, "ARCHIVE_EXTRACTION_CACHE", cls.extraction_cache),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "home" in given:
@@ -143,6 +147,17 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not math.isfinite(value) or value < 0:
         raise SettingsError(name, f"{name} must be a number of seconds, 0 or more, not {raw!r}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise SettingsError(name, f"{name} must be on or off, not {env.get(name)!r}")
 
 
 def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:

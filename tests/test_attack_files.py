@@ -266,7 +266,7 @@ def test_a_dropped_file_named_with_control_characters_is_reported_not_indexed(ho
     result = run(home, "check")
     assert result.returncode == 0
     assert f"warning {shown}: cannot be indexed" in result.stdout
-    assert len(result.stdout.splitlines()) == 2  # the warning, then the summary: no forged line
+    assert len(result.stdout.splitlines()) == 3  # the warning, the cache's size, the summary: no forged line
 
 
 def test_a_file_named_with_undecodable_bytes_is_reported_not_a_crash(home: Path) -> None:

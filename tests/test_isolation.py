@@ -43,6 +43,11 @@ NOTE = (
 )
 
 
+def _settings(home: Path) -> Settings:
+    """The settings of these tests: the extraction cache off, or a rebuild would start no reader to fail."""
+    return Settings(home=home, extraction_cache=False)
+
+
 def _home(root: Path) -> Path:
     """A home with one HTML page, one PDF and one Markdown note."""
     (root / "documents").mkdir(parents=True)
@@ -131,7 +136,7 @@ def test_the_reader_outlives_the_threads_that_use_it(tmp_path: Path) -> None:
     """Three full reindexes, each from a thread that then ends, then uploads, then another reindex, in
     one process: every document stays indexed (before the fix: 3, then 1, then 1)."""
     home = _home(tmp_path / "home")
-    with Archive(Settings(home=home)) as archive:
+    with Archive(_settings(home)) as archive:
         for _ in range(3):
             report = _in_thread(lambda: archive.reindex(full=True))
             assert not report.rejected, report
@@ -151,7 +156,7 @@ def test_the_reader_outlives_the_threads_that_use_it(tmp_path: Path) -> None:
 def test_a_reader_killed_once_is_replaced_and_the_file_is_read(tmp_path: Path) -> None:
     """A reader lost mid-way (killed, out of memory) costs one retry on a fresh worker, not the file."""
     home = _home(tmp_path / "home")
-    with Archive(Settings(home=home)) as archive:
+    with Archive(_settings(home)) as archive:
         archive.reindex(full=True)
         with Killer(os.getpid(), limit=1) as killer:  # the reader of the first reindex
             assert killer.killed == 1
@@ -192,7 +197,7 @@ def test_a_full_rebuild_never_shrinks_the_index_when_the_reader_keeps_failing(tm
     """Every reader killed as it starts: the rebuild fails with ReaderFailed, the live generation keeps
     serving every document, the health record says why, and the next successful write clears it."""
     home = _home(tmp_path / "home")
-    with Archive(Settings(home=home)) as archive:
+    with Archive(_settings(home)) as archive:
         archive.reindex(full=True)
         generation = archive.stats().generation
         with Killer(os.getpid()), pytest.raises(ReaderFailed) as failed:
@@ -213,7 +218,7 @@ def test_an_upload_the_reader_cannot_take_is_refused_for_a_reason_of_ours(tmp_pa
     reader cannot start, `reader_crashed` when it died twice reading), the archive says it is degraded,
     and nothing is stored."""
     home = _home(tmp_path / "home")
-    with Archive(Settings(home=home)) as archive:
+    with Archive(_settings(home)) as archive:
         archive.reindex(full=True)
         with Killer(os.getpid()):
             report = archive.add_upload([("nouveau.md", NOTE.replace("Lyon", "Lille").encode())])
@@ -227,7 +232,7 @@ def test_an_upload_the_reader_cannot_take_is_refused_for_a_reason_of_ours(tmp_pa
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    return archive_env(home, **extra)
+    return archive_env(home, ARCHIVE_EXTRACTION_CACHE="off", **extra)
 
 
 def _http(base: str, path: str, method: str = "GET", body: bytes | None = None,
@@ -244,7 +249,7 @@ def _http(base: str, path: str, method: str = "GET", body: bytes | None = None,
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`archive serve` with a token over the three-format home."""
     home = _home(tmp_path / "home")
-    with serving(archive_env(home, ARCHIVE_TOKEN="t"), tmp_path / "serve.log") as running:
+    with serving(_env(home, ARCHIVE_TOKEN="t"), tmp_path / "serve.log") as running:
         yield running
 
 
