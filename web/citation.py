@@ -17,6 +17,8 @@ from archive import Hit, permalink
 
 from .rendering import french_date
 
+_NBSP = "\u00a0"  # French typography: «, », § and : never stand alone at the end or start of a line
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -46,19 +48,20 @@ def cite(
 ) -> Citation:
     """The French citation of the passage of `document` that starts at character `start`.
 
-    « Titre », Source, 27 juin 2024, section « Section », § 3. En ligne : <adresse> (consulté le …).
+    « Titre », Source, 27 juin 2024, section « Section », § 3. En ligne : <adresse> (consulté le …), with
+    no-break spaces inside the guillemets and after §.
     An undated document reads « s. d. » (sans date), as French bibliographies write it.
     """
     href = base_url + permalink(document, start)
-    parts = [f"« {title or document} »"]
+    parts = [f"«{_NBSP}{title or document}{_NBSP}»"]
     if source:
         parts.append(source)
     parts.append(french_date(date) if date else "s. d.")
     if section:
-        parts.append(f"section « {section} »")
-    parts.append(f"§ {position}")
+        parts.append(f"section «{_NBSP}{section}{_NBSP}»")
+    parts.append(f"§{_NBSP}{position}")
     day = french_date((today or dt.date.today()).isoformat())
-    return Citation(", ".join(parts) + ". En ligne :", href, f"(consulté le {day}).")
+    return Citation(", ".join(parts) + f". En ligne{_NBSP}:", href, f"(consulté le {day}).")
 
 
 def of_hit(hit: Hit, base_url: str) -> Citation:
