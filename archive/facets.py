@@ -68,7 +68,8 @@ def facet_counts(
             counted.sort(key=lambda f: (f.value != UNDATED, f.value), reverse=True)
         else:
             counted.sort(key=lambda f: (-f.count, f.label.casefold()))
-        out[facet] = tuple(counted[:MAX_FACET_VALUES] + [f for f in counted[MAX_FACET_VALUES:] if f.selected])
+        kept = [f for f in counted[MAX_FACET_VALUES:] if f.selected or f.value == UNDATED]  # past 50 years
+        out[facet] = tuple(counted[:MAX_FACET_VALUES] + kept)
     return out
 
 

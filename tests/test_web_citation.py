@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from starlette.testclient import TestClient
 
+from web import caching, citation
 from web.citation import cite
+from web.rendering import french_date
 
 NBSP = "\u00a0"
 DAY = dt.date(2026, 12, 1)
@@ -68,3 +71,29 @@ def test_without_a_base_url_the_address_is_relative_and_a_title_falls_back_to_th
     )
     assert c.href == "/documents/2024/note%20sans%20titre.txt?at=0#c0"
     assert c.text.startswith(f"«{NBSP}2024/note sans titre.txt{NBSP}», 5 janvier 2024, ")
+
+
+class _Tomorrow:
+    """`datetime` a day later, as `web.caching` and `web.citation` see it after midnight."""
+
+    class date(dt.date):
+        @classmethod
+        def today(cls) -> _Tomorrow.date:
+            day = dt.date.today() + dt.timedelta(days=1)
+            return cls(day.year, day.month, day.day)
+
+
+def test_a_page_s_tag_changes_with_the_day_of_its_citations(
+    web_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "/search?q=blanchiment"
+    page = web_client.get(url, headers={"Accept": "text/html"})
+    data = web_client.get(url, headers={"Accept": "application/json"})
+    monkeypatch.setattr(caching, "dt", _Tomorrow)
+    monkeypatch.setattr(citation, "dt", _Tomorrow)
+    later = web_client.get(url, headers={"Accept": "text/html", "If-None-Match": page.headers["etag"]})
+    assert later.status_code == 200  # not yesterday's « consulté le »
+    tomorrow = french_date((dt.date.today() + dt.timedelta(days=1)).isoformat())
+    assert f"(consulté le {tomorrow})." in later.text
+    same = web_client.get(url, headers={"Accept": "application/json", "If-None-Match": data.headers["etag"]})
+    assert same.status_code == 304  # JSON says no day: its tag holds
