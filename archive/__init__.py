@@ -48,6 +48,10 @@ _HOMES: dict[str, str] = {
     "SEARCH_DEADLINE": "deadline",
     "PARTIAL_NOTE": "deadline",
     "document_path": "wire",
+    "permalink": "wire",
+    "UNDATED": "columns",
+    "Feed": "feed",
+    "FEED_ENTRIES": "feed",
     # errors: the data a front end turns into a status and a message
     "ArchiveError": "errors",
     "ArchiveBusy": "errors",
@@ -76,10 +80,12 @@ __all__ = [
     "DEFAULT_SEARCH_THREADS",
     "DOCUMENT_PAGE",
     "FACETS",
+    "FEED_ENTRIES",
     "MAX_SELECTED",
     "PARTIAL_NOTE",
     "SEARCH_DEADLINE",
     "SORTS",
+    "UNDATED",
     "Archive",
     "ArchiveBusy",
     "ArchiveError",
@@ -90,6 +96,7 @@ __all__ = [
     "DocumentView",
     "Export",
     "FacetValue",
+    "Feed",
     "FixityError",
     "Hit",
     "IndexMissing",
@@ -112,6 +119,7 @@ __all__ = [
     "build_index",
     "document_path",
     "main",
+    "permalink",
     "split",
     "type_label",
     "wire",
@@ -137,6 +145,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from . import analysis as analysis
     from . import wire as wire
     from .cli import main as main
+    from .columns import UNDATED as UNDATED
     from .deadline import PARTIAL_NOTE as PARTIAL_NOTE
     from .deadline import SEARCH_DEADLINE as SEARCH_DEADLINE
     from .errors import (
@@ -178,6 +187,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from .errors import (
         UsageError as UsageError,
     )
+    from .feed import FEED_ENTRIES as FEED_ENTRIES
+    from .feed import Feed as Feed
     from .home import Archive as Archive
     from .indexer import build as build_index
     from .isolation import budget as budget
@@ -226,3 +237,4 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from .taxonomy import Taxonomy as Taxonomy
     from .wire import DOCUMENT_PAGE as DOCUMENT_PAGE
     from .wire import document_path as document_path
+    from .wire import permalink as permalink

@@ -27,6 +27,10 @@ MULTI = ("agency", "offence")
 KEPT = 256
 """Filters (and phrase matches, in `postings`) kept per generation."""
 
+UNDATED = "sans-date"
+"""The `year` value of the passages of undated documents, so that a filter can select them
+(`year=sans-date`) and the year facet counts them: not a year, so it cannot clash with one."""
+
 
 @dataclass
 class Column:
@@ -72,17 +76,26 @@ class Columns:
         self.document_of = np.full(self.doc_count, -1, dtype=np.int64)
         self.document_of[passages] = np.minimum(np.searchsorted(records, passages), last)
 
-    def index_facet(self, name: str, found: Iterable[tuple[str, Ids]]) -> None:
-        """Set a facet's column from each value and the docnums carrying it (live passages only)."""
+    def index_facet(self, name: str, found: Iterable[tuple[str, Ids]], missing: str | None = None) -> None:
+        """Set a facet's column from each value and the docnums carrying it (live passages only); with
+        `missing`, the live passages carrying no value carry that one."""
         values: list[str] = []
         docs: list[Ids] = []
         codes: list[npt.NDArray[np.int32]] = []
-        for value, carrying in found:
-            ids = self.passages(carrying)
+
+        def add(value: str, ids: Ids) -> None:
             if ids.size:
                 docs.append(ids)
                 codes.append(np.full(ids.size, len(values), dtype=np.int32))
                 values.append(value)
+
+        for value, carrying in found:
+            add(value, self.passages(carrying))
+        if missing is not None:
+            carrying_one = np.zeros(self.doc_count, dtype=np.bool_)
+            for ids in docs:
+                carrying_one[ids] = True
+            add(missing, self.live_passages[~carrying_one[self.live_passages]])
         all_docs = np.concatenate(docs) if docs else EMPTY
         all_codes = np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
         order = np.argsort(all_docs, kind="stable")

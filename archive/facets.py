@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import postings
+from .columns import UNDATED
 from .idsets import Ids, intersect
 from .metadata import type_label
 from .models import FACETS, FacetValue, SearchRequest
@@ -18,6 +19,9 @@ from .taxonomy import KINDS, Taxonomy
 
 MAX_FACET_VALUES = 50
 """Facet values returned per facet (the most frequent), besides the selected ones."""
+
+UNDATED_LABEL = "Non daté"
+"""What a person reads for the year facet's value of undated documents (`columns.UNDATED`)."""
 
 _NEWEST_FIRST = "year"  # the facet listed by value, newest first, rather than by count
 
@@ -60,11 +64,12 @@ def facet_counts(
             for v in dict.fromkeys(chosen)
             if v not in counts
         ]
-        if facet == _NEWEST_FIRST:
-            counted.sort(key=lambda f: f.value, reverse=True)
+        if facet == _NEWEST_FIRST:  # the undated last
+            counted.sort(key=lambda f: (f.value != UNDATED, f.value), reverse=True)
         else:
             counted.sort(key=lambda f: (-f.count, f.label.casefold()))
-        out[facet] = tuple(counted[:MAX_FACET_VALUES] + [f for f in counted[MAX_FACET_VALUES:] if f.selected])
+        kept = [f for f in counted[MAX_FACET_VALUES:] if f.selected or f.value == UNDATED]  # past 50 years
+        out[facet] = tuple(counted[:MAX_FACET_VALUES] + kept)
     return out
 
 
@@ -74,4 +79,4 @@ def label(taxonomy: Taxonomy, facet: str, value: str) -> str:
         return taxonomy.label(facet, value)
     if facet == "type":
         return type_label(value)
-    return value
+    return UNDATED_LABEL if facet == "year" and value == UNDATED else value

@@ -18,6 +18,7 @@ from . import checks, extract, health, indexer, intake
 from .documents import Store, open_regular
 from .errors import DocumentNotFound
 from .extracted import Survey
+from .feed import FEED_ENTRIES, Feed
 from .generations import IndexVersion
 from .models import Document, DocumentView, SearchRequest, SearchResults, Stats
 from .outcomes import Outcome, Problem, Report
@@ -62,13 +63,23 @@ class Archive:
         return self.searcher.search(request.validate())
 
     def document(
-        self, document_id: str, query: str = "", page: int = 1, position: int | None = None
+        self,
+        document_id: str,
+        query: str = "",
+        page: int = 1,
+        position: int | None = None,
+        at: int | None = None,
     ) -> DocumentView:
-        """One page of a document's passages (the page holding `position` if given), `query` marked."""
-        view = self.searcher.document(document_id, query, page=page, position=position)
+        """One page of a document's passages (the page holding `position` if given, or the passage holding
+        character `at` of its text: a permalink's), `query` marked."""
+        view = self.searcher.document(document_id, query, page=page, position=position, at=at)
         if view is None:
             raise DocumentNotFound(document_id)
         return view
+
+    def feed(self, request: SearchRequest, limit: int = FEED_ENTRIES) -> Feed:
+        """The newest passages a search matches, by document date then indexing time (an Atom feed's)."""
+        return self.searcher.feed(request.validate(), limit)
 
     def export(self, request: SearchRequest, limit: int) -> Export:
         """Every match of a search in ranked order, up to `limit`, from one index generation."""

@@ -8,6 +8,7 @@ problems `check` finds) is in outcomes.py.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -25,7 +26,6 @@ MAX_SELECTED = 20
 """Values one facet filter may select at once. A researcher ticks a handful (the archive's years span a
 few decades); each selected value costs a posting-list union and a line of the page, so 1,700 of them
 were a way to freeze the service. More is refused with a clear error, never silently dropped."""
-
 
 Status = wire.Status
 
@@ -115,6 +115,7 @@ class Passage:
             "offence": list(self.offence),
             "match": match,
             "url": wire.document_path(self.document, self.position),
+            "permalink": wire.permalink(self.document, self.start),
         }
 
 
@@ -207,8 +208,6 @@ class SearchRequest:
     @staticmethod
     def _iso_day(value: str) -> bool:
         """Whether `value` is a real calendar day written as ISO's YYYY-MM-DD, and nothing else."""
-        import datetime
-
         try:
             return datetime.date.fromisoformat(value).isoformat() == value
         except ValueError:
@@ -231,7 +230,6 @@ class FacetValue:
 
 def facets_json(facets: dict[str, tuple[FacetValue, ...]]) -> wire.Facets:
     """Every facet of FACETS, empty when `facets` lacks it (an archive with no index)."""
-
     # wire.Facets has one key per name of FACETS (tests/test_models.py holds them equal)
     return cast(wire.Facets, {name: [f.to_json() for f in facets.get(name, ())] for name in FACETS})
 
@@ -253,6 +251,7 @@ class Hit:
     agency: tuple[str, ...]
     offence: tuple[str, ...]
     score: float
+    start: int  # offset of the passage in its document's clean text: what its permalink names
     more_in_document: int = 0  # matching passages of its document that a crowded list leaves out
     excerpts: tuple[str, ...] = ()  # one or two stretches around the matches, escaped HTML like `highlight`
 
@@ -275,6 +274,7 @@ class Hit:
             "url": wire.document_path(self.document, self.position),
             "more_in_document": self.more_in_document,
             "excerpts": list(self.excerpts),
+            "permalink": wire.permalink(self.document, self.start),
         }
 
 
@@ -348,6 +348,7 @@ class DocumentView:
     per_page: int = DOCUMENT_PAGE
     total_passages: int = 0  # in the whole document
     notes: tuple[str, ...] = ()  # what was done to the query (partial matches past the deadline...)
+    cited: int | None = None  # position of the passage holding the offset a permalink asks for (`at`)
 
     @property
     def pages(self) -> int:
@@ -375,6 +376,7 @@ class DocumentView:
             "per_page": self.per_page,
             "pages": self.pages,
             "total_passages": self.total_passages,
+            "cited": self.cited,
             "passages": [
                 p.to_json(h, p.position in matches) for p, h in zip(self.passages, highlights, strict=True)
             ],

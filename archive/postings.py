@@ -33,7 +33,7 @@ from .codec.reader import (
     read_postings,
     segment_lengths,
 )
-from .columns import KEPT, MULTI, SINGLE, Columns
+from .columns import KEPT, MULTI, SINGLE, UNDATED, Columns
 from .deadline import Deadline
 from .idsets import EMPTY, Ids, intersect, union
 from .lru import Lru
@@ -86,7 +86,8 @@ class Arrays(Columns):
         arrays = cls(reader=reader, doc_count=n, deleted=deleted_mask(reader, n))
         arrays.index_documents(arrays.term("kind", PASSAGE), arrays.term("kind", DOCUMENT))
         for name in SINGLE + MULTI:
-            arrays.index_facet(name, ((value, arrays.term(name, value)) for value in _terms(reader, name)))
+            found = ((value, arrays.term(name, value)) for value in _terms(reader, name))
+            arrays.index_facet(name, found, UNDATED if name == "year" else None)
         arrays.index_dates((value, arrays.term("date", value)) for value in sorted(_terms(reader, "date")))
         arrays.position = position_column(reader, n)
         return arrays

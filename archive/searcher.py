@@ -20,6 +20,7 @@ from .cursor import Cursors, Position
 from .deadline import SEARCH_DEADLINE, Deadline, noted
 from .excerpts import excerpts
 from .facets import facet_counts
+from .feed import FEED_ENTRIES, Feed, indexed_at, newest
 from .generations import Generation, Generations, IndexVersion
 from .highlighting import NOTHING, Marks, marked, render
 from .models import FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
@@ -160,6 +161,41 @@ class Searcher:
         marks = phrasing.marks(plan.scoring)
         return Export(int(plan.final.size), notes, deadline.cut, ranked, self.generations, gen, marks)
 
+    def feed(self, request: SearchRequest, limit: int = FEED_ENTRIES) -> Feed:
+        """The newest `limit` passages a search matches (`feed.newest`: by date, then by indexing time),
+        crowded as its list is, with its total and notes; `sort`, `page` and `per_page` are ignored."""
+        SearchRequest.check_filters(request.filters)
+        started = time.perf_counter()
+        deadline = Deadline(self.deadline)
+        with self.generations.use() as gen:
+            if gen is None:
+                return Feed(_empty(request, query.parse(self._parser, request.query), started), ())
+            plan = self._plan(gen, request, deadline)[0]  # corrected as its search is
+            crowd = planning.crowding(gen, request)
+            docnums = newest(gen, crowd.first(plan.final) if crowd else plan.final, limit)
+            listed, left = planning.listed(plan, crowd)
+            owner = gen.arrays.document_of
+            marks = phrasing.marks(plan.scoring)
+            results = SearchResults(
+                query=request.query,
+                interpreted_as=plan.interpretation,
+                total=int(plan.final.size),
+                documents=gen.arrays.distinct_documents(plan.final),
+                page=1,
+                per_page=max(limit, 1),
+                hits=tuple(
+                    _hit(gen, d, 0.0, marks, int(left[owner[d]]) if left.size else 0) for d in docnums
+                ),
+                facets={},
+                suggestion=None,
+                relaxed=plan.relaxed,
+                took_ms=(time.perf_counter() - started) * 1000,
+                notes=noted(plan.parsed.notes, deadline),
+                corrected_query=plan.corrected,
+                listed=listed,
+            )
+            return Feed(results, tuple(indexed_at(gen, d) for d in docnums))
+
     def document(
         self,
         document_id: str,
@@ -167,19 +203,21 @@ class Searcher:
         page: int = 1,
         position: int | None = None,
         per_page: int = DOCUMENT_PAGE,
+        at: int | None = None,
     ) -> DocumentView | None:
         """One page of a document's passages in order, and the passages matching `text` marked.
 
-        `position` picks the page that holds that passage (and wins over `page`); a page past the last
-        one has no passages. `matches` lists the matching positions of the whole document; matching
-        stops at SEARCH_DEADLINE like a search's (then `notes` says so).
+        `position` picks the page that holds that passage (and wins over `page`); `at`, a character
+        offset of the clean text (a permalink's), the page of the passage holding it (`cited`), and wins
+        over both. A page past the last one has no passages. `matches` lists the matching positions of
+        the whole document; matching stops at SEARCH_DEADLINE like a search's (then `notes` says so).
         """
-        viewer.check_page(page, position, per_page)
+        viewer.check_page(page, position, per_page, at)
         deadline = Deadline(self.deadline)
         with self.generations.use() as gen:
             if gen is None:
                 return None
-            return viewer.view(gen, self._parser, document_id, text, page, position, per_page, deadline)
+            return viewer.view(gen, self._parser, document_id, text, page, position, per_page, deadline, at)
 
     def records(self) -> dict[str, dict[str, Any]]:
         """Every indexed document's record: what `reindex` compares with the files and `check` verifies."""
@@ -298,6 +336,7 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0
         agency=tuple(data["agency"]),
         offence=tuple(data["offence"]),
         score=round(score, 4),
+        start=data["start"],
         more_in_document=more,
         excerpts=excerpts(data["text"], spans),
     )

@@ -26,8 +26,10 @@ MAX_PAGE = 10_000
 _LAST_POSITION = int(np.iinfo(np.int32).max)  # positions are stored as int32
 
 
-def check_page(page: int, position: int | None, per_page: int) -> None:
-    """Refuse a page, passage position or page size out of range (UsageError naming the parameter)."""
+def check_page(page: int, position: int | None, per_page: int, at: int | None = None) -> None:
+    """Refuse a page, passage position, offset or page size out of range (UsageError naming the parameter)."""
+    if at is not None and at < 0:
+        raise UsageError("at must be a character offset, 0 or more", "at")
     if not 1 <= page <= MAX_PAGE:
         raise UsageError(f"page must be between 1 and {MAX_PAGE}", "page")
     if position is not None and position < 1:
@@ -45,8 +47,10 @@ def view(
     position: int | None,
     per_page: int,
     deadline: Deadline,
+    at: int | None = None,
 ) -> DocumentView | None:
-    """One page of a document's passages and its matches of `text` (see `Searcher.document`)."""
+    """One page of a document's passages and its matches of `text` (see `Searcher.document`); with `at`
+    (a permalink's offset), the page of the passage holding that character, which wins over `position`."""
     arrays = gen.arrays
     found = intersect(arrays.term("doc", document_id), arrays.records)
     if not found.size:
@@ -57,6 +61,9 @@ def view(
     order = np.argsort(positions, kind="stable")
     total = int(docnums.size)
     pages = max(1, -(-total // per_page))
+    cited = None if at is None else _holding(gen, docnums[order], at)
+    if cited is not None:
+        position = int(positions[order][cited])
     if position is not None:
         index = int(np.searchsorted(positions[order], min(position, _LAST_POSITION)))
         page = min(index // per_page + 1, pages)
@@ -78,7 +85,24 @@ def view(
         per_page=per_page,
         total_passages=total,
         notes=noted(parsed.notes, deadline),
+        cited=position if cited is not None else None,
     )
+
+
+def _holding(gen: Generation, docnums: Ids, at: int) -> int | None:
+    """The index in `docnums` (a document's passages in order) of the passage holding character `at` of
+    its clean text: the first that ends after it (the next passage when `at` falls in the blank between
+    two), the last when `at` is past the end. A binary search: a few stored passages read, not all."""
+    lo, hi = 0, int(docnums.size)
+    if not hi:
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if gen.searcher.stored_fields(int(docnums[mid]))["data"]["end"] > at:
+            hi = mid
+        else:
+            lo = mid + 1
+    return min(lo, int(docnums.size) - 1)
 
 
 def _passages(gen: Generation, document_id: str, docnums: Ids) -> tuple[Passage, ...]:

@@ -23,6 +23,11 @@ _COUNT = Meta(ge=0)
 _POSITION = Meta(ge=1, description="1-based position of the passage in its document")
 _HIGHLIGHT = Meta(description="the text as escaped HTML in which `<mark>` is the only markup")
 _DAY = Meta(description="ISO day, YYYY-MM-DD")
+_PERMALINK = Meta(
+    description="relative stable address of the passage: `/documents/<id>?at=<offset>#c<offset>`, the offset "
+    "of its first character in the document's text, which opens the passage holding that character, "
+    "however the document is cut into passages (a reindex with other passage sizes keeps it)"
+)
 
 
 class FacetValue(TypedDict):
@@ -77,6 +82,7 @@ class Hit(TypedDict):
             "are listed unless crowding=false): see them on its page, `url` without the anchor plus `q`",
         ),
     ]
+    permalink: Annotated[str, _PERMALINK]
 
 
 class SearchResults(TypedDict):
@@ -139,6 +145,7 @@ class Passage(TypedDict):
     offence: list[str]
     match: Annotated[bool, Meta(description="whether the passage matches the view's query `q`")]
     url: str
+    permalink: Annotated[str, _PERMALINK]
 
 
 class DocumentView(TypedDict):
@@ -159,6 +166,12 @@ class DocumentView(TypedDict):
     per_page: Annotated[int, Meta(ge=1)]
     pages: Annotated[int, Meta(ge=1)]
     total_passages: Annotated[int, _COUNT]
+    cited: Annotated[
+        int | None,
+        Meta(
+            description="with `at` (a permalink's offset): the position of the passage holding it, else null"
+        ),
+    ]
     passages: Annotated[list[Passage], Meta(description="this page's passages, in order")]
 
 
@@ -251,3 +264,13 @@ def document_path(document_id: str, position: int | None = None, query: str = ""
     if params:
         path += "?" + urlencode(params)
     return f"{path}#p{position}" if position else path
+
+
+def permalink(document_id: str, offset: int) -> str:
+    """The stable address of the passage holding character `offset` of a document's clean text.
+
+    Positions (`#p<position>`) change when a reindex cuts the document into passages of other sizes;
+    offsets into the clean text do not. The document page resolves `at` to the passage holding it (the
+    next one when the offset falls between two, the last one past the end) and marks it `#c<offset>`.
+    """
+    return f"/documents/{quote(document_id, safe='/')}?at={offset}#c{offset}"

@@ -1,4 +1,5 @@
-"""Take docs/search.png: the search page over an archive home, in Debian's Chromium.
+"""Take docs/search.png: the search page over an archive home, in Debian's Chromium (and the others
+below: citation.png, permalink.png).
 
 ARCHIVE_HOME=/tmp/sample .venv/bin/python docs/screenshot.py
 """
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from playwright.sync_api import sync_playwright
@@ -43,10 +45,31 @@ def main() -> int:
         page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="fr-FR")
         page.goto(f"http://127.0.0.1:{port}{URL}")
         page.screenshot(path=str(out))
+        _citation_shots(page, f"http://127.0.0.1:{port}")
         browser.close()
     server.should_exit = True
     print(out)
     return 0
+
+
+def _citation_shots(page: Any, base: str) -> None:
+    """docs/citation.png: a hit's « Citer » open; docs/permalink.png: a permalink's landing, its passage
+    marked and its own « Citer » open (issue 14 §5)."""
+    here = Path(__file__).parent
+    page.goto(f"{base}/search?q=blanchiment")
+    hit = page.locator("li.hit").first
+    hit.locator("details.cite summary").click()
+    hit.screenshot(path=str(here / "citation.png"))
+    links = page.locator("li.hit p.citation a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )
+    # a passage inside its document, rather than its first
+    permalink = next((link for link in links if not link.endswith("#c0")), links[0])
+    page.goto(f"{base}{permalink}")
+    cited = page.locator("li.passage:has(> .cited)")
+    cited.locator("details.cite summary").click()
+    page.screenshot(path=str(here / "permalink.png"))
+    print(here / "citation.png", here / "permalink.png")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ HIT_KEYS = {
     "url",
     "more_in_document",
     "excerpts",
+    "permalink",
 }
 
 

@@ -368,6 +368,7 @@ def test_csv_export_streams_every_matching_passage(web_client: TestClient) -> No
         "matched",
         "query",
         "exported_at",
+        "permalink",
     ]
     lyon = next(row for row in rows if row["id"] == "2024/blanchiment-lyon.md#p1")
     assert lyon["agency"] == "gendarmerie" and "blanchiment" in lyon["offence"].split()

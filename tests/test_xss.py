@@ -101,6 +101,8 @@ ALLOWED_TAGS = {
     "dd",
     "footer",
     "section",
+    "details",  # « Citer », « Passage entier »: disclosure without script
+    "summary",
 }
 
 
@@ -169,6 +171,7 @@ _KNOWN_ATTRIBUTES = {
     "datetime",
     "download",
     "hidden",
+    "title",  # plain text: the name of the search's Atom feed (<link rel="alternate">)
 }
 
 

@@ -9,6 +9,7 @@ matches costs a listing and a hash, not a search. Every other answer says it may
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import importlib.metadata
 import json
@@ -83,7 +84,8 @@ async def validators(request: Request, fmt: str) -> Validators | None:
     The tag hashes the live commit (generation and Whoosh commit number, so an incremental reindex
     changes it as a full one does), the path, the query parameters (grouped by name, each name's values
     in their order: that order shows in the answer), the negotiated format, and what else shapes a
-    body: the service's version, `ARCHIVE_BASE_URL` (export links) and the export limit.
+    body: the service's version, `ARCHIVE_BASE_URL` (export links) and the export limit; for a page,
+    the day too (its citations say « consulté le <day> »).
     """
     archive: Archive = request.app.state.archive
     version = await anyio.to_thread.run_sync(archive.version)  # a listing: no search thread needed
@@ -99,6 +101,7 @@ async def validators(request: Request, fmt: str) -> Validators | None:
         _code_version(),
         state.settings.base_url,
         state.settings.export_limit,
+        dt.date.today().isoformat() if fmt == "html" else None,
     )
     return Validators(etag, int(version.committed))
 

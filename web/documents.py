@@ -15,21 +15,25 @@ from starlette.responses import Response, StreamingResponse
 from archive import Archive, DocumentView, document_path
 
 from . import caching
+from .citation import cite
 from .negotiation import response_format
 from .rendering import json_response, render
 from .search import bounded_parameters, integer_parameter
 
 
-def _document(archive: Archive, doc_id: str, query: str, page: int, position: int | None) -> DocumentView:
-    return archive.document(doc_id, query, page=page, position=position)
+def _document(
+    archive: Archive, doc_id: str, query: str, page: int, position: int | None, at: int | None = None
+) -> DocumentView:
+    return archive.document(doc_id, query, page=page, position=position, at=at)
 
 
 async def document_endpoint(request: Request) -> Response:
     """One page of a document's passages in order (anchors `#p<position>`); `q` marks the matching ones.
 
     `page` picks a page of DOCUMENT_PAGE passages; `p=<position>` picks the page that holds that passage
-    (what search results link to, with the `#p<position>` anchor). The document's matches are found
-    under the search deadline, in a search thread.
+    (what search results link to, with the `#p<position>` anchor); `at=<offset>` (a permalink, anchor
+    `#c<offset>`) the page of the passage holding that character of the text, whatever the passage
+    sizes. The document's matches are found under the search deadline, in a search thread.
     """
     params = bounded_parameters(request)
     fmt = response_format(request, ("html", "json"))
@@ -37,6 +41,7 @@ async def document_endpoint(request: Request) -> Response:
     query = params.get("q", "")
     page = integer_parameter(request, "page", 1)
     position = integer_parameter(request, "p", 0) if params.get("p", "").strip() else None
+    at = integer_parameter(request, "at", 0) if params.get("at", "").strip() else None  # a permalink's
     archive: Archive = request.app.state.archive
     found, unchanged = await caching.conditional(
         request, fmt
@@ -45,11 +50,31 @@ async def document_endpoint(request: Request) -> Response:
         return unchanged
     cache = caching.headers_for(found)
     view = await anyio.to_thread.run_sync(
-        _document, archive, doc_id, query, page, position, limiter=request.app.state.searches
+        _document, archive, doc_id, query, page, position, at, limiter=request.app.state.searches
     )
     if fmt == "json":
         return await json_response(request, view.to_json, headers=cache)
-    return await render(request, "document.html", _context(archive, view, query), headers=cache)
+    citing = _citations(view, request.app.state.settings.base_url or "", at)
+    return await render(request, "document.html", {**_context(archive, view, query), **citing}, headers=cache)
+
+
+def _citations(view: DocumentView, base_url: str, at: int | None) -> dict[str, object]:
+    """Each passage's citation (« Citer »), and the offset a permalink asked for (`at`: its anchor)."""
+    m = view.metadata
+    citations = [
+        cite(
+            document=view.id,
+            start=p.start,
+            title=m.title,
+            source=m.source,
+            date=m.date,
+            section=p.section,
+            position=p.position,
+            base_url=base_url,
+        )
+        for p in view.passages
+    ]
+    return {"citations": citations, "at": at}
 
 
 def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, object]:

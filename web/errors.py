@@ -42,11 +42,12 @@ _FRENCH_PARAMETERS: dict[str, str] = {
     "from": "La date de début doit être une date valide au format AAAA-MM-JJ (par exemple 2024-06-27), "
     "antérieure à la date de fin.",
     "to": "La date de fin doit être une date valide au format AAAA-MM-JJ (par exemple 2024-06-27).",
-    "format": "Le format demandé doit être html, json, csv ou ndjson.",
+    "format": "Le format demandé doit être html, json, csv, ndjson ou atom.",
     "group": "Le regroupement par document se demande avec group=document ; il se pagine par numéro de page "
     "(sans curseur) et ne se combine pas avec crowding=false.",
     "sep": "Le séparateur du CSV doit être une virgule ou un point-virgule (pour Excel en français).",
     "p": "Le passage demandé se désigne par son numéro, 1 ou plus.",
+    "at": "Le lien permanent désigne un passage par sa position dans le texte : un nombre entier, 0 ou plus.",
     "cursor": "Le lien vers la page suivante est invalide ou ne correspond pas à cette recherche : "
     "recommencez depuis la première page.",
     **dict.fromkeys(

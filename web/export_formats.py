@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from archive import Hit, analysis, document_path
+from archive import Hit, analysis, document_path, permalink
 
 CSV_COLUMNS = (
     "id",
@@ -42,6 +42,7 @@ CSV_COLUMNS = (
     "matched",
     "query",
     "exported_at",
+    "permalink",
 )
 """The columns of a CSV export, one row per matching passage (the first ten as before, new ones after)."""
 
@@ -128,6 +129,7 @@ class CsvRows:
                 " | ".join(matched(h.highlight)),
                 c.query,
                 c.exported_at,
+                c.base_url + permalink(h.document, h.start),
             )
             for h in hits
         )
@@ -157,6 +159,7 @@ class NdjsonRows:
         for h in hits:
             line = dict(h.to_json())
             line["url"] = c.base_url + document_path(h.document, h.position)
+            line["permalink"] = c.base_url + permalink(h.document, h.start)
             line["agency_labels"] = [c.label("agency", a) for a in h.agency]
             line["offence_labels"] = [c.label("offence", o) for o in h.offence]
             line["matched"] = matched(h.highlight)

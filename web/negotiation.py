@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from .errors import bad_parameter
 
-FORMATS = ("html", "json", "csv", "ndjson")
+FORMATS = ("html", "json", "csv", "ndjson", "atom")
 
 
 def weights(accept: str) -> dict[str, float]:

@@ -26,6 +26,7 @@ from archive import DOCUMENT_PAGE, FACETS, MAX_SELECTED, SORTS
 from archive import wire as core_wire
 
 from . import wire
+from .negotiation import FORMATS
 from .search import MAX_QUERY_BYTES, PARAMETERS
 
 CONTRACT = 1
@@ -111,7 +112,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "sort": {"type": "string", "enum": list(SORTS), "default": "relevance"},
     "page": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1},
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-    "format": {"type": "string", "enum": ["json", "html", "csv", "ndjson"]},
+    "format": {"type": "string", "enum": list(FORMATS)},
     "correct": {"type": "boolean", "default": True},
     "crowding": {"type": "boolean", "default": True},
     "group": {"type": "string", "enum": ["document"]},
@@ -189,7 +190,12 @@ def _document() -> dict[str, Any]:
                             "search results",
                             "SearchResults",
                             headers=(*_CACHED, "Link"),
-                            also={"text/html": _TEXT, "text/csv": _TEXT, "application/x-ndjson": _TEXT},
+                            also={
+                                "text/html": _TEXT,
+                                "text/csv": _TEXT,
+                                "application/x-ndjson": _TEXT,
+                                "application/atom+xml": _TEXT,
+                            },
                         ),
                         "304": _empty("not modified since the ETag given in If-None-Match", _CACHED),
                         "400": _err(
@@ -221,6 +227,12 @@ def _document() -> dict[str, Any]:
                             "p",
                             "a passage position: opens the page that holds it (wins over page)",
                             {"type": "integer", "minimum": 1},
+                        ),
+                        _query(
+                            "at",
+                            "a character offset of the document's text (a permalink's): opens the page of the "
+                            "passage holding it, whatever the passage sizes, anchor #c<offset> (wins over p)",
+                            {"type": "integer", "minimum": 0},
                         ),
                         _query("format", "json or html", {"type": "string", "enum": ["json", "html"]}),
                     ],

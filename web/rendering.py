@@ -58,7 +58,7 @@ _MONTHS = (
 )
 
 
-def _date(value: str | None) -> str:
+def french_date(value: str | None) -> str:
     """27 juin 2024 from 2024-06-27."""
     if not value or len(value) < 10:
         return value or "non datée"
@@ -77,7 +77,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["highlight"] = _highlight
     env.filters["number"] = _number
     env.filters["size"] = _size
-    env.filters["date_fr"] = _date
+    env.filters["date_fr"] = french_date
     env.filters["type_label"] = type_label
     env.trim_blocks = True
     env.lstrip_blocks = True

@@ -13,9 +13,11 @@ from starlette.responses import Response
 
 from archive import FACETS, SORTS, Archive, FacetValue, Hit, SearchRequest, SearchResults, document_path
 
-from . import caching
+from . import caching, histogram
+from .citation import Citation, of_hit
 from .errors import HttpError, bad_parameter
 from .export import export_response
+from .feed import atom_response
 from .negotiation import response_format
 from .rendering import json_response, render
 
@@ -31,7 +33,8 @@ PARAMETERS: dict[str, str] = {
     "cursor": "the next_cursor of a previous page of this search: the page that follows it, on the same "
     "state of the index (410 cursor_expired once a reindex changed it); not with page",
     "per_page": "hits per page, 1 to 100 (default 10)",
-    "format": "json, html, csv or ndjson (every match, one JSON hit a line): overrides the Accept header",
+    "format": "json, html, csv, ndjson (every match, one JSON hit a line) or atom (the 50 newest matching "
+    "passages as an Atom feed, by document date then indexing time): overrides the Accept header",
     "sep": "the CSV separator: , (default) or ; (French spreadsheets)",
     "remove": "a filter to drop from this search (repeatable): facet:value (e.g. year:2024), from or to; "
     "what the page's filter chips send",
@@ -201,9 +204,10 @@ class Chip:
 class SearchPage:
     """What the search template needs beyond `SearchResults`: links and labels."""
 
-    def __init__(self, request: SearchRequest, results: SearchResults) -> None:
+    def __init__(self, request: SearchRequest, results: SearchResults, base_url: str = "") -> None:
         self.request = request
         self.results = results
+        self.base_url = base_url
         self.labels = {name: {f.value: f.label for f in values} for name, values in results.facets.items()}
         self.sort_labels = SORT_LABELS
         self.facet_titles = FACET_TITLES
@@ -312,6 +316,18 @@ class SearchPage:
         last = {h.document: h.id for h in self.results.hits}
         return document_path(hit.document, None, self.searched) if last[hit.document] == hit.id else None
 
+    def feed_url(self) -> str:
+        """This search's Atom feed: its newest matching passages, for a feed reader to follow."""
+        return "/search?" + query_string(self.request, page=None, per_page=None, format="atom")
+
+    def citation(self, hit: Hit) -> Citation:
+        """The hit's passage cited, with its permalink (« Citer »)."""
+        return of_hit(hit, self.base_url)
+
+    def year_bars(self) -> list[histogram.Bar]:
+        """The year facet as the bars of a histogram."""
+        return histogram.bars(self.results.facets.get("year", ()))
+
     @property
     def show_interpretation(self) -> bool:
         """Whether the query was understood otherwise than typed, or corrected (then the page says how)."""
@@ -333,6 +349,9 @@ async def search_endpoint(request: Request) -> Response:
         export = await export_response(request, archive, search_request, fmt)
         export.headers.update(cache)
         return export
+    if fmt == "atom":
+        address = query_string(search_request, page=None, per_page=None)
+        return await atom_response(request, archive, search_request, address, found)
     results = await anyio.to_thread.run_sync(
         archive.search, search_request, limiter=request.app.state.searches
     )
@@ -343,7 +362,11 @@ async def search_endpoint(request: Request) -> Response:
     return await render(
         request,
         "search.html",
-        {"page": SearchPage(search_request, results), "results": results, "title": _title(search_request)},
+        {
+            "page": SearchPage(search_request, results, request.app.state.settings.base_url or ""),
+            "results": results,
+            "title": _title(search_request),
+        },
         headers=cache,
     )
 
