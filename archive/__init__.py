@@ -34,16 +34,16 @@ _HOMES: dict[str, str] = {
     "budget": "isolation",
     "build_index": "indexer",
     # what comes out: requests, results, reports
-    "SearchRequest": "models",
-    "SearchResults": "models",
-    "Hit": "models",
-    "FacetValue": "models",
-    "DocumentView": "models",
+    "SearchRequest": "request",
+    "SearchResults": "results",
+    "Hit": "results",
+    "FacetValue": "results",
+    "DocumentView": "results",
     "Report": "outcomes",
     "Export": "searcher",
     "FACETS": "models",
-    "SORTS": "models",
-    "MAX_SELECTED": "models",
+    "SORTS": "request",
+    "MAX_SELECTED": "request",
     "DOCUMENT_PAGE": "wire",
     "SEARCH_DEADLINE": "deadline",
     "PARTIAL_NOTE": "deadline",
@@ -197,25 +197,10 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
         FACETS as FACETS,
     )
     from .models import (
-        MAX_SELECTED as MAX_SELECTED,
-    )
-    from .models import (
-        SORTS as SORTS,
-    )
-    from .models import (
         Block as Block,
     )
     from .models import (
         Document as Document,
-    )
-    from .models import (
-        DocumentView as DocumentView,
-    )
-    from .models import (
-        FacetValue as FacetValue,
-    )
-    from .models import (
-        Hit as Hit,
     )
     from .models import (
         Metadata as Metadata,
@@ -223,14 +208,29 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from .models import (
         Passage as Passage,
     )
-    from .models import (
-        SearchRequest as SearchRequest,
-    )
-    from .models import (
-        SearchResults as SearchResults,
-    )
     from .outcomes import Report as Report
     from .passages import split as split
+    from .request import (
+        MAX_SELECTED as MAX_SELECTED,
+    )
+    from .request import (
+        SORTS as SORTS,
+    )
+    from .request import (
+        SearchRequest as SearchRequest,
+    )
+    from .results import (
+        DocumentView as DocumentView,
+    )
+    from .results import (
+        FacetValue as FacetValue,
+    )
+    from .results import (
+        Hit as Hit,
+    )
+    from .results import (
+        SearchResults as SearchResults,
+    )
     from .searcher import Export as Export
     from .settings import DEFAULT_SEARCH_THREADS as DEFAULT_SEARCH_THREADS
     from .settings import Settings as Settings

@@ -15,8 +15,8 @@ from typing import Any
 
 from .errors import ArchiveError, UsageError, relative_to_home
 from .home import Archive
-from .models import SearchRequest
 from .outcomes import Report, printable
+from .request import SearchRequest
 from .settings import ENVIRONMENT, Settings
 
 EXAMPLES = """\

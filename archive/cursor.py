@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CursorExpired, UsageError
-from .models import SearchRequest
+from .request import SearchRequest
 
 KEY_FILE = "cursor.key"
 """The signing key's file in the index folder (32 random bytes, created on first use)."""

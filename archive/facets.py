@@ -14,7 +14,9 @@ from . import postings
 from .columns import UNDATED
 from .idsets import Ids, intersect
 from .metadata import type_label
-from .models import FACETS, FacetValue, SearchRequest
+from .models import FACETS
+from .request import SearchRequest
+from .results import FacetValue
 from .taxonomy import KINDS, Taxonomy
 
 MAX_FACET_VALUES = 50

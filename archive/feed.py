@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from .generations import Generation
 from .idsets import Ids
-from .models import SearchResults
+from .results import SearchResults
 
 FEED_ENTRIES = 50
 """Passages a feed lists: a feed reader keeps what it has seen, so a feed needs the newest, not all.

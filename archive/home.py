@@ -20,10 +20,12 @@ from .errors import DocumentNotFound
 from .extracted import Survey
 from .feed import FEED_ENTRIES, Feed
 from .generations import IndexVersion
-from .models import Document, DocumentView, SearchRequest, SearchResults, Stats
+from .models import Document
 from .outcomes import Outcome, Problem, Report
 from .pipeline import Pipeline
 from .reindex import reindex
+from .request import SearchRequest
+from .results import DocumentView, SearchResults, Stats
 from .searcher import Export, Searcher
 from .settings import Settings
 from .taxonomy import Taxonomy

@@ -19,8 +19,8 @@ from .errors import UsageError
 from .facets import narrowed, selections
 from .generations import Generation
 from .idsets import Ids
-from .models import SearchRequest
 from .ranking import Crowd
+from .request import SearchRequest
 
 PER_DOCUMENT = 2
 """Passages of one document a results list shows at most (host crowding, as web search does): page 1 of

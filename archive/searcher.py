@@ -23,8 +23,10 @@ from .facets import facet_counts
 from .feed import FEED_ENTRIES, Feed, indexed_at, newest
 from .generations import Generation, Generations, IndexVersion
 from .highlighting import NOTHING, Marks, marked, render
-from .models import FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
+from .models import FACETS
 from .ranking import Crowd
+from .request import SearchRequest
+from .results import DocumentView, Hit, SearchResults, Stats
 from .suggestions import suggest
 from .taxonomy import Taxonomy
 from .wire import DOCUMENT_PAGE

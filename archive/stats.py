@@ -13,7 +13,7 @@ import numpy as np
 from .facets import facet_counts
 from .generations import Generation
 from .indexer import read_meta
-from .models import Stats
+from .results import Stats
 from .schema import SCHEMA_VERSION
 from .taxonomy import Taxonomy
 

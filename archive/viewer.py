@@ -17,7 +17,8 @@ from .errors import UsageError
 from .generations import Generation
 from .highlighting import NOTHING, Marks, highlight
 from .idsets import Ids, intersect
-from .models import DocumentView, Metadata, Passage
+from .models import Metadata, Passage
+from .results import DocumentView
 from .wire import DOCUMENT_PAGE
 
 MAX_PAGE = 10_000

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 
 from .conftest import write_documents

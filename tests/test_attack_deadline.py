@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 
 from archive.deadline import PARTIAL_NOTE
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 from web.app import create_app
 

@@ -20,7 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 from web.export import EXPORT_CHUNK
 

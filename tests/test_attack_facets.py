@@ -19,7 +19,8 @@ from starlette.testclient import TestClient
 
 from archive.errors import UsageError
 from archive.home import Archive
-from archive.models import FACETS, MAX_SELECTED, SearchRequest
+from archive.models import FACETS
+from archive.request import MAX_SELECTED, SearchRequest
 from web.search import MAX_PARAMETERS, MAX_QUERY_BYTES
 
 from .conftest import WebFactory

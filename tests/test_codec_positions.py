@@ -20,7 +20,7 @@ from archive.codec.positions import RawPositions, decode, encode, packed
 from archive.codec.reader import position_lists
 from archive.home import Archive
 from archive.indexer import live_generation
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.schema import SCHEMA_VERSION, SEARCHABLE, build_schema
 from archive.settings import Settings
 

@@ -28,7 +28,8 @@ from archive.documents import sha256_bytes
 from archive.errors import ReaderFailed, RejectedInput, SettingsError
 from archive.extracted import ExtractedCache, Key
 from archive.home import Archive
-from archive.models import Block, Extracted, SearchRequest
+from archive.models import Block, Extracted
+from archive.request import SearchRequest
 from archive.settings import Settings
 
 from .conftest import FIXTURES, SMALL_ARCHIVE, archive_env, wait_until

@@ -36,7 +36,7 @@ import pytest
 
 from archive import indexer
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 
 from .conftest import HANG_GUARD, archive_env, holds_data, restore_signals, serving, wait_until

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 
 from .conftest import HANG_GUARD

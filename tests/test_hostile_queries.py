@@ -24,7 +24,7 @@ from whoosh import query as wq
 from archive import analysis, query
 from archive.highlighting import Marks, highlight
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 from archive.vocabulary import Vocabulary
 

@@ -30,7 +30,8 @@ import pytest
 from archive import isolation
 from archive.errors import ReaderFailed, ReaderUnavailable
 from archive.home import Archive
-from archive.models import Block, Extracted, SearchRequest
+from archive.models import Block, Extracted
+from archive.request import SearchRequest
 from archive.settings import Settings
 
 from .conftest import FIXTURES, WebFactory, archive_env, serving

@@ -14,7 +14,7 @@ import pytest
 
 from archive import extract, metadata
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 from archive.taxonomy import Taxonomy
 

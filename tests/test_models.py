@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from archive import wire
-from archive.models import FACETS, FacetValue, facets_json
+from archive.models import FACETS
+from archive.results import FacetValue, facets_json
 from archive.wire import DOCUMENT_PAGE
 
 

@@ -19,7 +19,7 @@ from archive.codec.positions import encode
 from archive.codec.reader import position_lists
 from archive.deadline import Deadline
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 from archive.vocabulary import Vocabulary
 

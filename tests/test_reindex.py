@@ -25,8 +25,8 @@ from archive.documents import Store
 from archive.errors import ArchiveBusy, FixityError
 from archive.home import Archive
 from archive.lock import WriteLock
-from archive.models import SearchRequest
 from archive.outcomes import Report
+from archive.request import SearchRequest
 from archive.settings import Settings
 
 from .conftest import FIXTURES, HANG_GUARD, SMALL_ARCHIVE, holds_data, wait_until, write_documents

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from archive.errors import UsageError
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 
 from .conftest import HIT_KEYS, within_guard, write_documents

@@ -9,7 +9,7 @@ import pytest
 
 from archive import ranking
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 
 from .conftest import write_documents

@@ -9,7 +9,7 @@ import pytest
 
 from archive.errors import ArchiveError, TaxonomyError
 from archive.home import Archive
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.settings import Settings
 from archive.taxonomy import Taxonomy
 from bench import corpus, tagging

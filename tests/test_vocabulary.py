@@ -7,7 +7,7 @@ from pathlib import Path
 from archive import analysis
 from archive.home import Archive
 from archive.indexer import live_generation
-from archive.models import SearchRequest
+from archive.request import SearchRequest
 from archive.vocabulary import Vocabulary
 
 

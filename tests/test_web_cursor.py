@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 from archive import cursor as cursor_module
 from archive.errors import CursorExpired, UsageError
 from archive.home import Archive
-from archive.models import SearchRequest
 from archive.postings import Arrays
+from archive.request import SearchRequest
 
 from .conftest import WebFactory, web_build_home, web_settings
 

@@ -113,7 +113,7 @@ def test_json_contract_names_and_types(web_client: TestClient) -> None:
 
 def test_json_body_is_the_cores_to_json(web_home: Any, web_client: TestClient) -> None:
     from archive.home import Archive
-    from archive.models import SearchRequest
+    from archive.request import SearchRequest
 
     from .conftest import web_settings
 
