@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import email.utils
 import gzip
-import re
 import json
+import re
 import shutil
 import zlib
 from collections.abc import AsyncIterator, Iterator
