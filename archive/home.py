@@ -61,10 +61,12 @@ class Archive:
         return self.searcher.search(request.validate())
 
     def document(
-        self, document_id: str, query: str = "", page: int = 1, position: int | None = None
+        self, document_id: str, search: SearchRequest | str = "", page: int = 1, position: int | None = None
     ) -> DocumentView:
-        """One page of a document's passages (the page holding `position` if given), `query` marked."""
-        view = self.searcher.document(document_id, query, page=page, position=position)
+        """One page of a document's passages (the page holding `position` if given), with the passages
+        `search` (a search, or its query text) counts in it marked; UsageError for a bad parameter."""
+        request = search.validate() if isinstance(search, SearchRequest) else search
+        view = self.searcher.document(document_id, request, page=page, position=position)
         if view is None:
             raise DocumentNotFound(document_id)
         return view

@@ -346,6 +346,7 @@ class DocumentView:
     per_page: int = DOCUMENT_PAGE
     total_passages: int = 0  # in the whole document
     notes: tuple[str, ...] = ()  # what was done to the query (partial matches past the deadline...)
+    corrected_query: str | None = None  # matched instead of the search's query, as its search did
 
     @property
     def pages(self) -> int:
@@ -369,6 +370,7 @@ class DocumentView:
             "offence": list(self.offence),
             "matches": list(self.matches),
             "notes": list(self.notes),
+            "corrected_query": self.corrected_query,
             "page": self.page,
             "per_page": self.per_page,
             "pages": self.pages,

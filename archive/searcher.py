@@ -23,7 +23,6 @@ from .facets import facet_counts
 from .generations import Generation, Generations, IndexVersion
 from .highlighting import NOTHING, Marks, marked, render
 from .models import FACETS, DocumentView, Hit, SearchRequest, SearchResults, Stats
-from .suggestions import suggest
 from .taxonomy import Taxonomy
 from .wire import DOCUMENT_PAGE
 
@@ -61,7 +60,7 @@ class Searcher:
                 return _empty(request, parsed, started)
             # a cursor is checked before any work: a broken or expired one costs nothing
             resume = self._cursors.read(request.cursor, gen.state, request) if request.cursor else None
-            plan, suggestion, looked = self._plan(gen, request, deadline)
+            plan, suggestion, looked = planning.searched(gen, self._parser, request, deadline)
             by_score = request.sort == "relevance" and plan.scoring is not None
             start = 0 if resume else (request.page - 1) * request.per_page
             after = planning.sort_key(resume.after, by_score) if resume else None
@@ -79,7 +78,7 @@ class Searcher:
             facets = facet_counts(gen.arrays, self.taxonomy, request.filters, plan.matched, plan.selections)
             parsed = plan.parsed
             if not looked:  # optional work, after the page's: a search out of time offers no suggestion
-                suggestion = _suggestion(gen, parsed, deadline)
+                suggestion = planning.suggestion(gen, parsed, deadline)
             marks = phrasing.marks(plan.scoring)
             listed, left = planning.listed(plan, crowd)
             document_of = gen.arrays.document_of
@@ -104,19 +103,6 @@ class Searcher:
                 listed=listed,
             )
 
-    def _plan(
-        self, gen: Generation, request: SearchRequest, deadline: Deadline
-    ) -> tuple[planning.Plan, str | None, bool]:
-        """A search's plan, or its spelling suggestion's when the query matches no passage in full and the
-        suggestion does (`planning.corrected`); the suggestion left to offer (None once used), and whether
-        it was looked for (only a query matching nothing needs it before its ranking)."""
-        plan = planning.plan(gen, self._parser, request, deadline)
-        if not request.correct or plan.complete:
-            return plan, None, False
-        suggestion = _suggestion(gen, plan.parsed, deadline)
-        plan = planning.corrected(gen, self._parser, request, plan, suggestion, deadline)
-        return plan, None if plan.corrected else suggestion, True
-
     def export(self, request: SearchRequest, limit: int) -> Export:
         """Every match of a search in ranked order, up to `limit`, ranked once on one index generation.
 
@@ -132,7 +118,7 @@ class Searcher:
             return Export(0, (), False, [], self.generations, None, NOTHING)
         try:
             with gen.borrowed():
-                plan = self._plan(gen, request, deadline)[0]  # corrected as its search is
+                plan = planning.searched(gen, self._parser, request, deadline)[0]  # corrected as its search is
                 ranked = _export_order(gen, request, plan, limit, deadline)
         except BaseException:
             self.generations.release(gen)
@@ -144,23 +130,27 @@ class Searcher:
     def document(
         self,
         document_id: str,
-        text: str = "",
+        search: SearchRequest | str = "",
         page: int = 1,
         position: int | None = None,
         per_page: int = DOCUMENT_PAGE,
     ) -> DocumentView | None:
-        """One page of a document's passages in order, and the passages matching `text` marked.
+        """One page of a document's passages in order, and the passages `search` matches there marked.
 
-        `position` picks the page that holds that passage (and wins over `page`); a page past the last
-        one has no passages. `matches` lists the matching positions of the whole document; matching
-        stops at SEARCH_DEADLINE like a search's (then `notes` says so).
+        `search` is a search (or its query text): the document's matches are exactly the passages that
+        search counts in this document, found by the same plan (filters, relaxation, correction), and
+        marked as its hits are. `position` picks the page that holds that passage (and wins over `page`);
+        a page past the last one has no passages. `matches` lists the matching positions of the whole
+        document; matching stops at SEARCH_DEADLINE like a search's (then `notes` says so).
         """
         viewer.check_page(page, position, per_page)
+        request = SearchRequest(query=search) if isinstance(search, str) else search
+        SearchRequest.check_filters(request.filters)
         deadline = Deadline(self.deadline)
         with self.generations.use() as gen:
             if gen is None:
                 return None
-            return viewer.view(gen, self._parser, document_id, text, page, position, per_page, deadline)
+            return viewer.view(gen, self._parser, document_id, request, (page, position, per_page), deadline)
 
     def records(self) -> dict[str, dict[str, Any]]:
         """Every indexed document's record: what `reindex` compares with the files and `check` verifies."""
@@ -282,11 +272,6 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0
         more_in_document=more,
         excerpts=excerpts(data["text"], spans),
     )
-
-
-def _suggestion(gen: Generation, parsed: query.Parsed, deadline: Deadline) -> str | None:
-    """A spelling suggestion for the query, unless the search is already out of time."""
-    return None if deadline.expired() else suggest(gen, parsed.text, parsed.words, deadline)
 
 
 def _empty(request: SearchRequest, parsed: query.Parsed, started: float) -> SearchResults:
