@@ -26,6 +26,8 @@ from archive import DOCUMENT_PAGE, FACETS, MAX_SELECTED, SORTS
 from archive import wire as core_wire
 
 from . import wire
+from .documents import SEARCH_PARAMETERS
+from .links import IN_DOCUMENT
 from .search import MAX_QUERY_BYTES, PARAMETERS
 
 CONTRACT = 1
@@ -166,6 +168,13 @@ def _document() -> dict[str, Any]:
         _query(n, d, _SCHEMAS.get(n, _TEXT), n in _REPEATABLE, MAX_SELECTED if n in _FACETS else None)
         for n, d in PARAMETERS.items()
     ]
+    named = {new: old for old, new in IN_DOCUMENT.items()}  # search_page is the search's page...
+    document_params = [
+        _query(
+            n, d, _SCHEMAS.get(named.get(n, n), _TEXT), n in _FACETS, MAX_SELECTED if n in _FACETS else None
+        )
+        for n, d in SEARCH_PARAMETERS.items()
+    ]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -210,7 +219,7 @@ def _document() -> dict[str, Any]:
                     "summary": f"A document, {DOCUMENT_PAGE} passages per page (anchors #p<position>)",
                     "parameters": [
                         _DOC_ID,
-                        _query("q", "query whose matches are highlighted", {"type": "string"}),
+                        *document_params,
                         _query(
                             "page",
                             f"page of {DOCUMENT_PAGE} passages, from 1 (default 1)",
