@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -58,9 +58,9 @@ def _searched(client: TestClient, q: str, filters: dict[str, list[str]]) -> list
     return sorted(h["position"] for h in body["hits"] if h["document"] == DOCUMENT)
 
 
-def _linked(client: TestClient, params: dict[str, object]) -> str:
+def _linked(client: TestClient, params: Mapping[str, str | list[str]]) -> str:
     """The results page's first link to DOCUMENT (its hit's title), as a browser would follow it."""
-    page = client.get("/search", params=params, headers=HTML).text  # type: ignore[arg-type]
+    page = client.get("/search", params=dict(params), headers=HTML).text
     links = re.findall(r'<h3><a href="(/documents/guides/mineurs\.txt[^"]*)"', page)
     assert links, "the search lists the document"
     return html.unescape(links[0])

@@ -101,6 +101,9 @@ ALLOWED_TAGS = {
     "dd",
     "footer",
     "section",
+    "details",  # a passage whole, the filter panel, the query syntax: disclosure, no script
+    "summary",
+    "kbd",
 }
 
 
@@ -169,6 +172,8 @@ _KNOWN_ATTRIBUTES = {
     "datetime",
     "download",
     "hidden",
+    "autofocus",  # a boolean: where the focus starts
+    "aria-current",  # the current page of the pager
 }
 
 
