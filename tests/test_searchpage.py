@@ -149,3 +149,12 @@ def test_every_example_of_the_syntax_help_is_read_as_it_says(web_client: TestCli
         '<details class="syntax" id="aide-syntaxe">' in page
         and "<summary>Aide à la recherche</summary>" in page
     )
+
+
+def test_docs_name_every_parameter_of_the_pages() -> None:
+    """docs/web.md describes every parameter `/search` and a document page read."""
+    from web.documents import SEARCH_PARAMETERS
+    from web.search import PARAMETERS
+
+    docs = (Path(__file__).parent.parent / "docs" / "web.md").read_text(encoding="utf-8")
+    assert [n for n in (*PARAMETERS, *SEARCH_PARAMETERS, "page", "p") if f"`{n}`" not in docs] == []
