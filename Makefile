@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 ARCHIVE_HOME ?= $(CURDIR)
 export ARCHIVE_HOME
 
-.PHONY: run test lint install browser index clean
+.PHONY: run test lint install browser axe index clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
+# axe-core, the accessibility checker the browser tests inject into pages (tests/test_browser_pages.py): a
+# test-only npm package, pinned in package.json with its integrity hash in package-lock.json; node_modules/
+# is git-ignored. Debian's npm is installed first when the machine has none.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; fi; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+axe: $(AXE)
+
 index: $(STAMP)
 	@test -f index/CURRENT || $(BIN)/archive reindex
 	@$(BIN)/archive stats
@@ -30,7 +43,7 @@ index: $(STAMP)
 run: index
 	$(BIN)/archive serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) browser
+test: $(STAMP) browser axe
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

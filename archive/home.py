@@ -67,14 +67,16 @@ class Archive:
     def document(
         self,
         document_id: str,
-        query: str = "",
+        search: SearchRequest | str = "",
         page: int = 1,
         position: int | None = None,
         at: int | None = None,
     ) -> DocumentView:
         """One page of a document's passages (the page holding `position` if given, or the passage holding
-        character `at` of its text: a permalink's), `query` marked."""
-        view = self.searcher.document(document_id, query, page=page, position=position, at=at)
+        character `at` of its text: a permalink's), with the passages `search` (a search, or its query
+        text) counts in it marked; UsageError for a bad parameter."""
+        request = search.validate() if isinstance(search, SearchRequest) else search
+        view = self.searcher.document(document_id, request, page=page, position=position, at=at)
         if view is None:
             raise DocumentNotFound(document_id)
         return view

@@ -21,6 +21,7 @@ from .generations import Generation
 from .idsets import Ids
 from .ranking import Crowd
 from .request import SearchRequest
+from .suggestions import suggest
 
 PER_DOCUMENT = 2
 """Passages of one document a results list shows at most (host crowding, as web search does): page 1 of
@@ -95,6 +96,27 @@ def corrected(
         return found
     other.corrected = suggestion
     return other
+
+
+def searched(
+    gen: Generation, parsers: query.Parsers, request: SearchRequest, deadline: Deadline
+) -> tuple[Plan, str | None, bool]:
+    """The plan a search answers with: its own, or its spelling suggestion's when the query matches no
+    passage in full and the suggestion does (`corrected`); the suggestion left to offer (None once used),
+    and whether it was looked for (only a query matching nothing needs it before its ranking).
+
+    One definition for a page of results, an export and a document's matches, so that they agree."""
+    found = plan(gen, parsers, request, deadline)
+    if not request.correct or found.complete:
+        return found, None, False
+    offered = suggestion(gen, found.parsed, deadline)
+    found = corrected(gen, parsers, request, found, offered, deadline)
+    return found, None if found.corrected else offered, True
+
+
+def suggestion(gen: Generation, parsed: query.Parsed, deadline: Deadline) -> str | None:
+    """A spelling suggestion for the query, unless the search is already out of time."""
+    return None if deadline.expired() else suggest(gen, parsed.text, parsed.words, deadline)
 
 
 def ranked(

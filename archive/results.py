@@ -149,6 +149,7 @@ class DocumentView:
     total_passages: int = 0  # in the whole document
     notes: tuple[str, ...] = ()  # what was done to the query (partial matches past the deadline...)
     cited: int | None = None  # position of the passage holding the offset a permalink asks for (`at`)
+    corrected_query: str | None = None  # matched instead of the search's query, as its search did
 
     @property
     def pages(self) -> int:
@@ -177,6 +178,7 @@ class DocumentView:
             "pages": self.pages,
             "total_passages": self.total_passages,
             "cited": self.cited,
+            "corrected_query": self.corrected_query,
             "passages": [
                 p.to_json(h, p.position in matches) for p, h in zip(self.passages, highlights, strict=True)
             ],

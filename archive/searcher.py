@@ -27,7 +27,6 @@ from .models import FACETS
 from .ranking import Crowd
 from .request import SearchRequest
 from .results import DocumentView, Hit, SearchResults, Stats
-from .suggestions import suggest
 from .taxonomy import Taxonomy
 from .wire import DOCUMENT_PAGE
 
@@ -65,7 +64,7 @@ class Searcher:
                 return _empty(request, parsed, started)
             # a cursor is checked before any work: a broken or expired one costs nothing
             resume = self._cursors.read(request.cursor, gen.state, request) if request.cursor else None
-            plan, suggestion, looked = self._plan(gen, request, deadline)
+            plan, suggestion, looked = planning.searched(gen, self._parser, request, deadline)
             crowd = planning.crowding(gen, request)
             if request.group:
                 start = (request.page - 1) * request.per_page
@@ -76,7 +75,7 @@ class Searcher:
             facets = facet_counts(gen.arrays, self.taxonomy, request.filters, plan.matched, plan.selections)
             parsed = plan.parsed
             if not looked:  # optional work, after the page's: a search out of time offers no suggestion
-                suggestion = _suggestion(gen, parsed, deadline)
+                suggestion = planning.suggestion(gen, parsed, deadline)
             marks = phrasing.marks(plan.scoring)
             listed, left = planning.listed(plan, crowd)
             if request.group:
@@ -126,19 +125,6 @@ class Searcher:
         key = (score, last) if by_score else gen.arrays.sort_key(last, request.sort != "oldest")
         return hits, offset, self._cursors.make(gen.state, request, key, offset + len(hits))
 
-    def _plan(
-        self, gen: Generation, request: SearchRequest, deadline: Deadline
-    ) -> tuple[planning.Plan, str | None, bool]:
-        """A search's plan, or its spelling suggestion's when the query matches no passage in full and the
-        suggestion does (`planning.corrected`); the suggestion left to offer (None once used), and whether
-        it was looked for (only a query matching nothing needs it before its ranking)."""
-        plan = planning.plan(gen, self._parser, request, deadline)
-        if not request.correct or plan.complete:
-            return plan, None, False
-        suggestion = _suggestion(gen, plan.parsed, deadline)
-        plan = planning.corrected(gen, self._parser, request, plan, suggestion, deadline)
-        return plan, None if plan.corrected else suggestion, True
-
     def export(self, request: SearchRequest, limit: int) -> Export:
         """Every match of a search in ranked order, up to `limit`, ranked once on one index generation.
 
@@ -154,7 +140,7 @@ class Searcher:
             return Export(0, (), False, [], self.generations, None, NOTHING)
         try:
             with gen.borrowed():
-                plan = self._plan(gen, request, deadline)[0]  # corrected as its search is
+                plan = planning.searched(gen, self._parser, request, deadline)[0]  # corrected as its search is
                 ranked = _export_order(gen, request, plan, limit, deadline)
         except BaseException:
             self.generations.release(gen)
@@ -172,7 +158,7 @@ class Searcher:
         with self.generations.use() as gen:
             if gen is None:
                 return Feed(_empty(request, query.parse(self._parser, request.query), started), ())
-            plan = self._plan(gen, request, deadline)[0]  # corrected as its search is
+            plan = planning.searched(gen, self._parser, request, deadline)[0]  # corrected as its search is
             crowd = planning.crowding(gen, request)
             docnums = newest(gen, crowd.first(plan.final) if crowd else plan.final, limit)
             listed, left = planning.listed(plan, crowd)
@@ -201,25 +187,30 @@ class Searcher:
     def document(
         self,
         document_id: str,
-        text: str = "",
+        search: SearchRequest | str = "",
         page: int = 1,
         position: int | None = None,
         per_page: int = DOCUMENT_PAGE,
         at: int | None = None,
     ) -> DocumentView | None:
-        """One page of a document's passages in order, and the passages matching `text` marked.
+        """One page of a document's passages in order, and the passages `search` matches there marked.
 
-        `position` picks the page that holds that passage (and wins over `page`); `at`, a character
-        offset of the clean text (a permalink's), the page of the passage holding it (`cited`), and wins
-        over both. A page past the last one has no passages. `matches` lists the matching positions of
-        the whole document; matching stops at SEARCH_DEADLINE like a search's (then `notes` says so).
+        `search` is a search (or its query text): the document's matches are exactly the passages that
+        search counts in this document, found by the same plan (filters, relaxation, correction), and
+        marked as its hits are. `position` picks the page that holds that passage (and wins over `page`);
+        `at`, a character offset of the clean text (a permalink's), the page of the passage holding it
+        (`cited`), and wins over both. A page past the last one has no passages. `matches` lists the
+        matching positions of the whole document; matching stops at SEARCH_DEADLINE like a search's.
         """
         viewer.check_page(page, position, per_page, at)
+        request = SearchRequest(query=search) if isinstance(search, str) else search
+        SearchRequest.check_filters(request.filters)
         deadline = Deadline(self.deadline)
         with self.generations.use() as gen:
             if gen is None:
                 return None
-            return viewer.view(gen, self._parser, document_id, text, page, position, per_page, deadline, at)
+            paging = (page, position, per_page)
+            return viewer.view(gen, self._parser, document_id, request, paging, deadline, at)
 
     def records(self) -> dict[str, dict[str, Any]]:
         """Every indexed document's record: what `reindex` compares with the files and `check` verifies."""
@@ -342,11 +333,6 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0
         more_in_document=more,
         excerpts=excerpts(data["text"], spans),
     )
-
-
-def _suggestion(gen: Generation, parsed: query.Parsed, deadline: Deadline) -> str | None:
-    """A spelling suggestion for the query, unless the search is already out of time."""
-    return None if deadline.expired() else suggest(gen, parsed.text, parsed.words, deadline)
 
 
 def _empty(request: SearchRequest, parsed: query.Parsed, started: float) -> SearchResults:

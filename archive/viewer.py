@@ -1,8 +1,10 @@
-"""The document view: one page of a document's passages in order, with the passages matching a query.
+"""The document view: one page of a document's passages in order, with the passages a search matches.
 
 Read from one index generation: the document's record (metadata, fixity), its passages sorted by
 position, the page asked for (or the page holding a given passage), and the positions of every passage
-of the whole document that matches the view's query, found under the search deadline.
+of the whole document that the view's search matches, found under the search deadline. Those are the
+search's own matches (`planning.searched`: the same parse, filters, relaxation and correction), so that
+a document counts and steps through exactly the passages the results counted in it.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from . import phrasing, query
+from . import phrasing, planning, query
 from .deadline import Deadline, noted
 from .errors import UsageError
 from .generations import Generation
 from .highlighting import NOTHING, Marks, highlight
 from .idsets import Ids, intersect
 from .models import Metadata, Passage
+from .request import SearchRequest
 from .results import DocumentView
 from .wire import DOCUMENT_PAGE
 
@@ -43,15 +46,15 @@ def view(
     gen: Generation,
     parsers: query.Parsers,
     document_id: str,
-    text: str,
-    page: int,
-    position: int | None,
-    per_page: int,
+    search: SearchRequest,
+    paging: tuple[int, int | None, int],
     deadline: Deadline,
     at: int | None = None,
 ) -> DocumentView | None:
-    """One page of a document's passages and its matches of `text` (see `Searcher.document`); with `at`
-    (a permalink's offset), the page of the passage holding that character, which wins over `position`."""
+    """One page of a document's passages and the passages `search` matches in it (see `Searcher.document`);
+    `paging` is (page, position, per_page); with `at` (a permalink's offset), the page of the passage
+    holding that character, which wins over `position`."""
+    page, position, per_page = paging
     arrays = gen.arrays
     found = intersect(arrays.term("doc", document_id), arrays.records)
     if not found.size:
@@ -69,8 +72,7 @@ def view(
         index = int(np.searchsorted(positions[order], min(position, _LAST_POSITION)))
         page = min(index // per_page + 1, pages)
     passages = _passages(gen, document_id, docnums[order[(page - 1) * per_page : page * per_page]])
-    parsed = query.parse(parsers, text)
-    marks, matches = _matches(gen, parsed, docnums, deadline)
+    marks, matches, plan = _matches(gen, parsers, search, docnums, deadline)
     return DocumentView(
         id=document_id,
         sha256=record["sha256"],
@@ -85,7 +87,8 @@ def view(
         page=page,
         per_page=per_page,
         total_passages=total,
-        notes=noted(parsed.notes, deadline),
+        notes=noted(plan.parsed.notes if plan else [], deadline),
+        corrected_query=plan.corrected if plan else None,
         cited=position if cited is not None else None,
     )
 
@@ -127,15 +130,15 @@ def _passages(gen: Generation, document_id: str, docnums: Ids) -> tuple[Passage,
 
 
 def _matches(
-    gen: Generation, parsed: query.Parsed, docnums: Ids, deadline: Deadline
-) -> tuple[Marks, tuple[int, ...]]:
-    """What to mark in the passages, and the positions of the document's passages that match."""
-    if parsed.query is None or not parsed.selective:
-        return NOTHING, ()
-    q = query.expand(parsed.query, gen.vocabulary, parsed.notes, deadline.expired)
-    scoring = query.any_of(parsed.relaxable) if parsed.relaxable else q
-    hit = intersect(gen.docs(scoring, deadline, within=docnums), docnums)
-    return phrasing.marks(scoring), tuple(sorted(int(p) for p in gen.arrays.position[hit]))
+    gen: Generation, parsers: query.Parsers, search: SearchRequest, docnums: Ids, deadline: Deadline
+) -> tuple[Marks, tuple[int, ...], planning.Plan | None]:
+    """What to mark in the passages, the positions of the document's passages that `search` matches,
+    and its plan (None when there is nothing to match: no query and no filter, the plain document)."""
+    if not search.query.strip() and not (search.filters or search.date_from or search.date_to):
+        return NOTHING, (), None
+    plan = planning.searched(gen, parsers, search, deadline)[0]
+    hit = intersect(plan.final, docnums)
+    return phrasing.marks(plan.scoring), tuple(sorted(int(p) for p in gen.arrays.position[hit])), plan
 
 
 def metadata(record: dict[str, Any]) -> Metadata:

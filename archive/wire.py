@@ -11,6 +11,7 @@ docs/web.md, "The contract").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal, TypedDict
 from urllib.parse import quote, urlencode
 
@@ -160,8 +161,13 @@ class DocumentView(TypedDict):
     metadata: Metadata
     agency: list[str]
     offence: list[str]
-    matches: Annotated[list[int], Meta(description="positions of every passage matching `q`, all pages")]
+    matches: Annotated[
+        list[int], Meta(description="positions of every passage the search (`q` and filters) matches, all pages")
+    ]
     notes: list[str]
+    corrected_query: Annotated[
+        str | None, Meta(description="the query matched instead of `q`, as its search corrected it; else null")
+    ]
     page: Annotated[int, Meta(ge=1)]
     per_page: Annotated[int, Meta(ge=1)]
     pages: Annotated[int, Meta(ge=1)]
@@ -248,12 +254,15 @@ DOCUMENT_PAGE = 200
 Passage `#p<position>` of a document is on page `(position - 1) // DOCUMENT_PAGE + 1`."""
 
 
-def document_path(document_id: str, position: int | None = None, query: str = "") -> str:
+def document_path(
+    document_id: str, position: int | None = None, query: str = "", search: Sequence[tuple[str, str]] = ()
+) -> str:
     """The relative address of a document's page, landing on passage `position` and marking `query`'s matches.
 
     The one place the link shape is built (every `url` of the JSON bodies, and the HTML pages' links).
     Passages past the first page of the document add `p=<position>`, which opens the page holding it;
-    the `#p<position>` anchor then lands on the passage itself.
+    the `#p<position>` anchor then lands on the passage itself. `search` is the rest of the search the
+    link comes from, as query parameters (its filters, and where its list stood: see docs/web.md).
     """
     path = "/documents/" + quote(document_id, safe="/")
     params: list[tuple[str, str]] = []
@@ -261,6 +270,7 @@ def document_path(document_id: str, position: int | None = None, query: str = ""
         params.append(("p", str(position)))
     if query.strip():
         params.append(("q", query))
+    params.extend(search)
     if params:
         path += "?" + urlencode(params)
     return f"{path}#p{position}" if position else path

@@ -1,7 +1,12 @@
-"""Take docs/search.png: the search page over an archive home, in Debian's Chromium (and the others
-below: citation.png, permalink.png).
+"""Take the screenshots of docs/: the pages of the service over an archive home, in Debian's Chromium.
 
 ARCHIVE_HOME=/tmp/sample .venv/bin/python docs/screenshot.py
+
+- search.png: the results page with a filter (facets, chips, highlighted excerpts);
+- results.png: a whole results page, down to its pager (page numbers, page size, exports);
+- phone.png: the same search on a phone, 375 px wide: the filter panel closed above the results;
+- document.png: the document the first hit opens, its matches counted and linked;
+- citation.png, permalink.png: a hit's « Citer » open, and a permalink's landing.
 """
 
 from __future__ import annotations
@@ -14,12 +19,31 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from archive.settings import Settings
 from web.app import create_app
 
 URL = "/search?q=blanchiment&offence=blanchiment"
+RESULTS = "/search?q=blanchiment&per_page=5&page=2"
+OUT = Path(__file__).parent
+
+
+def _shots(page: Page, base: str) -> list[Path]:
+    """Every screenshot, each of one page at one size."""
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(base + URL)
+    page.screenshot(path=str(OUT / "search.png"))
+    page.goto(base + RESULTS)
+    page.screenshot(path=str(OUT / "results.png"), full_page=True)
+    page.locator("li.hit h3 a").first.click()
+    page.wait_for_load_state()
+    page.evaluate("window.scrollTo(0, 0)")  # its head: the count of matches and the way back
+    page.screenshot(path=str(OUT / "document.png"))
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(base + URL)
+    page.screenshot(path=str(OUT / "phone.png"))
+    return [OUT / name for name in ("search.png", "results.png", "document.png", "phone.png")]
 
 
 def main() -> int:
@@ -30,7 +54,6 @@ def main() -> int:
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    out = Path(__file__).parent / "search.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",
@@ -42,13 +65,13 @@ def main() -> int:
                 "--disable-sync",
             ],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="fr-FR")
-        page.goto(f"http://127.0.0.1:{port}{URL}")
-        page.screenshot(path=str(out))
+        page = browser.new_page(locale="fr-FR")
+        taken = _shots(page, f"http://127.0.0.1:{port}")
+        page.set_viewport_size({"width": 1280, "height": 1000})
         _citation_shots(page, f"http://127.0.0.1:{port}")
         browser.close()
     server.should_exit = True
-    print(out)
+    print(*taken, sep="\n")
     return 0
 
 

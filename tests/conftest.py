@@ -149,6 +149,37 @@ WEB_DOCUMENTS: dict[str, str] = {
 """Small made-up French documents the web tests rely on (one passage per paragraph with min words 5)."""
 
 
+def custody_guides() -> dict[str, str]:
+    """Two guides where a search and a document view used to disagree (issue 14 §3), one passage a line:
+    `garde à vue mineur` (every word; `mineur` alone is everywhere), `audition mineur` (few passages
+    hold both: loosened), `"garde à vue" mineur` with the gendarmerie filter (tagged passages only),
+    `garde mineurr` (a typo, corrected); and a short note, for a second document and year."""
+    lines = {
+        "mineurs": [
+            (1, "Guide de la garde à vue des mineurs"),
+            (12, "La garde à vue du mineur obéit à des règles particulières, dit la fiche {i}."),
+            (18, "Le mineur est assisté de son avocat et ses parents sont avisés, note {i}."),
+            (3, "L'audition du mineur est enregistrée et conservée par les enquêteurs, consigne {i}."),
+            (2, "Toute audition fait l'objet d'un procès-verbal signé par la personne, règle {i}."),
+            (4, "Les gendarmes placent le mineur en garde à vue sur décision de l'officier, cas {i}."),
+        ],
+        "majeurs": [
+            (1, "Guide de la garde à vue des majeurs"),
+            (12, "La garde à vue du majeur suit le droit commun, sauf si un mineur est impliqué, {i}."),
+            (10, "La personne gardée à vue peut demander un médecin et prévenir un proche, {i}."),
+        ],
+    }
+    mineurs, majeurs = (
+        [line.format(i=i) for n, line in lines[k] for i in range(n)] for k in ("mineurs", "majeurs")
+    )
+    return {
+        "guides/mineurs.txt": "\n\n".join(mineurs) + "\n",
+        "guides/majeurs.txt": "\n\n".join(majeurs) + "\n",
+        "2024/note.md": "---\ntitle: Note sur la contrebande\ndate: 2024-01-02\n---\n\n"
+        "Une note sans rapport, sur la douane et les cigarettes de contrebande saisies au port.\n",
+    }
+
+
 def web_settings(home: Path, token: str | None = None, **overrides: object) -> Settings:
     """Settings of a test app: no rate limit unless `rate_limit=` asks for one (tests/test_web_fairuse.py)."""
     env = {"ARCHIVE_RATE_LIMIT": "off"}  # a test client is not loopback: a session's requests would count

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -120,3 +121,18 @@ def test_match_navigation_crosses_pages(client: TestClient) -> None:
     body = client.get("/documents/registre.md", params={"q": q, "page": "2"}, headers=JSON).json()
     assert body["matches"] == [10, 12, 300]
     assert [p["position"] for p in body["passages"] if p["match"]] == [300]
+
+
+def test_links_across_pages_keep_the_search(client: TestClient) -> None:
+    """Every link of a document reached from a search (its pages, its matches on other pages) carries the
+    search, so that its matches and its way back stay the search's (issue 14 §3)."""
+    q = f"{marker(10)} OR {marker(300)}"
+    params = {"q": q, "sort": "oldest", "search_page": "2", "crowding": "false"}
+    first = client.get("/documents/registre.md", params=params, headers=HTML).text
+    links = [a.replace("&amp;", "&") for a in re.findall(r'href="(/documents/registre\.md[^"#]*)', first)]
+    # the original, and the permalinks of « Citer » (made to outlive any search), stand alone
+    links = [a for a in links if not a.endswith("/original") and "?at=" not in a]
+    assert len(links) >= 3  # the next page, the last page, the match on page 2
+    assert all("sort=oldest" in a and "search_page=2" in a and "crowding=false" in a for a in links)
+    back = re.search(r'<p class="back"><a href="([^"]+)">', first)
+    assert back is not None and "page=2" in back[1] and "sort=oldest" in back[1]

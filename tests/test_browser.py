@@ -91,10 +91,10 @@ def test_search_tick_a_facet_and_open_the_passage(web_server: str) -> None:
                 page.locator("#facette-year").get_by_role("checkbox", name=re.compile(r"^2021 "))
             ).to_be_checked()
 
-            # Open the document at the passage.
+            # Open the document at the passage: the link carries the search, its filter included.
             page.locator("li.hit h3 a").first.click()
             expect(page).to_have_url(
-                re.compile(r"/documents/2021/blanchiment-escroquerie\.md\?q=blanchiment#p1$")
+                re.compile(r"/documents/2021/blanchiment-escroquerie\.md\?q=blanchiment&year=2021#p1$")
             )
             expect(page.get_by_role("heading", level=1)).to_have_text(
                 "Blanchiment du produit d'une escroquerie"

@@ -310,7 +310,8 @@ def test_search_page_keeps_the_query_and_shows_hits(web_client: TestClient) -> N
     assert 'value="blanchiment aggravé"' in page
     assert '<option value="newest" selected>' in page
     assert "<mark>" in page
-    assert 'href="/documents/2024/blanchiment-lyon.md?q=blanchiment+aggrav%C3%A9#p1"' in page
+    # the link carries the search, its sort included: the document's « Retour » comes back to this list
+    assert 'href="/documents/2024/blanchiment-lyon.md?q=blanchiment+aggrav%C3%A9&amp;sort=newest#p1"' in page
     assert "27 juin 2024" in page and "Gendarmerie nationale" in page and "Communiqué" in page
     assert '<main id="contenu"' in page and 'role="search"' in page and '<label for="q">' in page
 
@@ -423,7 +424,7 @@ def test_hostile_query_is_escaped(web_client: TestClient) -> None:
 
 def test_the_sidebar_titles_every_facet_once() -> None:
     from archive.models import FACETS
-    from web.search import FACET_TITLES, SIDEBAR_ORDER
+    from web.searchpage import FACET_TITLES, SIDEBAR_ORDER
 
     assert sorted(SIDEBAR_ORDER) == sorted(FACETS) and tuple(FACET_TITLES) == SIDEBAR_ORDER
 
@@ -470,7 +471,12 @@ def test_a_typo_is_answered_with_the_corrected_search(
     assert (
         f'— rechercher plutôt <a href="{html.escape(verbatim)}" rel="nofollow"><em>{typed}</em></a>' in page
     )
-    assert f'href="/documents/{document}?{urlencode({"q": corrected})}#p1"' in page  # marks what was found
+    # the link carries what was typed; the document corrects it as the search did, and marks what was found
+    link = f"/documents/{document}?{urlencode({'q': typed})}#p1"
+    assert f'href="{html.escape(link)}"' in page
+    opened = guides_client.get(link, headers=HTML).text
+    assert f"orthographe corrigée de « {typed} »" in opened and "<mark>" in opened
+    assert guides_client.get(link, headers=JSON).json()["corrected_query"] == corrected
     exact = guides_client.get(verbatim, headers=JSON).json()
     assert (
         exact["corrected"] is False and exact["corrected_query"] is None and exact["suggestion"] == corrected

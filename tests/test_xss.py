@@ -101,8 +101,9 @@ ALLOWED_TAGS = {
     "dd",
     "footer",
     "section",
-    "details",  # « Citer », « Passage entier »: disclosure without script
+    "details",  # « Citer », « Passage entier », the filter panel, the query syntax: disclosure, no script
     "summary",
+    "kbd",
 }
 
 
@@ -172,6 +173,8 @@ _KNOWN_ATTRIBUTES = {
     "download",
     "hidden",
     "title",  # plain text: the name of the search's Atom feed (<link rel="alternate">)
+    "autofocus",  # a boolean: where the focus starts
+    "aria-current",  # the current page of the pager
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 import anyio.to_thread
@@ -12,33 +13,62 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from archive import Archive, DocumentView, document_path
+from archive import FACETS, Archive, DocumentView, SearchRequest, UsageError, document_path
 
 from . import caching
 from .citation import cite
+from .errors import bad_parameter
+from .links import IN_DOCUMENT, carried, search_url
 from .negotiation import response_format
 from .rendering import json_response, render
-from .search import bounded_parameters, integer_parameter
+from .search import PARAMETERS, bounded_parameters, integer_parameter, listing, matching
+
+_MATCHING = ("q", *FACETS, "from", "to", "correct")
+SEARCH_PARAMETERS: dict[str, str] = {
+    **{
+        name: f"of the search the page comes from, which picks its matches: {PARAMETERS[name]}"
+        for name in _MATCHING
+    },
+    **{
+        name: f"of the search the page comes from, for the way back to it: {PARAMETERS[old]}"
+        for old, name in (("sort", "sort"), ("crowding", "crowding"), *IN_DOCUMENT.items())
+    },
+}
+"""The search parameters a document page reads (the OpenAPI document lists them): what picks the
+document's matches, as `/search` reads them, and where the search's list stood (`search_page`...)."""
 
 
 def _document(
-    archive: Archive, doc_id: str, query: str, page: int, position: int | None, at: int | None = None
+    archive: Archive, doc_id: str, search: SearchRequest, page: int, position: int | None, at: int | None = None
 ) -> DocumentView:
-    return archive.document(doc_id, query, page=page, position=position, at=at)
+    return archive.document(doc_id, search, page=page, position=position, at=at)
+
+
+def search_of(request: Request) -> SearchRequest:
+    """The search a document page was reached from, as its link carries it (links.py): `q`, the filters,
+    `from`, `to` and `correct` pick the document's matches; `sort`, `crowding`, `search_page` and
+    `search_per_page` say where the search's list stood, for the way back. 400 for a bad value."""
+    search = listing(request, matching(request), **IN_DOCUMENT)
+    try:
+        return replace(search, cursor=None).validate()
+    except UsageError as error:
+        name = IN_DOCUMENT.get(error.parameter or "", error.parameter or "")
+        raise bad_parameter(name, str(error).replace(error.parameter or name, name, 1)) from None
 
 
 async def document_endpoint(request: Request) -> Response:
-    """One page of a document's passages in order (anchors `#p<position>`); `q` marks the matching ones.
+    """One page of a document's passages in order (anchors `#p<position>`); a search's matches marked.
 
     `page` picks a page of DOCUMENT_PAGE passages; `p=<position>` picks the page that holds that passage
     (what search results link to, with the `#p<position>` anchor); `at=<offset>` (a permalink, anchor
     `#c<offset>`) the page of the passage holding that character of the text, whatever the passage
-    sizes. The document's matches are found under the search deadline, in a search thread.
+    sizes. The matches are those of the search the parameters carry (`search_of`): `q` and the
+    filters, as `/search` counts them. They are found under the search deadline, in a search thread.
     """
     params = bounded_parameters(request)
     fmt = response_format(request, ("html", "json"))
     doc_id: str = request.path_params["doc_id"]
-    query = params.get("q", "")
+    search = search_of(request)
     page = integer_parameter(request, "page", 1)
     position = integer_parameter(request, "p", 0) if params.get("p", "").strip() else None
     at = integer_parameter(request, "at", 0) if params.get("at", "").strip() else None  # a permalink's
@@ -50,12 +80,12 @@ async def document_endpoint(request: Request) -> Response:
         return unchanged
     cache = caching.headers_for(found)
     view = await anyio.to_thread.run_sync(
-        _document, archive, doc_id, query, page, position, at, limiter=request.app.state.searches
+        _document, archive, doc_id, search, page, position, at, limiter=request.app.state.searches
     )
     if fmt == "json":
         return await json_response(request, view.to_json, headers=cache)
     citing = _citations(view, request.app.state.settings.base_url or "", at)
-    return await render(request, "document.html", {**_context(archive, view, query), **citing}, headers=cache)
+    return await render(request, "document.html", {**_context(archive, view, search), **citing}, headers=cache)
 
 
 def _citations(view: DocumentView, base_url: str, at: int | None) -> dict[str, object]:
@@ -77,19 +107,25 @@ def _citations(view: DocumentView, base_url: str, at: int | None) -> dict[str, o
     return {"citations": citations, "at": at}
 
 
-def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, object]:
-    """What the document template needs: links between matches and pages, labels, in linear time."""
+def _context(archive: Archive, view: DocumentView, search: SearchRequest) -> dict[str, object]:
+    """What the document template needs: links between matches and pages, labels, in linear time.
+
+    Every link within the document carries the search (its matches stay the search's), and the way back
+    is the search itself, at the page of its list the reader left."""
     taxonomy = archive.taxonomy
     base = document_path(view.id)
+    kept = carried(search)
+    query = search.query
     shown = {p.position for p in view.passages}
     matches = list(view.matches)
 
     def to(position: int) -> str:
         """A match's address: its anchor on this page, else the page that holds it."""
-        return f"#p{position}" if position in shown else document_path(view.id, position, query)
+        return f"#p{position}" if position in shown else document_path(view.id, position, query, kept)
 
     def page_url(page: int) -> str:
         params = [("q", query)] if query.strip() else []
+        params.extend(kept)
         if page > 1:
             params.append(("page", str(page)))
         return base + ("?" + urlencode(params) if params else "")
@@ -107,6 +143,8 @@ def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, obje
         "view": view,
         "title": view.metadata.title or view.id,
         "query": query,
+        "searched": view.corrected_query or query,
+        "filtered": bool(search.filters or search.date_from or search.date_to),
         "matches": matches,
         "first_match": to(matches[0]) if matches else None,
         "nav": nav,
@@ -118,7 +156,7 @@ def _context(archive: Archive, view: DocumentView, query: str) -> dict[str, obje
             "offence": {o: taxonomy.label("offence", o) for p in view.passages for o in p.offence},
         },
         "original_url": base + "/original",
-        "back_url": "/search?" + urlencode({"q": query}) if query else "/search",
+        "back_url": search_url(search),
         "pagination": {
             "first": first,
             "last": view.passages[-1].position if view.passages else 0,

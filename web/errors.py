@@ -38,6 +38,9 @@ from . import wire
 _FRENCH_PARAMETERS: dict[str, str] = {
     "page": "Le numéro de page doit être un nombre entier entre 1 et 10 000.",
     "per_page": "Le nombre de résultats par page doit être un nombre entier entre 1 et 100.",
+    "search_page": "La page de la recherche d'où vient ce lien doit être un nombre entier entre 1 et 10 000.",
+    "search_per_page": "Le nombre de résultats par page de la recherche d'où vient ce lien doit être un "
+    "nombre entier entre 1 et 100.",
     "sort": "Le tri doit être « pertinence », « plus récents d'abord » ou « plus anciens d'abord ».",
     "from": "La date de début doit être une date valide au format AAAA-MM-JJ (par exemple 2024-06-27), "
     "antérieure à la date de fin.",

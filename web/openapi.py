@@ -26,6 +26,8 @@ from archive import DOCUMENT_PAGE, FACETS, MAX_SELECTED, SORTS
 from archive import wire as core_wire
 
 from . import wire
+from .documents import SEARCH_PARAMETERS
+from .links import IN_DOCUMENT
 from .negotiation import FORMATS
 from .search import MAX_QUERY_BYTES, PARAMETERS
 
@@ -168,6 +170,13 @@ def _document() -> dict[str, Any]:
         _query(n, d, _SCHEMAS.get(n, _TEXT), n in _REPEATABLE, MAX_SELECTED if n in _FACETS else None)
         for n, d in PARAMETERS.items()
     ]
+    named = {new: old for old, new in IN_DOCUMENT.items()}  # search_page is the search's page...
+    document_params = [
+        _query(
+            n, d, _SCHEMAS.get(named.get(n, n), _TEXT), n in _FACETS, MAX_SELECTED if n in _FACETS else None
+        )
+        for n, d in SEARCH_PARAMETERS.items()
+    ]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -190,12 +199,9 @@ def _document() -> dict[str, Any]:
                             "search results",
                             "SearchResults",
                             headers=(*_CACHED, "Link"),
-                            also={
-                                "text/html": _TEXT,
-                                "text/csv": _TEXT,
-                                "application/x-ndjson": _TEXT,
-                                "application/atom+xml": _TEXT,
-                            },
+                            also=dict.fromkeys(
+                                ("text/html", "text/csv", "application/x-ndjson", "application/atom+xml"), _TEXT
+                            ),
                         ),
                         "304": _empty("not modified since the ETag given in If-None-Match", _CACHED),
                         "400": _err(
@@ -217,7 +223,7 @@ def _document() -> dict[str, Any]:
                     "summary": f"A document, {DOCUMENT_PAGE} passages per page (anchors #p<position>)",
                     "parameters": [
                         _DOC_ID,
-                        _query("q", "query whose matches are highlighted", {"type": "string"}),
+                        *document_params,
                         _query(
                             "page",
                             f"page of {DOCUMENT_PAGE} passages, from 1 (default 1)",

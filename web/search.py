@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import urlencode
+from dataclasses import replace
 
 import anyio
 import anyio.to_thread
@@ -11,15 +10,16 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from archive import FACETS, SORTS, Archive, FacetValue, Hit, SearchRequest, SearchResults, document_path
+from archive import FACETS, SORTS, Archive, SearchRequest
 
-from . import caching, histogram
-from .citation import Citation, of_hit
+from . import caching
 from .errors import HttpError, bad_parameter
 from .export import export_response
 from .feed import atom_response
+from .links import next_url, query_string
 from .negotiation import response_format
 from .rendering import json_response, render
+from .searchpage import SearchPage
 
 _FACET_VALUES = {"type": "document type slug"}  # what a facet's values are, when not "<facet> facet value"
 
@@ -54,18 +54,6 @@ head, room for a 1,000-character query in any script and every facet's selected 
 MAX_PARAMETERS = 200
 """Query parameters accepted in one request (400 beyond): five facets of MAX_SELECTED values each, plus
 the others, with room to spare."""
-
-SORT_LABELS = {"relevance": "Pertinence", "newest": "Plus récents d'abord", "oldest": "Plus anciens d'abord"}
-FACET_TITLES = {
-    "agency": "Service",
-    "offence": "Infraction",
-    "year": "Année",
-    "type": "Type de document",
-    "source": "Source",
-}
-"""Each facet of FACETS as the sidebar titles it, in the order the sidebar shows them."""
-
-SIDEBAR_ORDER = tuple(FACET_TITLES)
 
 
 def integer_parameter(request: Request, name: str, default: int) -> int:
@@ -120,8 +108,10 @@ def bounded_parameters(request: Request, count: bool = True) -> QueryParams:
     return params
 
 
-def parse(request: Request) -> SearchRequest:
-    """The `SearchRequest` a query string asks for; 400 for malformed numbers (ranges are the core's job).
+def matching(request: Request) -> SearchRequest:
+    """What picks a search's passages in the query string: `q`, the filters, `from`, `to`, `correct`
+    (the rest at its defaults); 400 for malformed values. Shared by `/search` and a document's page,
+    whose matches are the search's.
 
     `remove=facet:value` (or `remove=from`, `remove=to`) drops a filter: the page's chips send it with
     the search form, so that each chip is one short button rather than a copy of every other filter.
@@ -135,26 +125,30 @@ def parse(request: Request) -> SearchRequest:
     filters = {k: v for k, v in filters.items() if v}
     SearchRequest.check_filters(filters)  # the clearer error first: which facet has too many values
     bounded_parameters(request)
-    sort = params.get("sort") or "relevance"
-    if sort not in SORTS:
-        raise bad_parameter("sort", f"sort must be one of {', '.join(SORTS)}")
-    cursor = params.get("cursor") or None
-    if cursor is not None and "page" in params:
-        raise bad_parameter(
-            "cursor", "cursor cannot be combined with page: the cursor says where the page starts"
-        )
     return SearchRequest(
         query=params.get("q", ""),
         filters=filters,
         date_from=None if "from" in removed else params.get("from") or None,
         date_to=None if "to" in removed else params.get("to") or None,
-        sort=sort,  # type: ignore[arg-type]
-        page=integer_parameter(request, "page", 1),
-        per_page=integer_parameter(request, "per_page", 10),
-        cursor=cursor,
         correct=boolean_parameter(request, "correct", True),
+    )
+
+
+def listing(
+    request: Request, search: SearchRequest, page: str = "page", per_page: str = "per_page"
+) -> SearchRequest:
+    """`search` listed as the query string asks: `sort`, `crowding`, and the page and its size, read from
+    the parameters named `page` and `per_page` (a document's page names the search's `search_page`...)."""
+    sort = request.query_params.get("sort") or "relevance"
+    if sort not in SORTS:
+        raise bad_parameter("sort", f"sort must be one of {', '.join(SORTS)}")
+    return replace(
+        search,
+        sort=sort,  # type: ignore[arg-type]
+        page=integer_parameter(request, page, 1),
+        per_page=integer_parameter(request, per_page, 10),
         crowding=boolean_parameter(request, "crowding", True),
-        group=_group(params.get("group")),
+        group=_group(request.query_params.get("group")),
     )
 
 
@@ -166,173 +160,15 @@ def _group(value: str | None) -> bool:
         raise bad_parameter("group", "group must be document (a list of documents with their best passages)")
     return True
 
-
-def query_string(request: SearchRequest, **changes: object) -> str:
-    """The query string of a search, with `changes` applied (None drops a parameter)."""
-    pairs: list[tuple[str, str]] = []
-    values: dict[str, object] = {"q": request.query}
-    for name in FACETS:
-        pairs.extend((name, v) for v in request.filters.get(name, ()))
-    values.update(
-        {
-            "from": request.date_from,
-            "to": request.date_to,
-            "sort": None if request.sort == "relevance" else request.sort,
-            "page": None if request.page == 1 else request.page,
-            "per_page": None if request.per_page == 10 else request.per_page,
-            "correct": None if request.correct else "false",
-            "crowding": None if request.crowding else "false",
-            "group": "document" if request.group else None,
-        }
-    )
-    values.update(changes)
-    head = [(k, str(v)) for k, v in values.items() if k == "q" and v is not None]
-    tail = [(k, str(v)) for k, v in values.items() if k != "q" and v is not None]
-    return urlencode(head + pairs + tail)
-
-
-@dataclass(frozen=True)
-class Chip:
-    """An active filter, shown with a button that submits the search form without it."""
-
-    facet: str
-    value: str
-    label: str
-    remove: str  # the `remove` parameter that drops it
-
-
-class SearchPage:
-    """What the search template needs beyond `SearchResults`: links and labels."""
-
-    def __init__(self, request: SearchRequest, results: SearchResults, base_url: str = "") -> None:
-        self.request = request
-        self.results = results
-        self.base_url = base_url
-        self.labels = {name: {f.value: f.label for f in values} for name, values in results.facets.items()}
-        self.sort_labels = SORT_LABELS
-        self.facet_titles = FACET_TITLES
-        self.last_page = results.pages
-        self.grouped = request.group
-        shown = len({h.document for h in results.hits}) if request.group else len(results.hits)
-        self.first = (results.page - 1) * request.per_page + 1 if results.hits else 0
-        self.last = self.first + shown - 1 if results.hits else 0
-
-    def continues(self, index: int) -> bool:
-        """Whether hit `index` of the page follows a hit of its own document (then it is shown under it)."""
-        hits = self.results.hits
-        return self.grouped and index > 0 and hits[index - 1].document == hits[index].document
-
-    def group_url(self, grouped: bool) -> str:
-        """This search as a list of documents with their best passages, or as a list of passages."""
-        return "/search?" + query_string(self.request, page=None, group="document" if grouped else None)
-
-    @property
-    def filtered(self) -> bool:
-        """Whether a facet or date filter is active."""
-        return bool(self.request.filters or self.request.date_from or self.request.date_to)
-
-    @property
-    def sidebar(self) -> list[tuple[str, tuple[FacetValue, ...]]]:
-        """Each facet with its values, in SIDEBAR_ORDER."""
-        return [(name, self.results.facets.get(name, ())) for name in SIDEBAR_ORDER]
-
-    def label(self, facet: str, value: str | None) -> str:
-        """What a person reads for a facet value (the value itself when the facets do not list it)."""
-        if value is None:
-            return ""
-        return self.labels.get(facet, {}).get(value, value)
-
-    def page_url(self, page: int) -> str:
-        """This search's page `page`."""
-        return "/search?" + query_string(self.request, page=None if page == 1 else page)
-
-    def next_url(self) -> str | None:
-        """The next page: by cursor when this one was reached by a cursor (it holds still), else by number."""
-        if self.request.cursor is not None:
-            return next_url(self.request, self.results)
-        return self.page_url(self.request.page + 1) if self.request.page < self.last_page else None
-
-    def export_url(self, fmt: str, sep: str | None = None) -> str:
-        """Every match of this search in format `fmt` (csv, ndjson), CSV cells separated by `sep`."""
-        return "/search?" + query_string(self.request, page=None, format=fmt, sep=sep)
-
-    def suggestion_url(self) -> str:
-        """This search with the suggested spelling."""
-        return "/search?" + query_string(self.request, q=self.results.suggestion, page=None)
-
-    @property
-    def searched(self) -> str:
-        """The query whose results the page shows: the corrected one when the search corrected it."""
-        return self.results.corrected_query or self.request.query
-
-    def corrected_url(self) -> str:
-        """This search with the corrected query, as if it had been typed."""
-        return "/search?" + query_string(
-            self.request, q=self.results.corrected_query, page=None, correct=None
+def parse(request: Request) -> SearchRequest:
+    """The `SearchRequest` a query string asks for; 400 for malformed numbers (ranges are the core's job)."""
+    search = listing(request, matching(request))
+    cursor = request.query_params.get("cursor") or None
+    if cursor is not None and "page" in request.query_params:
+        raise bad_parameter(
+            "cursor", "cursor cannot be combined with page: the cursor says where the page starts"
         )
-
-    def verbatim_url(self) -> str:
-        """This search of exactly what was typed, without correction."""
-        return "/search?" + query_string(self.request, page=None, correct="false")
-
-    def clear_url(self) -> str:
-        """This query without any filter."""
-        return "/search?" + urlencode({"q": self.request.query})
-
-    def chips(self) -> list[Chip]:
-        """The active filters. Each is a few bytes: a link per chip repeating every other filter made
-        the page grow with the square of their number."""
-        out = [
-            Chip(name, value, self.label(name, value), f"{name}:{value}")
-            for name in FACETS
-            for value in self.request.filters.get(name, ())
-        ]
-        dates: tuple[tuple[str, str | None, str], ...] = (
-            ("from", self.request.date_from, "depuis le"),
-            ("to", self.request.date_to, "jusqu'au"),
-        )
-        out.extend(Chip(name, day, f"{text} {day}", name) for name, day, text in dates if day)
-        return out
-
-    def document_url(self, hit: Hit) -> str:
-        """The hit's passage in its document, the search's words marked."""
-        return document_path(hit.document, hit.position, self.searched)
-
-    @staticmethod
-    def cut(hit: Hit) -> bool:
-        """Whether the hit's excerpts leave some of its passage out (then the page offers it whole)."""
-        return len(hit.excerpts) > 1 or any(e.startswith("… ") or e.endswith(" …") for e in hit.excerpts)
-
-    def plain_url(self) -> str:
-        """This search without crowding: every matching passage, in rank order."""
-        return "/search?" + query_string(self.request, page=None, crowding="false")
-
-    def more_url(self, hit: Hit) -> str | None:
-        """Under the last hit of its document on this page, when crowding left some of the document's
-        matching passages out of the list: its page, the search's words marked (and its matches counted
-        and stepped through there)."""
-        if not hit.more_in_document:
-            return None
-        last = {h.document: h.id for h in self.results.hits}
-        return document_path(hit.document, None, self.searched) if last[hit.document] == hit.id else None
-
-    def feed_url(self) -> str:
-        """This search's Atom feed: its newest matching passages, for a feed reader to follow."""
-        return "/search?" + query_string(self.request, page=None, per_page=None, format="atom")
-
-    def citation(self, hit: Hit) -> Citation:
-        """The hit's passage cited, with its permalink (« Citer »)."""
-        return of_hit(hit, self.base_url)
-
-    def year_bars(self) -> list[histogram.Bar]:
-        """The year facet as the bars of a histogram."""
-        return histogram.bars(self.results.facets.get("year", ()))
-
-    @property
-    def show_interpretation(self) -> bool:
-        """Whether the query was understood otherwise than typed, or corrected (then the page says how)."""
-        typed = " ".join(self.searched.split())
-        return bool(typed) and self.results.interpreted_as.strip() != typed
+    return replace(search, cursor=cursor)
 
 
 async def search_endpoint(request: Request) -> Response:
@@ -369,13 +205,6 @@ async def search_endpoint(request: Request) -> Response:
         },
         headers=cache,
     )
-
-
-def next_url(request: SearchRequest, results: SearchResults, fmt: str | None = None) -> str | None:
-    """The relative address of the page after `results`, by its cursor; None on the last page."""
-    if results.next_cursor is None:
-        return None
-    return "/search?" + query_string(request, page=None, cursor=results.next_cursor, format=fmt)
 
 
 def _title(request: SearchRequest) -> str:
