@@ -32,6 +32,7 @@ _HOMES: dict[str, str] = {
     "type_label": "metadata",
     "Taxonomy": "taxonomy",
     "budget": "isolation",
+    "read_in_process": "extract",
     "build_index": "indexer",
     # what comes out: requests, results, reports
     "SearchRequest": "models",
@@ -112,6 +113,7 @@ __all__ = [
     "build_index",
     "document_path",
     "main",
+    "read_in_process",
     "split",
     "type_label",
     "wire",
@@ -178,6 +180,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from .errors import (
         UsageError as UsageError,
     )
+    from .extract import read_in_process as read_in_process
     from .home import Archive as Archive
     from .indexer import build as build_index
     from .isolation import budget as budget
