@@ -39,6 +39,8 @@ SHARES = {"html": 600, "pdf": 200, "md": 600, "txt": 600}
 DEFAULT_FILES = sum(SHARES.values())
 SUFFIX = {"html": ".html", "pdf": ".pdf", "md": ".md", "txt": ".txt"}
 MEDIAN_WORDS = 400
+STAMP = ".batch.json"
+"""What a written batch was made with (hidden: `archive add` of the folder leaves it out)."""
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 
 
@@ -233,7 +235,7 @@ def write(
     out: Path, files: int = DEFAULT_FILES, seed: int = SEED, directory: Path | None = None
 ) -> dict[str, int]:
     """Write the batch into out/<format>/ (once: kept while its `batch.json` says the same size and seed)."""
-    stamp = out / "batch.json"
+    stamp = out / STAMP
     wanted = counts(files)
     if stamp.is_file() and json.loads(stamp.read_text()) == {"seed": seed, "files": wanted}:
         return wanted
@@ -265,7 +267,7 @@ def _render(fmt: str, piece: Piece, rng: random.Random, titles: list[str]) -> by
 
 def tiny(out: Path, files: int, seed: int = SEED) -> Path:
     """`files` small distinct text files (a sentence or two each) in `out`, for the memory-scaling step."""
-    stamp = out / "batch.json"
+    stamp = out / STAMP
     if stamp.is_file() and json.loads(stamp.read_text()) == {"tiny": files, "seed": seed}:
         return out
     rng = random.Random(seed)

@@ -1,10 +1,11 @@
 """A command timed as a whole process from outside, with the memory of its whole process tree.
 
 What the kernel accounts for a finished child (`wait4`): wall seconds (monotonic clock around start and
-reaping), user + system CPU seconds of the command and of the processes it waited for, and the largest
-single resident set among them (`ru_maxrss`). Beside it, the **tree peak**: the largest sum of resident
-sets of the command and all its descendants (worker pools, reader processes), polled every 0.1 s from
-/proc, because a pool's memory is the sum of its workers, which `ru_maxrss` cannot show.
+reaping) and user + system CPU seconds of the command and of the processes it waited for. Memory is polled
+every 0.1 s from /proc: the **tree peak**, the largest sum of resident sets of the command and all its
+descendants (worker pools, reader processes: a pool's memory is the sum of its workers), and the largest
+single process seen. The kernel's own `ru_maxrss` is kept beside them but not quoted: it cannot read
+below the caller's resident set at the start (Linux carries it over the fork and exec).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Measured:
     cpu_s: float
     max_single_mb: float
     tree_peak_mb: float
+    ru_maxrss_mb: float
 
     def to_json(self) -> dict[str, float]:
         """The figures as a JSON object."""
@@ -64,19 +66,22 @@ def rss_mb(pid: int) -> float:
 
 
 class TreePeak:
-    """The largest sum of resident sets over `pid` and its descendants, polled in a thread until stopped."""
+    """The largest sum of resident sets over `pid` and its descendants (and the largest single one),
+    polled in a thread until stopped."""
 
     def __init__(self, pid: int, every: float = 0.1) -> None:
         self.pid = pid
         self.peak_mb = 0.0
+        self.single_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, args=(every,), daemon=True)
         self._thread.start()
 
     def _poll(self, every: float) -> None:
         while True:
-            total = sum(rss_mb(p) for p in (self.pid, *descendants(self.pid)))
-            self.peak_mb = max(self.peak_mb, total)
+            sizes = [rss_mb(p) for p in (self.pid, *descendants(self.pid))]
+            self.peak_mb = max(self.peak_mb, sum(sizes))
+            self.single_mb = max(self.single_mb, *sizes)
             if self._stop.wait(every):
                 return
 
@@ -99,13 +104,14 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> Measured
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-        peak = tree.stop()
+        tree.stop()
     return Measured(
         returncode=process.returncode,
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        max_single_mb=usage.ru_maxrss / 1024,
-        tree_peak_mb=max(peak, usage.ru_maxrss / 1024),
+        max_single_mb=tree.single_mb,
+        tree_peak_mb=tree.peak_mb,
+        ru_maxrss_mb=usage.ru_maxrss / 1024,
     )
 
 
