@@ -21,6 +21,7 @@ import json
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--files", type=int, default=ingest_corpus.DEFAULT_FILES, help="files in the mixed batch")
     p.add_argument("--seed", type=int, default=ingest_corpus.SEED)
     p.add_argument("--repeat", type=int, default=3, help="runs of each command of the mix, in turn")
+    p.add_argument("--warmup", type=int, default=1, help="bare extractions run first and not counted")
     p.add_argument("--memory-files", default="1000,10000", help="the two batch sizes of the memory step")
     p.add_argument("--serve-passages", type=int, default=200_000)
     p.add_argument("--http-seconds", type=int, default=20)
@@ -79,14 +81,20 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
     size = sum(
         p.stat().st_size for p in batch_dir.rglob("*") if p.is_file() and p.name != ingest_corpus.STAMP
     )
-    b = ingest_steps.Bench(a.work, batch_dir, a.repeat, features=ingest_steps.features())
+    b = ingest_steps.Bench(a.work, batch_dir, a.repeat, a.warmup, features=ingest_steps.features())
     _log(f"features of this build: {b.features}")
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.ingest", *(sys.argv[1:] if a.argv is None else a.argv)]),
         "machine": run.machine(),
         "source": run.source_state(),
-        "settings": {"files": a.files, "seed": a.seed, "repeat": a.repeat, "workers": b.workers},
+        "settings": {
+            "files": a.files,
+            "seed": a.seed,
+            "repeat": a.repeat,
+            "warmup": a.warmup,
+            "workers": b.workers,
+        },
         "features": b.features,
         "batch": {"files": files, "bytes": size},
     }
@@ -101,7 +109,11 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
     for name, step in steps.items():
         if name not in skip:
             _log(name)
-            result[name] = step()
+            try:
+                result[name] = step()
+            except Exception as e:  # one step's failure (a flag half-built, a port taken) keeps the others
+                traceback.print_exc()
+                result[name] = {"skipped": f"failed: {type(e).__name__}: {str(e).strip()[:300]}"}
     return result
 
 

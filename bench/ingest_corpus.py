@@ -185,11 +185,12 @@ Tous droits réservés.</p></footer>
 """.encode()
 
 
-def _font_dir() -> Path:
+def font_dir() -> Path | None:
+    """The folder holding DejaVu Sans (regular and bold), or None."""
     for d in FONT_DIRS:
         if (d / "DejaVuSans.ttf").is_file() and (d / "DejaVuSans-Bold.ttf").is_file():
             return d
-    raise SystemExit("DejaVu Sans not found (Debian: apt-get install fonts-dejavu-core): the PDFs need it")
+    return None
 
 
 def pdf(piece: Piece) -> bytes:
@@ -206,7 +207,11 @@ def pdf(piece: Piece) -> bytes:
             self.set_font("DejaVu", "", 8)
             self.cell(0, 10, f"Page {self.page_no()}", align="C")
 
-    fonts = _font_dir()
+    fonts = font_dir()
+    if fonts is None:
+        raise SystemExit(
+            "DejaVu Sans not found (Debian: apt-get install fonts-dejavu-core): the PDFs need it"
+        )
     doc = _Document()
     doc.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
     doc.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))

@@ -77,7 +77,7 @@ def _serve_target(serve: dict[str, Any]) -> str:
 
 
 def _memory_target(mem: dict[str, Any]) -> str:
-    head = "| peak memory of `add`, 10× the files ÷ 1× |  ≤ 1.5× |"
+    head = "| peak memory of `add`, 10× the files ÷ 1× | ≤ 1.5× |"
     if not mem or "skipped" in mem:
         return f"{head} {mem.get('skipped', 'not run')} | not measured |"
     small, large = (mem[str(n)]["add"] for n in mem["sizes"])
@@ -147,8 +147,6 @@ def cluster_section(res: dict[str, Any]) -> list[str]:
     c = res.get("cluster")
     if not c:
         return []
-    if "skipped" in c:
-        return [f"LocalCluster: {c['skipped']}."]
     same = (
         "the same index (documents, passages, facet counts)"
         if c["same_index"]
@@ -165,7 +163,7 @@ def cluster_section(res: dict[str, Any]) -> list[str]:
 def memory_section(res: dict[str, Any]) -> list[str]:
     """`archive add` of tiny files at two sizes: time and memory, and the unchanged reindex."""
     mem = res.get("memory")
-    if not mem or "skipped" in mem:
+    if not mem:
         return []
     lines = [
         "| tiny text files | `archive add` | peak memory: tree / largest process | reindex, nothing changed |",
@@ -185,8 +183,6 @@ def serve_section(res: dict[str, Any]) -> list[str]:
     s = res.get("serve")
     if not s:
         return []
-    if "skipped" in s:
-        return [f"Serving: {s['skipped']}."]
     lines = [
         f"wrk, 16 connections, {s['seconds']} s a run, {s['passages']:,} passages:",
         "",
@@ -266,18 +262,20 @@ def render(res: dict[str, Any]) -> str:
         "",
         *targets(res),
         "",
-        f"### The mixed batch ({st['repeat']} runs of each, in turn; a first bare extraction as warm-up)",
+        f"### The mixed batch ({st['repeat']} runs of each, in turn, after {st.get('warmup', 1)} bare "
+        "extraction(s) not counted)",
         "",
         *commands(res),
         "",
     ]
-    sections = (
-        ("Each format alone (one run each, all workers)", per_format(res)),
-        ("Memory as the batch grows", memory_section(res)),
-        ("LocalCluster", cluster_section(res)),
-        ("Serving on several processes", serve_section(res)),
+    sections: tuple[tuple[str, str, Callable[[dict[str, Any]], list[str]]], ...] = (
+        ("formats", "Each format alone (one run each, all workers)", per_format),
+        ("memory", "Memory as the batch grows", memory_section),
+        ("cluster", "LocalCluster", cluster_section),
+        ("serve", "Serving on several processes", serve_section),
     )
-    for title, body in sections:
-        if body:
+    for step, title, section in sections:
+        if step in res:
+            body = [f"Not measured: {res[step]['skipped']}."] if "skipped" in res[step] else section(res)
             lines += [f"### {title}", "", *body, ""]
     return "\n".join([*lines, "### Method", "", METHOD])

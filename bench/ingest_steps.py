@@ -32,6 +32,10 @@ aliases = ["juge des libertés et de la détention", "JLD"]
 """What an archivist adds to the home's taxonomy.toml before the reindex after a taxonomy edit."""
 
 
+class StepFailed(RuntimeError):
+    """A command of the benchmark failed: its step has no figures (the message ends with its log)."""
+
+
 @dataclass
 class Bench:
     """One run's folders, settings and what this build offers."""
@@ -39,6 +43,7 @@ class Bench:
     work: Path
     batch: Path
     repeat: int
+    warmup: int = 1
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     features: dict[str, bool] = field(default_factory=dict)
 
@@ -59,11 +64,11 @@ class Bench:
         return {**env_for(home), "PYTHONPATH": str(ROOT)}
 
     def archive(self, home: Path, args: list[str], log: str) -> Measured:
-        """`python -m archive ARGS` on `home`, timed; exits with the log's end when it fails (not 0 or 1)."""
+        """`python -m archive ARGS` on `home`, timed; StepFailed with the log's end when it exits 2 or worse."""
         done = timed([sys.executable, "-m", "archive", *args], self.env(home), ROOT, self.logs / log)
         if done.returncode not in (0, 1):  # 1: some file rejected, reported in the log and the stats
             tail = (self.logs / log).read_text("utf-8", "replace")[-3000:]
-            raise SystemExit(f"archive {' '.join(args)} exited {done.returncode}:\n{tail}")
+            raise StepFailed(f"archive {' '.join(args)} exited {done.returncode}:\n{tail}")
         return done
 
     def workers_flag(self, command: str, n: int | None) -> list[str]:
@@ -134,17 +139,18 @@ def floor(b: Bench, root: Path, log: str) -> dict[str, Any]:
         b.logs / log,
     )
     if done.returncode != 0:
-        raise SystemExit(f"the bare extraction failed: see {b.logs / log}")
+        raise StepFailed(f"the bare extraction failed: see {b.logs / log}")
     return {**done.to_json(), "formats": json.loads(out.read_text())}
 
 
 def mix(b: Bench) -> dict[str, list[dict[str, Any]]]:
     """The mixed batch, `repeat` times: floor, add (all workers), reindex after a taxonomy edit, reindex
-    with nothing changed, add with one worker. The first floor run is a warm-up, not counted."""
+    with nothing changed, add with one worker; after `warmup` floor runs that are not counted."""
     runs: dict[str, list[dict[str, Any]]] = {
         k: [] for k in ("floor", "add", "taxonomy", "unchanged", "add_one")
     }
-    floor(b, b.batch, "floor-warmup")
+    for w in range(b.warmup):
+        floor(b, b.batch, f"floor-warmup-{w}")
     for r in range(b.repeat):
         print(f"  mix {r + 1}/{b.repeat}", flush=True)
         runs["floor"].append(floor(b, b.batch, f"floor-{r}"))
