@@ -97,6 +97,7 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
         },
         "features": b.features,
         "batch": {"files": files, "bytes": size},
+        "load": {"start": _load()},
     }
     _log("the mixed batch")
     result["mix"] = ingest_steps.mix(b)
@@ -114,7 +115,13 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
             except Exception as e:  # one step's failure (a flag half-built, a port taken) keeps the others
                 traceback.print_exc()
                 result[name] = {"skipped": f"failed: {type(e).__name__}: {str(e).strip()[:300]}"}
+    result["load"]["end"] = _load()
     return result
+
+
+def _load() -> str:
+    """The load averages over 1, 5 and 15 minutes."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _sizes(text: str) -> tuple[int, int]:
