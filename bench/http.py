@@ -109,32 +109,13 @@ def run(
                 "index unreadable by this core (schema changed?)"
             }
         idle = _memory_mb(server.pid)
-        cmd = [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "--latency",
-            "-s",
-            str(HERE / "wrk_queries.lua"),
-            base,
-        ]
-        done = subprocess.run(
-            cmd, env=dict(env, WRK_PATHS=str(paths_file)), capture_output=True, text=True, check=True
-        )
-        result: dict[str, object] = dict(parse_wrk(done.stdout))
+        result = _load(base, dict(env, WRK_PATHS=str(paths_file)), seconds, connections)
         result.update(
             {
-                "command": " ".join(cmd),
-                "connections": connections,
-                "seconds": seconds,
                 "server_idle": idle,
                 "server_after": _memory_mb(server.pid),
                 "server_tree_peak_mb": tree.peak_mb,
                 "workers": workers,
-                "wrk_output": done.stdout,
             }
         )
         return result
@@ -146,3 +127,30 @@ def run(
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def _load(base: str, env: dict[str, str], seconds: int, connections: int) -> dict[str, object]:
+    """wrk against `base` (the request paths in $WRK_PATHS): its figures, command and output."""
+    cmd = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(HERE / "wrk_queries.lua"),
+        base,
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    result: dict[str, object] = dict(parse_wrk(done.stdout))
+    result.update(
+        {
+            "command": " ".join(cmd),
+            "connections": connections,
+            "seconds": seconds,
+            "wrk_output": done.stdout,
+        }
+    )
+    return result

@@ -92,17 +92,19 @@ def _memory_target(mem: dict[str, Any]) -> str:
     )
 
 
-def _cmd_row(name: str, runs: list[Row]) -> str:
+def _cmd_row(name: str, runs: list[Row]) -> list[str]:
     wall = summary([r["wall_s"] for r in runs])
     cpu = summary([r["cpu_s"] for r in runs])
     passages = runs[-1].get("passages")
-    rate = f"{passages / wall['median']:,.0f}" if passages else "–"
     tree = summary([r["tree_peak_mb"] for r in runs])["median"]
     single = summary([r["max_single_mb"] for r in runs])["median"]
-    return (
-        f"| {name} | {wall['median']:.1f} s ({wall['min']:.1f}–{wall['max']:.1f}) | {cpu['median']:.1f} s "
-        f"({cpu['median'] / wall['median']:.0%}) | {rate} | {tree:,.0f} MB / {single:,.0f} MB |"
-    )
+    return [
+        name,
+        f"{wall['median']:.1f} s ({wall['min']:.1f}–{wall['max']:.1f})",
+        f"{cpu['median']:.1f} s ({cpu['median'] / wall['median']:.0%})",
+        f"{passages / wall['median']:,.0f}" if passages else "–",
+        f"{tree:,.0f} MB / {single:,.0f} MB",
+    ]
 
 
 def commands(res: dict[str, Any]) -> list[str]:
@@ -110,45 +112,57 @@ def commands(res: dict[str, Any]) -> list[str]:
     mix, feats, n = res["mix"], res["features"], res["settings"]["workers"]
     w = f" --workers {n}" if feats.get("add_workers") else ""
     wr = f" --workers {n}" if feats.get("reindex_workers") else ""
-    lines = [
-        "| command (whole process) | wall, median (min–max) | CPU (of wall) | passages/s "
-        "| peak memory: tree / largest process |",
-        "| --- | ---: | ---: | ---: | ---: |",
+    rows = [
         _cmd_row("bare extraction (`bench.ingest_floor`)", mix["floor"]),
         _cmd_row(f"`archive add{w}` into an empty archive", mix["add"]),
     ]
     if mix["add_one"]:
-        lines.append(_cmd_row("`archive add --workers 1` into an empty archive", mix["add_one"]))
-    lines.append(_cmd_row(f"`archive reindex{wr}` after a taxonomy edit", mix["taxonomy"]))
-    lines.append(_cmd_row(f"`archive reindex{wr}` with nothing changed", mix["unchanged"]))
-    return lines
+        rows.append(_cmd_row("`archive add --workers 1` into an empty archive", mix["add_one"]))
+    rows.append(_cmd_row(f"`archive reindex{wr}` after a taxonomy edit", mix["taxonomy"]))
+    rows.append(_cmd_row(f"`archive reindex{wr}` with nothing changed", mix["unchanged"]))
+    head = ["command (whole process)", "wall, median (min–max)", "CPU (of wall)", "passages/s"]
+    tagged = mix["taxonomy"][-1].get("tagged_by_edit", 0) if mix["taxonomy"] else 0
+    note = f"After the taxonomy edit, {tagged:,} passages carry the new agency (`jld`)."
+    return [*table([*head, "peak memory: tree / largest process"], rows), "", note]
+
+
+def table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table: the first column left-aligned, the others right-aligned."""
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def per_format(res: dict[str, Any]) -> list[str]:
     """Each format added alone: files, passages, `archive add`'s time and rate, its bare extraction's."""
-    if "formats" not in res:
-        return []
-    lines = [
-        "| format | files | passages | `archive add` | passages/s | bare extraction (whole process / in-process) "
-        "| add ÷ bare |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    rows = []
     for fmt, r in res["formats"].items():
         add, floor = r["add"], r["floor"]
         inner = floor["formats"].get(fmt, {}).get("seconds", 0.0)
-        lines.append(
-            f"| {fmt} | {add['documents']:,} | {add['passages']:,} | {add['wall_s']:.1f} s | "
-            f"{add['passages'] / add['wall_s']:,.0f} | {floor['wall_s']:.1f} s / {inner:.2f} s | "
-            f"{add['wall_s'] / floor['wall_s']:.1f}× |"
+        rows.append(
+            [
+                fmt,
+                f"{add['documents']:,}",
+                f"{add['passages']:,}",
+                f"{add['wall_s']:.1f} s",
+                f"{add['passages'] / add['wall_s']:,.0f}",
+                f"{floor['wall_s']:.1f} s / {inner:.2f} s",
+                f"{add['wall_s'] / floor['wall_s']:.1f}× (CPU {add['cpu_s'] / floor['cpu_s']:.1f}×)",
+            ]
         )
-    return lines
+    head = [
+        "format",
+        "files",
+        "passages",
+        "`archive add`",
+        "passages/s",
+        "bare extraction (whole process / in-process)",
+    ]
+    return table([*head, "add ÷ bare"], rows)
 
 
 def cluster_section(res: dict[str, Any]) -> list[str]:
     """The full rebuild through a LocalCluster against the local one."""
-    c = res.get("cluster")
-    if not c:
-        return []
+    c = res["cluster"]
     same = (
         "the same index (documents, passages, facet counts)"
         if c["same_index"]
@@ -164,46 +178,51 @@ def cluster_section(res: dict[str, Any]) -> list[str]:
 
 def memory_section(res: dict[str, Any]) -> list[str]:
     """`archive add` of tiny files at two sizes: time and memory, and the unchanged reindex."""
-    mem = res.get("memory")
-    if not mem:
-        return []
-    lines = [
-        "| tiny text files | `archive add` | peak memory: tree / largest process | reindex, nothing changed |",
-        "| ---: | ---: | ---: | ---: |",
+    mem = res["memory"]
+    rows = [
+        [
+            f"{n:,}",
+            f"{add['wall_s']:.1f} s",
+            f"{add['tree_peak_mb']:,.0f} MB / {add['max_single_mb']:,.0f} MB",
+            f"{same['wall_s']:.1f} s ({same['tree_peak_mb']:,.0f} MB)",
+        ]
+        for n in mem["sizes"]
+        for add, same in [(mem[str(n)]["add"], mem[str(n)]["unchanged"])]
     ]
-    for n in mem["sizes"]:
-        add, same = mem[str(n)]["add"], mem[str(n)]["unchanged"]
-        lines.append(
-            f"| {n:,} | {add['wall_s']:.1f} s | {add['tree_peak_mb']:,.0f} MB / {add['max_single_mb']:,.0f} MB | "
-            f"{same['wall_s']:.1f} s ({same['tree_peak_mb']:,.0f} MB) |"
-        )
-    return lines
+    head = [
+        "tiny text files",
+        "`archive add`",
+        "peak memory: tree / largest process",
+        "reindex, nothing changed",
+    ]
+    return table(head, rows)
 
 
 def serve_section(res: dict[str, Any]) -> list[str]:
     """wrk's figures for each server configuration (medians over the runs)."""
-    s = res.get("serve")
-    if not s:
-        return []
-    lines = [
-        f"wrk, 16 connections, {s['seconds']} s a run, {s['passages']:,} passages:",
-        "",
-        "| server | requests/s, median (min–max) | p99 | errors | server memory (tree peak) |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
+    s = res["serve"]
+    rows = []
     for n in ("1", "2"):
         runs = s[n]
         if not runs:
             continue
         rps = summary([r["requests_per_s"] for r in runs])
-        p99 = statistics.median(r.get("p99_ms", 0.0) for r in runs)
-        errors = sum(r["non_2xx"] + r["socket_errors"] for r in runs)
-        tree = max(r["server_tree_peak_mb"] for r in runs)
         name = f"`archive serve --workers {n}`" if runs[0].get("workers") else "`archive serve`"
-        lines.append(
-            f"| {name} | {rps['median']:.0f} ({rps['min']:.0f}–{rps['max']:.0f}) | {p99:.0f} ms | {errors:.0f} | "
-            f"{tree:,.0f} MB |"
+        rows.append(
+            [
+                name,
+                f"{rps['median']:.0f} ({rps['min']:.0f}–{rps['max']:.0f})",
+                f"{statistics.median(r.get('p99_ms', 0.0) for r in runs):.0f} ms",
+                f"{sum(r['non_2xx'] + r['socket_errors'] for r in runs):.0f}",
+                f"{max(r['server_tree_peak_mb'] for r in runs):,.0f} MB",
+            ]
         )
+    head = ["server", "requests/s, median (min–max)", "p99", "errors", "server memory (tree peak)"]
+    lines = [
+        f"wrk, 16 connections, {s['seconds']} s a run, {s['passages']:,} passages:",
+        "",
+        *table(head, rows),
+    ]
     return lines + ([f"\n{s['note']}."] if "note" in s else [])
 
 

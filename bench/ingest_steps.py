@@ -161,7 +161,9 @@ def mix(b: Bench) -> dict[str, list[dict[str, Any]]]:
         runs["add"].append(figures(add, b.stats(home)))
         (home / "taxonomy.toml").write_text(TAXONOMY_EDIT, "utf-8")
         again = b.archive(home, ["reindex", *b.workers_flag("reindex", None)], f"taxonomy-{r}.log")
-        runs["taxonomy"].append(figures(again, b.stats(home)))
+        stats = b.stats(home)
+        tagged = [v["count"] for v in stats["facets"]["agency"] if v["value"] == "jld"]
+        runs["taxonomy"].append({**figures(again, stats), "tagged_by_edit": sum(tagged)})
         same = b.archive(home, ["reindex", *b.workers_flag("reindex", None)], f"unchanged-{r}.log")
         runs["unchanged"].append(figures(same))
         if b.features.get("add_workers"):

@@ -52,7 +52,7 @@ def test_bench_ingest_smoke(tmp_path: Path) -> None:
     assert all(f["rejected"] == 0 and f["chars"] > 0 for f in mix["floor"][0]["formats"].values())
     add = mix["add"][0]
     assert add["returncode"] == 0 and add["documents"] == 4 and add["passages"] > 4, add
-    assert mix["taxonomy"][0]["passages"] == add["passages"]
+    assert mix["taxonomy"][0]["passages"] == add["passages"] and mix["taxonomy"][0]["tagged_by_edit"] >= 0
     assert mix["unchanged"][0]["returncode"] == 0
     assert len(mix["add_one"]) == (1 if result["features"]["add_workers"] else 0)
     text = (out / "ingest.md").read_text("utf-8")
