@@ -57,11 +57,11 @@ clean:
 BENCH_SCALES ?= 20000 200000
 BENCH_HTTP_SECONDS ?= 60
 
-.PHONY: bench bench-quality bench-smoke bench-hostile bench-deps
+.PHONY: bench bench-quality bench-smoke bench-hostile bench-ingest bench-deps
 
 # Tantivy is a bench-only dependency (the `bench` optional group of pyproject.toml).
 bench-deps: $(STAMP)
-	@$(BIN)/python -c "import tantivy, simplemma, Stemmer" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@$(BIN)/python -c "import tantivy, simplemma, Stemmer, fpdf" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	@command -v wrk >/dev/null || echo "wrk not found: the HTTP load test is skipped (apt-get install wrk)"
 
 bench: bench-deps
@@ -80,3 +80,9 @@ bench-smoke: $(STAMP)
 # bench/results/hostile.md, and its summary in bench/RESULTS.md.
 bench-hostile: $(STAMP)
 	$(BIN)/python -m bench.hostile
+
+# Issue 15's ingest benchmark (minutes): a generated mix of 2,000 files through `archive add` / `reindex`
+# against their bare extraction, each format alone, memory at 10x the files, a Dask LocalCluster, serve
+# --workers 1 vs 2 under wrk: bench/results/ingest.md (+ .json) and RESULTS.md's ingest section.
+bench-ingest: bench-deps
+	$(BIN)/python -m bench.ingest

@@ -32,6 +32,7 @@ _HOMES: dict[str, str] = {
     "type_label": "metadata",
     "Taxonomy": "taxonomy",
     "budget": "isolation",
+    "read_in_process": "extract",
     "build_index": "indexer",
     # what comes out: requests, results, reports
     "SearchRequest": "request",
@@ -120,6 +121,7 @@ __all__ = [
     "document_path",
     "main",
     "permalink",
+    "read_in_process",
     "split",
     "type_label",
     "wire",
@@ -187,6 +189,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from .errors import (
         UsageError as UsageError,
     )
+    from .extract import read_in_process as read_in_process
     from .feed import FEED_ENTRIES as FEED_ENTRIES
     from .feed import Feed as Feed
     from .home import Archive as Archive

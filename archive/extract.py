@@ -83,6 +83,18 @@ def extract(
     return extracted
 
 
+def read_in_process(name: str, data: bytes) -> Extracted:
+    """The format's reader on `data` in this process: no worker, no time budget, no size or empty check.
+
+    What `extract` runs inside the isolation worker, for measuring the floor of extraction (`bench/ingest.py`)
+    and nothing else: here a hostile file can hang or crash the caller, which `extract` exists to prevent.
+    """
+    fmt = format_of(name)
+    if fmt is None:
+        raise RejectedInput(name, "unsupported_format", f"unsupported format: {name}")
+    return _READERS[fmt](name, data)
+
+
 # ---------------------------------------------------------------- text
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +25,10 @@ from pathlib import Path
 
 from archive import Block, Document, Metadata, Passage, Taxonomy, split
 
-CORPUS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+# ../shared/corpus from the project's root; BENCH_CORPUS names it elsewhere (a git worktree, say)
+CORPUS_DIR = Path(
+    os.environ.get("BENCH_CORPUS") or Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+)
 ALL = "codes-all.jsonl.gz"
 HISTORY = "codes-history.jsonl.gz"
 DOMAIN = "codes-penal-domain.jsonl.gz"

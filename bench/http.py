@@ -1,7 +1,10 @@
 """Our archive over HTTP: `archive serve` in its own process, loaded by `wrk` (16 connections) from another.
 
 Every request is a full JSON search response (`/search?q=...&format=json`, filters as query parameters),
-cycling through the query mix. Server memory is read from /proc (VmHWM: the peak resident set).
+cycling through the query mix. Server memory is read from /proc (VmHWM: the peak resident set of the
+server's first process; with `--workers N`, also the peak sum over its process tree, polled).
+The server is this checkout's (`python -m web.cli serve`, run from the project's root), not whatever
+`archive` script is on the PATH.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
+from .measure import TreePeak
 from .queries import Query
 
 HERE = Path(__file__).resolve().parent
-ARCHIVE = Path(sys.executable).parent / "archive"
+SERVE = [sys.executable, "-m", "web.cli", "serve"]
 
 
 def path_of(q: Query) -> str:
@@ -72,18 +76,27 @@ def parse_wrk(text: str) -> dict[str, float]:
 
 
 def run(
-    home: Path, mix: list[Query], work: Path, seconds: int = 30, port: int = 8731, connections: int = 16
+    home: Path,
+    mix: list[Query],
+    work: Path,
+    seconds: int = 30,
+    port: int = 8731,
+    connections: int = 16,
+    workers: int | None = None,
 ) -> dict[str, object]:
-    """`archive serve` on `home`, loaded by wrk cycling through `mix`: wrk's figures and server memory."""
+    """`archive serve` (`--workers N` if given) on `home`, loaded by wrk cycling through `mix`: wrk's
+    figures and server memory."""
     if not shutil.which("wrk"):
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     paths_file = work / "wrk-paths.txt"
     paths_file.write_text("\n".join(path_of(q) for q in mix) + "\n", "utf-8")
     env = dict(os.environ, ARCHIVE_HOME=str(home))
     log = open(work / "serve.log", "w")  # noqa: SIM115 (closed in the finally below)
+    extra = ["--workers", str(workers)] if workers is not None else []
     server = subprocess.Popen(
-        [str(ARCHIVE), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [*SERVE, "--port", str(port), *extra], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent
     )
+    tree = TreePeak(server.pid, every=0.5)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait(base + path_of(mix[0]))
@@ -96,37 +109,48 @@ def run(
                 "index unreadable by this core (schema changed?)"
             }
         idle = _memory_mb(server.pid)
-        cmd = [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "--latency",
-            "-s",
-            str(HERE / "wrk_queries.lua"),
-            base,
-        ]
-        done = subprocess.run(
-            cmd, env=dict(env, WRK_PATHS=str(paths_file)), capture_output=True, text=True, check=True
-        )
-        result: dict[str, object] = dict(parse_wrk(done.stdout))
+        result = _load(base, dict(env, WRK_PATHS=str(paths_file)), seconds, connections)
         result.update(
             {
-                "command": " ".join(cmd),
-                "connections": connections,
-                "seconds": seconds,
                 "server_idle": idle,
                 "server_after": _memory_mb(server.pid),
-                "wrk_output": done.stdout,
+                "server_tree_peak_mb": tree.peak_mb,
+                "workers": workers,
             }
         )
         return result
     finally:
+        tree.stop()
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def _load(base: str, env: dict[str, str], seconds: int, connections: int) -> dict[str, object]:
+    """wrk against `base` (the request paths in $WRK_PATHS): its figures, command and output."""
+    cmd = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(HERE / "wrk_queries.lua"),
+        base,
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    result: dict[str, object] = dict(parse_wrk(done.stdout))
+    result.update(
+        {
+            "command": " ".join(cmd),
+            "connections": connections,
+            "seconds": seconds,
+            "wrk_output": done.stdout,
+        }
+    )
+    return result

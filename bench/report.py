@@ -1,5 +1,8 @@
 """Render bench/RESULTS.md from bench/results/*.json (speed), the results' .md files and RESULTS-head/-tail.md.
 
+The .md files come whole (quality, profile, soak, ingest: `python -m bench.ingest`), except hostile.md (a
+pointer and its summary).
+
     .venv/bin/python -m bench.report
 
 Ratios are always from the same run. For times, `r×` = the peer's time ÷ ours (above 1: we are faster);
@@ -361,7 +364,7 @@ def write(path: Path = OUT) -> None:
         lines += _machine(runs[-1])
     for res in runs:
         lines += scale_section(res)
-    for extra in ("quality.md", "profile.md", "soak.md", "hostile.md", "RESULTS-tail.md"):
+    for extra in ("quality.md", "profile.md", "soak.md", "hostile.md", "ingest.md", "RESULTS-tail.md"):
         f = (RESULTS / extra) if extra != "RESULTS-tail.md" else HERE / extra
         if extra == "hostile.md":
             lines += _hostile()  # a pointer and its summary: the full results stay in their own file

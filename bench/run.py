@@ -108,7 +108,8 @@ def prepare(n: int, work: Path, domain_only: bool = False) -> tuple[Path, dict[s
     return data, json.loads(info.read_text())
 
 
-def _worker(args: list[str], log: Path) -> dict[str, object]:
+def phase(args: list[str], log: Path) -> dict[str, object]:
+    """One `bench.worker` phase (build or search) in a process of its own, its output in `log`: its result."""
     out = log.with_suffix(".json")
     with open(log, "w") as f:
         subprocess.run(
@@ -130,14 +131,14 @@ def _build_and_search(
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     print(f"[{time.strftime('%H:%M:%S')}] {peer}: build {n} passages", flush=True)
-    build = _worker(
+    build = phase(
         ["build", "--peer", peer, "--data", str(data), "--dir", str(target)], work / f"{peer}-build.log"
     )
     print(
         f"[{time.strftime('%H:%M:%S')}] {peer}: {build['passages_per_s']:.0f} passages/s; searching",
         flush=True,
     )
-    search = _worker(
+    search = phase(
         ["search", "--peer", peer, "--dir", str(target), "--queries", str(queries_file)],
         work / f"{peer}-search.log",
     )
