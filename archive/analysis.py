@@ -37,17 +37,26 @@ acronyms with dots are read without them:
 >>> [t.key for t in tokens("l'O.N.U. et l'ONU")if not t.stop]
 ['onu', 'onu']
 
-Why keys are computed the way they are (see README, "French analysis"). A key depends on the folded word
-only, so accents can never matter: stemming the accented word and folding after splits `pédocriminalité`
-from `pedocriminalite`. On the folded word, `stem` removes one inflection by rules, the longest ending
-first: verb endings (future, conditional, -iss- forms, present participles of stems of five letters or
-more), else a plural (-s, -x, -aux to -al), then a feminine or participle ending (-ière, -euse, -rice,
--ée, -e) or an infinitive (-er, -ir). Derivational suffixes (-ité, -isme, -able, -ation, -ement) stay:
-the Snowball stemmer used before removed them and, run until it stopped changing to make up for the
-accents it relies on, merged unrelated words (`casier` -> `cas`, `personnalité` -> `personnal`,
-`publique` -> `publicité`). `bench/analyzers.py` compares chains on the pairs of `bench/conflation.tsv`.
-What folding cannot tell apart stays merged: words that differ only by accents (`pêche`/`péché`) or are
-spelled like a form of another (`partie`/`partir`).
+and where a dictionary knows better than rules on letters: irregular forms meet their verb, and a noun
+spelled like a verb's stem keeps a key of its own (`port_`: the `_` marks a word whose folded spelling is
+another word's key; see `archive/lexicon.py`):
+
+>>> [key(w) for w in ("condamnait", "saisit", "punit", "prévu", "prévoir", "commis", "commettre")]
+['condamn', 'saisi', 'puni', 'prevoir', 'prevoir', 'commettr', 'commettr']
+>>> [key(w) for w in ("manière", "manier", "port", "porter", "recel", "receler", "vol", "volés")]
+['maniere', 'mani', 'port_', 'port', 'recel_', 'recel', 'vol_', 'vol']
+
+Why (README, "French analysis"). A key depends on the folded word only, so accents never matter (stemming
+the accented word splits `pédocriminalité` from `pedocriminalite`), and the vocabulary of folded words
+serves prefixes, fuzzy terms and suggestions. `stem` removes one inflection by rules from the folded
+word, the longest ending first: verb endings (future, conditional, -iss- forms, present participles of
+stems of five letters or more), else a plural (-s, -x, -aux to -al), then a feminine or participle
+ending (-ière, -euse, -rice, -ée, -e) or an infinitive (-er, -ir). Derivational suffixes (-ité, -isme,
+-able, -ation, -ement) stay: Snowball, used before and run until it stopped changing, removed them and
+merged unrelated words (`casier` -> `cas`, `publique` -> `publicité`). `base`, the step `key` uses,
+takes the key of the words the lexicon knows (derived from simplemma's French dictionary) and `stem`'s
+for the others. `bench/analyzers.py` compares chains on the pairs of `bench/conflation.tsv`. Words that
+fold alike stay merged (`pêche`/`péché`, `arme`/`armé`), as do spellings of a participle (`partie`).
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from . import lexicon
 from .inflection import fold as fold
 from .inflection import stem as stem
 
@@ -108,7 +118,15 @@ class Token(NamedTuple):
     stop: bool
 
 
-_stem: Callable[[str], str] = stem
+def base(word: str) -> str:
+    """The stemming step of `key`: the lexicon's key of a word it knows, else the rules' `stem` (the
+    lexicon's table is loaded on the first call)."""
+    folded = fold(word)
+    known = lexicon.keys().get(folded)
+    return stem(folded) if known is None else known
+
+
+_stem: Callable[[str], str] = base
 
 
 @lru_cache(maxsize=262_144)
