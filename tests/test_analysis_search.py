@@ -98,3 +98,17 @@ def test_highlight_marks_the_inflected_form_only(archive: Archive) -> None:
     marked = {h.document: h.highlight for h in hit}
     assert "<mark>personnalisé</mark>" in marked["personnalise.txt"]
     assert "<mark>personnaliser</mark>" in marked["personnaliser.txt"]
+
+
+@pytest.mark.parametrize(
+    "query, found, not_found",
+    [
+        ("port~", {"port.txt", "porter.txt"}, set()),  # `port` (marked key) and `porte` (the verb's)
+        ("manieere", {"maniere.txt"}, {"manier.txt"}),  # a typo: the corrected query is searched
+    ],
+)
+def test_fuzzy_words_and_typos_reach_the_keys_the_lexicon_marks(
+    archive: Archive, query: str, found: set[str], not_found: set[str]
+) -> None:
+    hits = documents(archive, query)
+    assert found <= hits and not hits & not_found, hits
