@@ -61,7 +61,7 @@ BENCH_HTTP_SECONDS ?= 60
 
 # Tantivy is a bench-only dependency (the `bench` optional group of pyproject.toml).
 bench-deps: $(STAMP)
-	@$(BIN)/python -c "import tantivy, simplemma, Stemmer, fpdf" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@$(BIN)/python -c "import tantivy, Stemmer, fpdf" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	@command -v wrk >/dev/null || echo "wrk not found: the HTTP load test is skipped (apt-get install wrk)"
 
 bench: bench-deps

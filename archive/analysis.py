@@ -37,17 +37,26 @@ acronyms with dots are read without them:
 >>> [t.key for t in tokens("l'O.N.U. et l'ONU")if not t.stop]
 ['onu', 'onu']
 
-Why keys are computed the way they are (see README, "French analysis"). A key depends on the folded word
-only, so accents can never matter: stemming the accented word and folding after splits `pédocriminalité`
-from `pedocriminalite`. On the folded word, `stem` removes one inflection by rules, the longest ending
-first: verb endings (future, conditional, -iss- forms, present participles of stems of five letters or
-more), else a plural (-s, -x, -aux to -al), then a feminine or participle ending (-ière, -euse, -rice,
--ée, -e) or an infinitive (-er, -ir). Derivational suffixes (-ité, -isme, -able, -ation, -ement) stay:
-the Snowball stemmer used before removed them and, run until it stopped changing to make up for the
-accents it relies on, merged unrelated words (`casier` -> `cas`, `personnalité` -> `personnal`,
-`publique` -> `publicité`). `bench/analyzers.py` compares chains on the pairs of `bench/conflation.tsv`.
-What folding cannot tell apart stays merged: words that differ only by accents (`pêche`/`péché`) or are
-spelled like a form of another (`partie`/`partir`).
+and where a dictionary knows better than rules on letters: irregular forms meet their verb, and a noun
+spelled like a verb's stem keeps a key of its own (`port_`: the `_` marks a word whose folded spelling is
+another word's key; see `archive/lexicon.py`):
+
+>>> [key(w) for w in ("condamnait", "saisit", "punit", "prévu", "prévoir", "commis", "commettre")]
+['condamn', 'saisi', 'puni', 'prevoir', 'prevoir', 'commettr', 'commettr']
+>>> [key(w) for w in ("manière", "manier", "port", "porter", "recel", "receler", "vol", "volés")]
+['maniere', 'mani', 'port_', 'port', 'recel_', 'recel', 'vol_', 'vol']
+
+Why (README, "French analysis"). A key depends on the folded word only, so accents never matter (stemming
+the accented word splits `pédocriminalité` from `pedocriminalite`), and the vocabulary of folded words
+serves prefixes, fuzzy terms and suggestions. `stem` removes one inflection by rules from the folded
+word, the longest ending first: verb endings (future, conditional, -iss- forms, present participles of
+stems of five letters or more), else a plural (-s, -x, -aux to -al), then a feminine or participle
+ending (-ière, -euse, -rice, -ée, -e) or an infinitive (-er, -ir). Derivational suffixes (-ité, -isme,
+-able, -ation, -ement) stay: Snowball, used before and run until it stopped changing, removed them and
+merged unrelated words (`casier` -> `cas`, `publique` -> `publicité`). `base`, the step `key` uses,
+takes the key of the words the lexicon knows (derived from simplemma's French dictionary) and `stem`'s
+for the others. `bench/analyzers.py` compares chains on the pairs of `bench/conflation.tsv`. Words that
+fold alike stay merged (`pêche`/`péché`, `arme`/`armé`), as do spellings of a participle (`partie`).
 """
 
 from __future__ import annotations
@@ -59,6 +68,10 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any, NamedTuple
+
+from . import lexicon
+from .inflection import fold as fold
+from .inflection import stem as stem
 
 STOP_WORDS: frozenset[str] = frozenset(
     """
@@ -105,104 +118,15 @@ class Token(NamedTuple):
     stop: bool
 
 
-_FOLD_EXTRA = str.maketrans(
-    {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"}
-)
-
-
-@lru_cache(maxsize=262_144)
-def fold(word: str) -> str:
-    """Lowercase and strip accents and ligatures: `Œuvre` -> `oeuvre`, `Pédocriminalité` -> `pedocriminalite`."""
-    decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD_EXTRA).casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-class _Endings(NamedTuple):
-    """Endings and what replaces them, with the least length of the result; their lengths, longest first."""
-
-    replace: dict[str, tuple[str, int]]
-    lengths: tuple[int, ...]
-
-
-def _endings(table: str) -> _Endings:
-    """Parse `ending>replacement/n` items: the ending is replaced when the result keeps n letters or more."""
-    replace: dict[str, tuple[str, int]] = {}
-    for item in table.split():
-        ending, rest = item.split(">")
-        replacement, least = rest.split("/")
-        replace[ending] = (replacement, int(least))
-    return _Endings(replace, tuple(sorted({len(e) for e in replace}, reverse=True)))
-
-
-# Verb endings, tried first on the word as written (a final -s is part of them): future and conditional
-# of -er and -ir verbs, the -iss- forms of -ir verbs, the imperfect plural, present participles (kept to
-# stems of five letters or more, so that `montant`, `devant`, `enfant` stay whole).
-_VERBS = _endings(
-    "eraient>/3 erions>/3 eriez>/3 erons>/3 eront>/3 erait>/3 erais>/3 erai>/3 eras>/3 erez>/3 era>/3 "
-    "issaient>i/3 issions>i/3 issiez>i/3 issons>i/3 issent>i/3 issants>i/3 issantes>i/3 issante>i/3 "
-    "issant>i/3 issait>i/3 issais>i/3 issez>i/3 isses>i/3 isse>i/3 iraient>i/3 irions>i/3 iriez>i/3 "
-    "irons>i/3 iront>i/3 irait>i/3 irais>i/3 irai>i/3 iras>i/3 irez>i/3 ira>i/3 aient>/3 "
-    "geant>g/3 geants>g/3 geante>g/3 geantes>g/3 ant>/5 ants>/5 ante>/5 antes>/5"
-)
-# Gender and participle endings, tried once the plural is gone: -ière/-ier, -gère/-ger, -euse/-eux,
-# -rice/-eur, the participles -ée/-é, the infinitives -er/-ir, and the final -e of feminines and verbs.
-_FORMS = _endings("iere>i/3 gere>g/3 euse>eu/3 rice>eur/3 ee>/3 ez>/3 er>/3 ir>i/3 e>/3")
-_UNDOUBLE = ("enn", "onn", "ett", "ell")
-_VOWELS = frozenset("aeiouy")
-
-
-def stem(word: str) -> str:
-    """A lowercase word without its inflection: the stemming step of `key` (rules in the module docstring).
-
-    >>> [stem(w) for w in ("saisir", "saisi", "saisie", "saisies", "saisissent", "saisira")]
-    ['saisi', 'saisi', 'saisi', 'saisi', 'saisi', 'saisi']
-    >>> [stem(w) for w in ("tribunaux", "lieux", "active", "actifs", "directrice", "dangereuse", "première")]
-    ['tribunal', 'lieu', 'activ', 'activ', 'directeur', 'dangereu', 'premi']
-    >>> [stem(w) for w in ("jugeant", "bénéficiant", "montant", "criminelle", "ordonnée", "longue")]
-    ['jug', 'benefici', 'montant', 'criminel', 'ordon', 'long']
-    """
+def base(word: str) -> str:
+    """The stemming step of `key`: the lexicon's key of a word it knows, else the rules' `stem` (the
+    lexicon's table is loaded on the first call)."""
     folded = fold(word)
-    w = _drop(folded, _VERBS)
-    if w is None:
-        w = _plural(folded)
-        if w.endswith(("ic", "if")):  # public/publique, actif/active/privée: the stem the feminine shows
-            w = w[:-1] + ("qu" if w[-1] == "c" else "v")
-        elif w.endswith("ail"):  # travail/travaux
-            w = w[:-2] + "l"
-        w = _drop(w, _FORMS) or w
-    if len(w) > 4 and w[-3:] in _UNDOUBLE:  # criminelle/criminel, ordonne/ordonner
-        w = w[:-1]
-    if w.endswith("ngu"):  # longue/long, distinguer/distingué
-        w = w[:-1]
-    return w
+    known = lexicon.keys().get(folded)
+    return stem(folded) if known is None else known
 
 
-def _drop(word: str, endings: _Endings) -> str | None:
-    """`word` with its longest ending in `endings` replaced, if what remains is long enough (an ending
-    replaced by `i`, an -ir verb's, only after a consonant: `laisse`, `puisse`, `devoir` keep theirs)."""
-    for n in endings.lengths:
-        found = endings.replace.get(word[-n:]) if n < len(word) else None
-        if (
-            found is not None
-            and len(word) - n + len(found[0]) >= found[1]
-            and not (found[0] == "i" and word[-n - 1] in _VOWELS)
-        ):
-            return word[:-n] + found[0]
-    return None
-
-
-def _plural(word: str) -> str:
-    """`word` without a plural ending: -aux to -al (not -eaux), -ux to -u, -s (not -ss)."""
-    if len(word) < 4:
-        return word
-    if word.endswith("aux") and len(word) > 4 and not word.endswith("eaux"):
-        return word[:-3] + "al"
-    if word.endswith("ux") or (word[-1] == "s" and word[-2] != "s"):
-        return word[:-1]
-    return word
-
-
-_stem: Callable[[str], str] = stem
+_stem: Callable[[str], str] = base
 
 
 @lru_cache(maxsize=262_144)

@@ -27,7 +27,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
-from . import parallel
+from . import lexicon, parallel
 from .codec import writer as codec_writer
 from .errors import IndexMissing
 from .models import Document
@@ -60,7 +60,7 @@ def read_meta(generation: Path) -> dict[str, Any]:
 
 
 def needs_full_rebuild(index_dir: Path, taxonomy_fingerprint: str) -> str | None:
-    """Why the live index cannot be updated in place (missing, other schema, other taxonomy), or None."""
+    """Why the live index cannot be updated in place (missing, other schema, taxonomy or lexicon), or None."""
     generation = live_generation(index_dir)
     if generation is None:
         return "no index yet"
@@ -69,6 +69,8 @@ def needs_full_rebuild(index_dir: Path, taxonomy_fingerprint: str) -> str | None
         return f"index schema version {meta.get('schema_version')} differs from {SCHEMA_VERSION}"
     if meta.get("taxonomy") != taxonomy_fingerprint:
         return "the taxonomy changed"
+    if meta.get("lexicon") != lexicon.digest():  # another simplemma dictionary, or derivation: other keys
+        return "the French lexicon changed"
     return None
 
 
@@ -350,6 +352,7 @@ def _write_meta(generation: Path, taxonomy_fingerprint: str) -> None:
     meta = {
         "schema_version": SCHEMA_VERSION,
         "taxonomy": taxonomy_fingerprint,
+        "lexicon": lexicon.digest(),
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     _atomic_write(generation / _META, json.dumps(meta, indent=1))

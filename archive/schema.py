@@ -29,9 +29,11 @@ from . import analysis
 from .codec.positions import RawPositions
 from .models import Document
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """7: the text fields' positions are raw ints (`codec.positions.RawPositions`), no longer pickled.
-8: keys from inflection rules (`analysis.stem`), no longer Snowball to a fixed point (issue 13)."""
+8: keys from inflection rules (`analysis.stem`), no longer Snowball to a fixed point (issue 13).
+9: keys from the French lexicon where it knows the word (`analysis.base`, `archive/lexicon.py`); the
+lexicon's own digest is recorded beside this version (`indexer.needs_full_rebuild`)."""
 
 PASSAGE = "p"
 DOCUMENT = "d"

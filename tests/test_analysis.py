@@ -59,7 +59,7 @@ def test_query_finds_document_word(query: str, document: str) -> None:
     [
         ("l’enquête", ["enquet"]),
         ("l'enquête", ["enquet"]),
-        ("d'argent", ["argent"]),
+        ("d'argent", ["argent_"]),  # marked: `argenter`'s key is `argent`
         ("j'ai", []),
         ("m'a", []),
         ("n'est", []),
@@ -142,7 +142,7 @@ def test_derivations_and_look_alikes_keep_their_own_keys(a: str, b: str) -> None
         ("criminelle", "criminels"),
         ("longue", "long"),
         ("jugeant", "juger"),
-        ("commençant", "commencer"),
+        ("exerçant", "exercer"),  # `commençant`, a noun of its own (beginner), does not
         ("saisissent", "saisir"),
         ("saisira", "saisie"),
         ("appliquée", "applique"),

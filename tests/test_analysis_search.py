@@ -28,6 +28,12 @@ DOCUMENTS = {
     "operation.txt": "Une opération conjointe a permis de démanteler le réseau de trafiquants.",
     "enquete.txt": "Une enquête préliminaire est ouverte par le parquet après la plainte.",
     "condamnee.txt": "Elle a été condamnée à deux ans d'emprisonnement dont un avec sursis.",
+    # the lexicon (issue 13): irregular verb forms, and nouns spelled like a verb's stem
+    "condamnait.txt": "Le tribunal correctionnel le condamnait déjà pour des faits similaires.",
+    "maniere.txt": "Le prévenu a agi de manière frauduleuse et répétée.",
+    "manier.txt": "Savoir manier les outils informatiques ne suffit pas.",
+    "port.txt": "Le port du masque est obligatoire dans les locaux.",
+    "porter.txt": "La victime peut porter plainte au commissariat.",
 }
 
 
@@ -54,6 +60,10 @@ def documents(archive: Archive, query: str) -> set[str]:
         ("personnalité", {"personnalite.txt"}, {"personnaliser.txt", "personnalise.txt"}),
         ("publique", {"publique.txt"}, {"publicite.txt", "publication.txt"}),
         ("publicité", {"publicite.txt"}, {"publique.txt", "publication.txt"}),
+        ("manière", {"maniere.txt"}, {"manier.txt"}),
+        ("manier", {"manier.txt"}, {"maniere.txt"}),
+        ("port", {"port.txt"}, {"porter.txt"}),
+        ("porter", {"porter.txt"}, {"port.txt"}),
     ],
 )
 def test_different_words_do_not_meet(
@@ -74,6 +84,9 @@ def test_different_words_do_not_meet(
         ("condamnés", "condamnee.txt"),
         ("condamnes", "condamnee.txt"),
         ("public", "publique.txt"),
+        ("condamner", "condamnait.txt"),
+        ("condamnée", "condamnait.txt"),
+        ("maniere", "maniere.txt"),
     ],
 )
 def test_inflections_accents_and_elisions_meet(archive: Archive, query: str, document: str) -> None:
@@ -85,3 +98,17 @@ def test_highlight_marks_the_inflected_form_only(archive: Archive) -> None:
     marked = {h.document: h.highlight for h in hit}
     assert "<mark>personnalisé</mark>" in marked["personnalise.txt"]
     assert "<mark>personnaliser</mark>" in marked["personnaliser.txt"]
+
+
+@pytest.mark.parametrize(
+    "query, found, not_found",
+    [
+        ("port~", {"port.txt", "porter.txt"}, set()),  # `port` (marked key) and `porte` (the verb's)
+        ("manieere", {"maniere.txt"}, {"manier.txt"}),  # a typo: the corrected query is searched
+    ],
+)
+def test_fuzzy_words_and_typos_reach_the_keys_the_lexicon_marks(
+    archive: Archive, query: str, found: set[str], not_found: set[str]
+) -> None:
+    hits = documents(archive, query)
+    assert found <= hits and not hits & not_found, hits

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import indexer
+from archive import indexer, lexicon
 from archive.documents import Store
 from archive.errors import ArchiveBusy, FixityError
 from archive.home import Archive
@@ -368,6 +368,37 @@ def test_schema_version_mismatch_is_never_misread_and_reindex_rebuilds(archive: 
         assert sorted(statuses(report)) == sorted(SMALL_ARCHIVE)
         rebuilt = indexer.live_generation(home / "index")
         assert rebuilt is not None and rebuilt != generation
+        assert total(fresh, "cigarettes") >= 1
+        assert fresh.check() == []
+    finally:
+        fresh.close()
+
+
+def test_an_index_built_with_another_lexicon_is_rebuilt_by_the_next_reindex(
+    archive: Archive, home: Path
+) -> None:
+    """The keys come from the French lexicon (simplemma's dictionary, derived): an index records its
+    digest, and one built with another (another simplemma, another derivation) is rebuilt whole."""
+    archive.reindex()
+    generation = indexer.live_generation(home / "index")
+    assert generation is not None
+    meta_path = generation / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta["lexicon"] == lexicon.digest()
+    assert indexer.needs_full_rebuild(home / "index", archive.taxonomy.fingerprint) is None
+    meta["lexicon"] = "0" * 64
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    fresh = Archive(Settings(home=home))
+    try:
+        assert indexer.needs_full_rebuild(home / "index", fresh.taxonomy.fingerprint) == (
+            "the French lexicon changed"
+        )
+        assert any(p.severity == "error" and "lexicon" in p.message for p in fresh.check())
+        report = fresh.reindex()
+        assert "unchanged" not in statuses(report).values()  # every document prepared (and tagged) again
+        rebuilt = indexer.live_generation(home / "index")
+        assert rebuilt is not None and rebuilt != generation
+        assert json.loads((rebuilt / "meta.json").read_text(encoding="utf-8"))["lexicon"] == lexicon.digest()
         assert total(fresh, "cigarettes") >= 1
         assert fresh.check() == []
     finally:
