@@ -51,6 +51,7 @@ _HOMES: dict[str, str] = {
     # errors: the data a front end turns into a status and a message
     "ArchiveError": "errors",
     "ArchiveBusy": "errors",
+    "ClusterMismatch": "errors",
     "CursorExpired": "errors",
     "DocumentNotFound": "errors",
     "FixityError": "errors",
@@ -58,6 +59,7 @@ _HOMES: dict[str, str] = {
     "ReaderFailed": "errors",
     "ReaderUnavailable": "errors",
     "RejectedInput": "errors",
+    "SchedulerUnreachable": "errors",
     "SettingsError": "errors",
     "StorageError": "errors",
     "TaxonomyError": "errors",
@@ -84,6 +86,7 @@ __all__ = [
     "ArchiveBusy",
     "ArchiveError",
     "Block",
+    "ClusterMismatch",
     "CursorExpired",
     "Document",
     "DocumentNotFound",
@@ -99,6 +102,7 @@ __all__ = [
     "ReaderUnavailable",
     "RejectedInput",
     "Report",
+    "SchedulerUnreachable",
     "SearchRequest",
     "SearchResults",
     "Settings",
@@ -146,6 +150,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
         ArchiveError as ArchiveError,
     )
     from .errors import (
+        ClusterMismatch as ClusterMismatch,
+    )
+    from .errors import (
         CursorExpired as CursorExpired,
     )
     from .errors import (
@@ -165,6 +172,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     )
     from .errors import (
         RejectedInput as RejectedInput,
+    )
+    from .errors import (
+        SchedulerUnreachable as SchedulerUnreachable,
     )
     from .errors import (
         SettingsError as SettingsError,
