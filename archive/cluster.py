@@ -7,45 +7,44 @@ workers of the Dask scheduler at `address`, which run `Pipeline.prepare` there, 
 choices, and why (README, "A cluster of machines", says the same for operators):
 
 - **The bytes travel with the tasks; nothing is shared.** The writer reads documents/ (it must: fixity
-  is checked on the bytes it reads) and each task carries its file and sidecar. Workers need no archive
-  home, no shared file system, no mount that may lag behind a write or serve another archive's files: a
-  worker machine holds the code and nothing of the archive. Each file crosses the network twice (writer
-  → scheduler → worker), as it would through a file server, and is at most ARCHIVE_MAX_FILE_MB. The
-  bytes ride in the task itself rather than scattered beside it because the scheduler keeps every
-  task's recipe: when a worker dies its tasks run again elsewhere with their bytes, nothing is lost.
-  Results come back through the scheduler too (Dask's way for a client that is not a worker): the
-  writer's machine only needs to reach the scheduler's port.
+  is checked on the bytes it reads) and each task carries its files and sidecars. Workers need no archive
+  home, no shared file system that may lag behind a write or serve another archive's files. Each file
+  crosses the network twice (writer → scheduler → worker), as through a file server. The bytes ride in
+  the task rather than scattered beside it: the scheduler keeps every task's recipe, so when a worker
+  dies its tasks run again elsewhere with their bytes. Results come back through the scheduler (Dask's
+  way for a client that is not a worker): the writer only needs to reach the scheduler's port.
 - **Settings and taxonomy go once, not per task**: in a worker plugin (about 100 KB pickled, mostly the
   taxonomy's matchers) that the scheduler hands to every worker when it joins, a nanny's replacement for a
   dead worker included, and that builds the worker's `Pipeline` (`archive/remote.py`). Tasks carry only
   the plugin's name, so they depend on no other task and Dask spreads them over every worker: a task
   result or scattered data that every document depends on sent every document to the worker holding it.
+- **Documents go by the handful.** A task prepares up to CHUNK_DOCUMENTS documents (CHUNK_BYTES of files):
+  a document takes milliseconds and a Dask task costs about one on the scheduler and a round trip, so one
+  task per document left the workers waiting on the scheduler (measured: slower than one process).
 - **Order and bounds.** At most `window` documents are on the cluster or waiting here to be yielded
-  (default WINDOW_PER_THREAD per worker thread, at least MIN_WINDOW), and at most about BYTES_IN_FLIGHT of
-  their bytes. Results stream back (those ready fetched together, one round trip) into a reorder buffer
-  and leave it in the jobs' order; jobs are pulled from the iterable only as room frees up, so reading
-  documents/ is paced by the cluster and memory does not grow with the batch. A slow document holds back
-  the yield of the later ones, never memory past the window.
+  (default TASKS_PER_THREAD tasks per worker thread), and at most about BYTES_IN_FLIGHT of their bytes.
+  Results stream back (those ready fetched together, one round trip) into a reorder buffer and leave it
+  in the jobs' order; jobs are pulled from the iterable only as room frees up, so reading documents/ is
+  paced by the cluster and memory does not grow with the batch. A slow document holds back the yield of
+  the later ones, never memory past the window.
 - **A worker that dies mid-batch** (its machine lost, the OOM killer): the scheduler runs the tasks it held
   again on other workers, and the dead worker's nanny starts a fresh one. A task that was on
   `allowed-failures` + 1 workers that all died (Dask's default: 3 + 1) is given up by the scheduler
-  (`KilledWorker`); it comes back as a `ReaderUnavailable` for that one document, not the file's fault
-  (a full rebuild never drops an indexed document for it), and the batch goes on.
-- **The time budget per file** holds on the workers as here: each worker runs the reader process of
-  `archive/isolation.py`. Dask's nanny starts worker processes as daemons, and a daemonic process may not
-  start children, so workers must run with `distributed.worker.daemon: False`
-  (`DASK_DISTRIBUTED__WORKER__DAEMON=False dask worker ...`) or without a nanny; a daemonic worker is
-  refused at connect.
+  (`KilledWorker`): its documents are sent again one per task, so that one deadly file (or bad luck)
+  costs only itself, and a single document given up comes back as a `ReaderUnavailable`, not the file's
+  fault (a full rebuild never drops an indexed document for it); the batch goes on.
+- **The time budget per file** holds on the workers: each runs the reader process of `isolation.py`.
+  Dask's nanny starts workers as daemonic processes, which may not start children: workers must run with
+  `DASK_DISTRIBUTED__WORKER__DAEMON=False` (or without a nanny); a daemonic worker is refused at connect.
 - **Same code everywhere.** `remote.versions()` digests the archive package's own files and names the
   versions of the libraries that shape a `Document` (the Whoosh pin, the readers); it is computed here, on
   the scheduler (which unpickles every task, so it must import this archive too) and on every worker at
   connect, and any difference refuses the cluster (`ClusterMismatch`, naming the machines). Every task
   checks it again where it runs: a worker that joins later or restarts from other code stops the batch
   rather than slipping in a different document.
-- **An unreachable scheduler** is told within `timeout` seconds (CONNECT_SECONDS): the address is probed
-  (connect, then Dask's `identity`) before any client is made, because a client pointed at a port that
-  is not a Dask scheduler can wait forever. No answer, not a scheduler, no worker joining it in time, or
-  the scheduler lost mid-batch: `SchedulerUnreachable`, and nothing is written.
+- **An unreachable scheduler** is told within `timeout` seconds: the address is probed (connect, Dask's
+  `identity`) before a client is made, as a client pointed at a port where something else listens can
+  wait forever. No answer, not a scheduler, no worker in time, lost mid-batch: `SchedulerUnreachable`.
 
 `distributed` is imported only here, and only when a scheduler is set (the `cluster` extra).
 """
@@ -59,6 +58,7 @@ import queue
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -68,7 +68,7 @@ from .settings import Settings
 from .taxonomy import Taxonomy
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from distributed import Client, Future, KilledWorker
 
 Job = tuple[str, bytes, bytes | None]
 """document id, the file's bytes, its sidecar's bytes (or None): what `archive/preparing.py` calls a Job."""
@@ -80,10 +80,13 @@ CONNECT_SECONDS = 10.0
 """Seconds to reach the scheduler, and for a first worker to join it: Dask's own default is 30 s, but a
 scheduler on a reachable network answers in milliseconds and its workers join in a few seconds."""
 
-WINDOW_PER_THREAD = 4
-MIN_WINDOW = 8
-"""Documents in flight or waiting to be yielded, per worker thread: two keep a thread busy while a result
-travels back; the other two let documents finish out of order behind a slow one before yields stall."""
+CHUNK_DOCUMENTS = 16
+CHUNK_BYTES = 2 * 1024 * 1024
+"""Documents in one task, at most, and their bytes (a larger file goes alone): about 60 ms of work for
+the mix of bench/, long enough for Dask's per-task cost to stay small, short enough to spread a batch."""
+
+TASKS_PER_THREAD = 3
+"""Tasks on the cluster per worker thread: one running, one waiting on the worker, one travelling."""
 
 STALL_SECONDS = 1.0
 """While waiting for results, how often to look whether the client has lost the scheduler for good (it
@@ -123,8 +126,10 @@ def cluster_preparer(
         threads = _check_workers(client, address, timeout)
         plugin = remote.PipelinePlugin(f"archive-pipeline-{uuid.uuid4().hex}", settings, taxonomy)
         client.register_plugin(plugin)
-        size = window or max(MIN_WINDOW, WINDOW_PER_THREAD * threads)
-        return ClusterPreparer(client, address, plugin.name, max(1, size), settings.max_file_bytes)
+        tasks = TASKS_PER_THREAD * threads
+        size = max(1, window or tasks * CHUNK_DOCUMENTS)
+        chunk = max(1, min(CHUNK_DOCUMENTS, size // tasks))
+        return ClusterPreparer(client, address, plugin.name, size, chunk, settings.max_file_bytes)
     except BaseException:
         client.close()
         raise
@@ -133,33 +138,42 @@ def cluster_preparer(
 class ClusterPreparer:
     """Documents prepared on a Dask cluster: `map` them in order, a bounded window at a time; `close` after."""
 
-    def __init__(self, client: Client, address: str, pipeline: str, window: int, max_file_bytes: int) -> None:
+    def __init__(
+        self, client: Client, address: str, pipeline: str, window: int, chunk: int, max_file_bytes: int
+    ) -> None:
         from . import remote
 
         self.address = address
-        self.window = window
+        self.window = window  # documents on the cluster or waiting to be yielded
+        self.chunk = chunk  # documents in one task, at most
         self._client = client
         self._pipeline = pipeline  # the name of the worker plugin that holds it
         self._expected = remote.versions()
         self._batch = 0
-        # a task's bytes are part of its graph: no "large graph" warning for a file the archive accepts
-        self._threshold = max_file_bytes + 1024 * 1024
+        # a task's bytes are part of its graph: no "large graph" warning for the files the archive accepts
+        self._threshold = max(max_file_bytes, CHUNK_BYTES) + 1024 * 1024
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[str, Prepared]]:
         """`(document id, Document | RejectedInput)` for each job, in the jobs' order, as results arrive."""
         self._batch += 1
         source = iter(jobs)
-        flight = _Flight(f"archive-prepare-{uuid.uuid4().hex[:8]}{self._batch}")
+        flight = _Flight(f"archive-prepare-{uuid.uuid4().hex[:8]}{self._batch}", self._submit)
         try:
             while True:
-                while flight.has_room(self.window) and (job := next(source, None)) is not None:
-                    flight.send(job, self._submit)
+                while flight.has_room(self.window) and (
+                    chunk := _chunk(source, self.chunk, self.window - flight.documents)
+                ):
+                    flight.send(chunk)
                 if not flight.order:
                     return
-                key, document_id, _ = flight.order[0]
-                while key not in flight.done:
+                head = flight.order[0]
+                while head.key not in flight.done:
                     self._receive(flight)
-                yield document_id, self._outcome(document_id, flight.take())
+                value = flight.take()
+                if isinstance(value, _killed()) and len(head.jobs) > 1:
+                    flight.resend_alone(head)  # each document again in a task of its own
+                    continue
+                yield from zip(head.ids, self._outcomes(head.ids, value), strict=True)
         finally:  # done, failed or abandoned: the cluster forgets what is left of the batch
             if flight.futures:
                 with contextlib.suppress(Exception):  # the scheduler gone, or the client closed already
@@ -179,22 +193,14 @@ class ClusterPreparer:
     ) -> None:
         self.close()
 
-    def _submit(self, key: str, job: Job) -> Future[Prepared]:
+    def _submit(self, key: str, jobs: list[Job]) -> Future[list[Prepared]]:
         import dask
 
         from . import remote
 
-        document_id, data, sidecar = job
         with dask.config.set({"distributed.admin.large-graph-warning-threshold": self._threshold}):
             return self._client.submit(
-                remote.prepare,
-                self._pipeline,
-                self._expected,
-                document_id,
-                data,
-                sidecar,
-                key=key,
-                pure=False,
+                remote.prepare, self._pipeline, self._expected, jobs, key=key, pure=False
             )
 
     def _receive(self, flight: _Flight) -> None:
@@ -223,58 +229,73 @@ class ClusterPreparer:
             if key not in flight.done:
                 flight.settle(future)
 
-    def _outcome(self, document_id: str, value: object) -> Prepared:
-        """The task's result as a Preparer gives it; the cluster's own failures raised."""
-        from distributed import KilledWorker
-
-        if isinstance(value, Document | RejectedInput):
+    def _outcomes(self, ids: list[str], value: object) -> list[Prepared]:
+        """A task's results as a Preparer gives them, one per document; the cluster's own failures raised."""
+        if isinstance(value, list):
             return value
-        if isinstance(value, KilledWorker):
-            return ReaderUnavailable(
-                document_id,
-                "reader_unavailable",
+        if isinstance(value, _killed()):
+            reason = (
                 f"{value.allowed_failures + 1} workers of the cluster died while preparing this file (Dask's "
-                f"allowed-failures is {value.allowed_failures}); not read: see the workers' logs",
+                f"allowed-failures is {value.allowed_failures}); not read: see the workers' logs"
             )
+            return [ReaderUnavailable(document_id, "reader_unavailable", reason) for document_id in ids]
         if isinstance(value, ClusterMismatch):
             raise ClusterMismatch(self.address, value.workers) from None
         if isinstance(value, asyncio.CancelledError | concurrent.futures.CancelledError):
             raise SchedulerUnreachable(self.address, "the connection to the scheduler was lost mid-batch")
         if isinstance(value, BaseException):
             raise value
-        raise TypeError(f"a worker answered {type(value).__name__} for {document_id}, not a document")
+        raise TypeError(f"a worker answered {type(value).__name__} for {ids[0]}..., not documents")
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One task of a batch: its key, and the jobs it prepares (kept until its results are taken)."""
+
+    key: str
+    jobs: list[Job]
+    size: int
+
+    @property
+    def ids(self) -> list[str]:
+        """Its documents' ids, in order."""
+        return [job[0] for job in self.jobs]
 
 
 class _Flight:
-    """The documents of one `map` between submission and yield, in the jobs' order."""
+    """The tasks of one `map` between submission and yield, in the jobs' order."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, submit: Callable[[str, list[Job]], Future[list[Prepared]]]) -> None:
         self.prefix = prefix
-        self.order: deque[tuple[str, str, int]] = deque()  # key, document id, bytes
-        self.futures: dict[str, Future[Prepared]] = {}
-        self.done: dict[str, object] = {}  # key -> result or exception, until yielded
+        self.submit = submit
+        self.order: deque[_Task] = deque()
+        self.futures: dict[str, Future[list[Prepared]]] = {}
+        self.done: dict[str, object] = {}  # key -> results or exception, until taken
         self.ended: queue.SimpleQueue[str] = (
             queue.SimpleQueue()
         )  # keys of tasks that ended, from Dask's thread
+        self.documents = 0
         self.bytes = 0
         self.sent = 0
 
     def has_room(self, window: int) -> bool:
-        """Whether one more job may be pulled and sent."""
-        return len(self.order) < window and (not self.order or self.bytes < BYTES_IN_FLIGHT)
+        """Whether more jobs may be pulled and sent."""
+        return self.documents < window and (not self.order or self.bytes < BYTES_IN_FLIGHT)
 
-    def send(self, job: Job, submit: Callable[[str, Job], Future[Prepared]]) -> None:
-        """Submit `job` through `submit(key, job)` and keep its place in the order."""
-        key = f"{self.prefix}-{self.sent}"
-        self.sent += 1
-        size = len(job[1]) + len(job[2] or b"")
-        future = submit(key, job)
-        self.order.append((key, job[0], size))
-        self.futures[key] = future
-        self.bytes += size
-        future.add_done_callback(self._ended)
+    def send(self, jobs: list[Job]) -> None:
+        """Submit a task for `jobs`, last in the order."""
+        task = self._task(jobs)
+        self.order.append(task)
+        self.documents += len(jobs)
+        self.bytes += task.size
 
-    def settle(self, future: Future[Prepared]) -> None:
+    def resend_alone(self, task: _Task) -> None:
+        """Submit each of `task`'s jobs (already taken from the order) in a task of its own, in its place."""
+        self.order.extendleft(reversed([self._task([job]) for job in task.jobs]))
+        self.documents += len(task.jobs)
+        self.bytes += task.size
+
+    def settle(self, future: Future[list[Prepared]]) -> None:
         """Record the end of a task whose result was not fetched: its error, its cancellation, or, when it
         is running again (its result was lost with a worker), wait for its next end."""
         if future.status == "error":
@@ -285,14 +306,40 @@ class _Flight:
             future.add_done_callback(self._ended)
 
     def take(self) -> object:
-        """The first document's result, its future let go (the cluster forgets the task)."""
-        key, _, size = self.order.popleft()
-        self.bytes -= size
-        del self.futures[key]
-        return self.done.pop(key)
+        """The first task's results, its future let go (the cluster forgets the task)."""
+        task = self.order.popleft()
+        self.documents -= len(task.jobs)
+        self.bytes -= task.size
+        del self.futures[task.key]
+        return self.done.pop(task.key)
 
-    def _ended(self, future: Future[Prepared]) -> None:
+    def _task(self, jobs: list[Job]) -> _Task:
+        task = _Task(f"{self.prefix}-{self.sent}", jobs, sum(len(j[1]) + len(j[2] or b"") for j in jobs))
+        self.sent += 1
+        future = self.submit(task.key, jobs)
+        self.futures[task.key] = future
+        future.add_done_callback(self._ended)
+        return task
+
+    def _ended(self, future: Future[list[Prepared]]) -> None:
         self.ended.put(str(future.key))
+
+
+def _chunk(source: Iterator[Job], most: int, room: int) -> list[Job]:
+    """The next jobs of `source` for one task: up to `most` of them (and `room`), CHUNK_BYTES of files."""
+    jobs: list[Job] = []
+    size = 0
+    while len(jobs) < min(most, room) and size < CHUNK_BYTES and (job := next(source, None)) is not None:
+        jobs.append(job)
+        size += len(job[1]) + len(job[2] or b"")
+    return jobs
+
+
+def _killed() -> type[KilledWorker]:
+    """Dask's KilledWorker: a task whose workers all died, given up by the scheduler."""
+    from distributed import KilledWorker
+
+    return KilledWorker
 
 
 # ---------------------------------------------------------------- connecting

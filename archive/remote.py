@@ -46,6 +46,9 @@ DAEMONIC = (
     "DASK_DISTRIBUTED__WORKER__DAEMON=False (or --no-nanny)"
 )
 
+Job = tuple[str, bytes, bytes | None]
+"""document id, the file's bytes, its sidecar's bytes (or None)."""
+
 _PIPELINES: dict[str, Pipeline] = {}
 """On a worker: the pipelines its plugins built, by plugin name (one per connected writer)."""
 
@@ -67,20 +70,24 @@ class PipelinePlugin(WorkerPlugin):
         _PIPELINES.pop(self.name, None)
 
 
-def prepare(
-    pipeline: str, expected: dict[str, str], document_id: str, data: bytes, sidecar: bytes | None
-) -> Document | RejectedInput:
-    """On a worker: one document prepared by the pipeline of plugin `pipeline`, or why it was refused.
+def prepare(pipeline: str, expected: dict[str, str], jobs: list[Job]) -> list[Document | RejectedInput]:
+    """On a worker: each job prepared by the pipeline of plugin `pipeline`, or why it was refused.
 
-    ClusterMismatch when this worker cannot prepare it as the writer's machine would."""
+    ClusterMismatch when this worker cannot prepare them as the writer's machine would."""
     reason = unfit(expected)
     found = _PIPELINES.get(pipeline)
     if found is None and not reason:
         reason = "never received this writer's settings and taxonomy (its worker plugin did not run)"
     if reason or found is None:
         raise ClusterMismatch("", {get_worker().address: reason})
+    return [_prepare(found, *job) for job in jobs]
+
+
+def _prepare(
+    pipeline: Pipeline, document_id: str, data: bytes, sidecar: bytes | None
+) -> Document | RejectedInput:
     try:
-        return found.prepare(document_id, data, sidecar)
+        return pipeline.prepare(document_id, data, sidecar)
     except RejectedInput as refused:
         return refused
 

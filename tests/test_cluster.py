@@ -8,6 +8,7 @@ has given it documents of the batch, then killed with SIGKILL, as a lost machine
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -182,12 +183,25 @@ def client(cluster: LocalCluster) -> Iterator[Client]:
 def preparer(
     cluster: LocalCluster, client: Client, tmp_path: Path, taxonomy: Taxonomy
 ) -> Iterator[ClusterPreparer]:
+    """A task per document (2 worker threads, 3 tasks each)."""
     with cluster_preparer(cluster.scheduler_address, Settings(home=tmp_path), taxonomy, window=6) as p:
         yield p
 
 
+@contextlib.contextmanager
+def _allowed_failures(client: Client, allowed: int) -> Iterator[None]:
+    """The scheduler's `allowed-failures` set to `allowed` for a while."""
+    before = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+    client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", allowed))
+    try:
+        yield
+    finally:
+        client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", before))
+
+
+@pytest.mark.parametrize(("window", "chunk"), [(3, 1), (24, 4)], ids=["a task per document", "tasks of 4"])
 def test_the_cluster_prepares_what_this_machine_prepares_in_order(
-    cluster: LocalCluster, tmp_path: Path, taxonomy: Taxonomy
+    cluster: LocalCluster, tmp_path: Path, taxonomy: Taxonomy, window: int, chunk: int
 ) -> None:
     settings = Settings(home=tmp_path)
     pulled = 0
@@ -199,7 +213,8 @@ def test_the_cluster_prepares_what_this_machine_prepares_in_order(
             pulled += 1
             yield job
 
-    with cluster_preparer(cluster.scheduler_address, settings, taxonomy, window=3) as preparer:
+    with cluster_preparer(cluster.scheduler_address, settings, taxonomy, window=window) as preparer:
+        assert preparer.chunk == chunk  # 2 worker threads, 3 tasks each
         found = []
         for document_id, outcome in preparer.map(jobs()):
             found.append((document_id, _shape(outcome)))
@@ -216,7 +231,7 @@ def test_the_cluster_prepares_what_this_machine_prepares_in_order(
     }
     assert {type(o) for _, o in found if not isinstance(o, tuple)} == {Document}
     # jobs are pulled as room frees up: never more than the window ahead of what was handed back
-    assert all(pulled_then <= n + 3 for n, pulled_then in enumerate(yielded_after, start=1))
+    assert all(pulled_then <= n + window for n, pulled_then in enumerate(yielded_after, start=1))
 
 
 def _ours_on(client: Client, worker: str) -> set[str]:
@@ -281,15 +296,8 @@ def test_a_worker_killed_mid_batch_loses_no_document(
 def test_a_document_whose_workers_keep_dying_is_refused_and_the_batch_goes_on(
     client: Client, preparer: ClusterPreparer, tmp_path: Path, taxonomy: Taxonomy
 ) -> None:
-    # allowed-failures 0: the first worker that dies holding a task makes it a KilledWorker
-    allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
-    client.run_on_scheduler(lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", 0))
-    try:
+    with _allowed_failures(client, 0):  # the first worker that dies holding a task gives it up
         found, held = _kill_mid_batch(client, preparer, NOTES)
-    finally:
-        client.run_on_scheduler(
-            lambda dask_scheduler, n=allowed: setattr(dask_scheduler, "allowed_failures", n)
-        )
     expected = dict(_here(Settings(home=tmp_path), taxonomy, NOTES))
     assert [d for d, _ in found] == [d for d, _, _ in NOTES]
     given_up = {d for d, o in found if isinstance(o, ReaderUnavailable)}
@@ -300,6 +308,18 @@ def test_a_document_whose_workers_keep_dying_is_refused_and_the_batch_goes_on(
             assert "workers of the cluster died while preparing this file" in outcome.reason
         else:
             assert outcome == expected[document_id]
+
+
+def test_a_task_of_several_documents_given_up_sends_them_again_one_by_one(
+    cluster: LocalCluster, client: Client, tmp_path: Path, taxonomy: Taxonomy
+) -> None:
+    settings = Settings(home=tmp_path)
+    with cluster_preparer(cluster.scheduler_address, settings, taxonomy, window=24) as preparer:
+        assert preparer.chunk == 4
+        with _allowed_failures(client, 0):
+            found, held = _kill_mid_batch(client, preparer, NOTES)
+    assert held  # given up with the worker: each of their documents went again on its own, and came back
+    assert [(d, _shape(o)) for d, o in found] == _here(settings, taxonomy, NOTES)
 
 
 def test_an_unfinished_map_lets_go_of_its_tasks(client: Client, preparer: ClusterPreparer) -> None:
