@@ -1,10 +1,10 @@
 """Preparing documents on a Dask distributed cluster, when one machine is not enough.
 
-`cluster_preparer(address, settings, taxonomy)` is a Preparer, the interface of the local process pool
-(`archive/preparing.py`): `map(jobs)` sends each job (document id, file bytes, sidecar bytes) to the
-workers of the Dask scheduler at `address`, which run `Pipeline.prepare` there, and yields
-`(document id, Document | RejectedInput)` in the jobs' order to the single writer on this machine. The
-choices, and why (README, "A cluster of machines", says the same for operators):
+`cluster_preparer(address, settings, taxonomy)` is a Preparer like the local process pool
+(`archive/preparing.py`): `map(jobs)` sends the jobs (document id, file bytes, sidecar bytes) to the
+workers of the Dask scheduler at `address`, which run `Pipeline.prepare`, and yields `(document id,
+Document | RejectedInput)` in the jobs' order to the single writer here. The choices, and why (README,
+"A cluster of machines", says the same for operators):
 
 - **The bytes travel with the tasks; nothing is shared.** The writer reads documents/ (it must: fixity
   is checked on the bytes it reads) and each task carries its files and sidecars. Workers need no archive
@@ -36,17 +36,15 @@ choices, and why (README, "A cluster of machines", says the same for operators):
 - **The time budget per file** holds on the workers: each runs the reader process of `isolation.py`.
   Dask's nanny starts workers as daemonic processes, which may not start children: workers must run with
   `DASK_DISTRIBUTED__WORKER__DAEMON=False` (or without a nanny); a daemonic worker is refused at connect.
-- **Same code everywhere.** `remote.versions()` digests the archive package's own files and names the
-  versions of the libraries that shape a `Document` (the Whoosh pin, the readers); it is computed here, on
-  the scheduler (which unpickles every task, so it must import this archive too) and on every worker at
-  connect, and any difference refuses the cluster (`ClusterMismatch`, naming the machines). Every task
-  checks it again where it runs: a worker that joins later or restarts from other code stops the batch
-  rather than slipping in a different document.
+- **Same code everywhere.** `remote.versions()` (a digest of the archive package's files, the versions of
+  the Whoosh pin and the readers) is compared at connect with the scheduler's (it unpickles every task)
+  and every worker's: any difference refuses the cluster (`ClusterMismatch`). Every task checks it again
+  where it runs, so a worker that joins later with other code stops the batch, not slips in a document.
 - **An unreachable scheduler** is told within `timeout` seconds: the address is probed (connect, Dask's
   `identity`) before a client is made, as a client pointed at a port where something else listens can
   wait forever. No answer, not a scheduler, no worker in time, lost mid-batch: `SchedulerUnreachable`.
 
-`distributed` is imported only here, and only when a scheduler is set (the `cluster` extra).
+`distributed` (the `cluster` extra) is imported here and in `remote.py` only once a scheduler is set.
 """
 
 from __future__ import annotations
@@ -93,8 +91,7 @@ STALL_SECONDS = 1.0
 tries to reconnect for `timeout` seconds first, then closes)."""
 
 BYTES_IN_FLIGHT = 256 * 1024 * 1024
-"""File bytes on the cluster at once (the scheduler holds each task's bytes until its result is taken):
-a window of large PDFs stays within this, past one file."""
+"""File bytes on the cluster at once (the scheduler holds a task's bytes until its result is taken)."""
 
 
 def preparer_for(settings: Settings, taxonomy: Taxonomy) -> ClusterPreparer | None:
@@ -150,8 +147,9 @@ class ClusterPreparer:
         self._pipeline = pipeline  # the name of the worker plugin that holds it
         self._expected = remote.versions()
         self._batch = 0
-        # a task's bytes are part of its graph: no "large graph" warning for the files the archive accepts
-        self._threshold = max(max_file_bytes, CHUNK_BYTES) + 1024 * 1024
+        # a task's bytes are part of its graph: no "large graph" warning for files the archive accepts (a
+        # task closes once past CHUNK_BYTES, so it holds at most that and one more file)
+        self._threshold = CHUNK_BYTES + max_file_bytes + 1024 * 1024
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[str, Prepared]]:
         """`(document id, Document | RejectedInput)` for each job, in the jobs' order, as results arrive."""
