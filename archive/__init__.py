@@ -56,6 +56,7 @@ _HOMES: dict[str, str] = {
     # errors: the data a front end turns into a status and a message
     "ArchiveError": "errors",
     "ArchiveBusy": "errors",
+    "ClusterMismatch": "errors",
     "CursorExpired": "errors",
     "DocumentNotFound": "errors",
     "FixityError": "errors",
@@ -63,6 +64,7 @@ _HOMES: dict[str, str] = {
     "ReaderFailed": "errors",
     "ReaderUnavailable": "errors",
     "RejectedInput": "errors",
+    "SchedulerUnreachable": "errors",
     "SettingsError": "errors",
     "StorageError": "errors",
     "TaxonomyError": "errors",
@@ -91,6 +93,7 @@ __all__ = [
     "ArchiveBusy",
     "ArchiveError",
     "Block",
+    "ClusterMismatch",
     "CursorExpired",
     "Document",
     "DocumentNotFound",
@@ -107,6 +110,7 @@ __all__ = [
     "ReaderUnavailable",
     "RejectedInput",
     "Report",
+    "SchedulerUnreachable",
     "SearchRequest",
     "SearchResults",
     "Settings",
@@ -157,6 +161,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
         ArchiveError as ArchiveError,
     )
     from .errors import (
+        ClusterMismatch as ClusterMismatch,
+    )
+    from .errors import (
         CursorExpired as CursorExpired,
     )
     from .errors import (
@@ -176,6 +183,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     )
     from .errors import (
         RejectedInput as RejectedInput,
+    )
+    from .errors import (
+        SchedulerUnreachable as SchedulerUnreachable,
     )
     from .errors import (
         SettingsError as SettingsError,

@@ -24,6 +24,7 @@ examples:
   archive add ~/inbox/communique.pdf ~/inbox/article.html --to 2024
   archive reindex                 # index new, changed and removed files of documents/
   archive reindex --full          # rebuild everything beside the live index, then swap
+  archive reindex --full --scheduler tcp://10.0.0.5:8786   # prepare the documents on a Dask cluster
   archive search 'blanchiment aggravé' --agency eurojust
   archive search '"garde à vue" mineurs' --year 2023 --json
   archive search ''               # browse everything, newest first
@@ -50,6 +51,7 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     p = _command(sub, "add", "copy files into documents/ and index them", cmd_add)
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders to add")
     p.add_argument("--to", dest="folder", metavar="FOLDER", help="folder inside documents/ (e.g. 2024)")
+    _scheduler_argument(p)
 
     p = _command(sub, "reindex", "bring the index in line with documents/", cmd_reindex)
     p.add_argument("--full", action="store_true", help="rebuild a complete new index and swap it in")
@@ -58,6 +60,7 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="index originals that differ from the fixity manifest (edited or deleted by hand) and record them",
     )
+    _scheduler_argument(p)
 
     _search_arguments(_command(sub, "search", "search passages", cmd_search))
 
@@ -86,6 +89,16 @@ def _command(
     )
     p.set_defaults(func=func)
     return p
+
+
+def _scheduler_argument(p: argparse.ArgumentParser) -> None:
+    """`--scheduler ADDRESS`: the documents prepared on a Dask cluster (README, "A cluster of machines")."""
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="prepare the documents on the Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(default: $ARCHIVE_SCHEDULER; unset: on this machine)",
+    )
 
 
 def _search_arguments(p: argparse.ArgumentParser) -> None:
@@ -124,7 +137,7 @@ def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> 
     parser = build_parser(extend)
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env(home=args.home)
+        settings = Settings.from_env(home=args.home, scheduler=getattr(args, "scheduler", None))
     except ValueError as e:
         print(f"archive: {e}", file=sys.stderr)
         return 2
@@ -218,6 +231,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     archive reindex
     archive reindex --full     # after editing taxonomy.toml
     archive reindex --accept-changes   # after editing or deleting originals by hand
+    archive reindex --full --scheduler tcp://10.0.0.5:8786   # on a Dask cluster
     """
     archive = Archive(settings)
     try:

@@ -171,6 +171,46 @@ class SettingsError(ArchiveError, ValueError):
         self.variable = variable
 
 
+class SchedulerUnreachable(ArchiveError):
+    """The Dask scheduler named by `--scheduler` / ARCHIVE_SCHEDULER cannot be used: not reached in time, not
+    a Dask scheduler, no worker joined it, or it went away mid-batch. Nothing was written."""
+
+    code = "scheduler_unreachable"
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(
+            f"cannot prepare documents on the cluster at {address}: {reason}. Check that `dask scheduler` "
+            "and at least one `dask worker` run there and that this machine reaches the port, or leave out "
+            "--scheduler (unset ARCHIVE_SCHEDULER) to prepare them on this machine; nothing was written"
+        )
+        self.address = address
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[SchedulerUnreachable], tuple[str, str]]:  # crosses process boundaries
+        return (type(self), (self.address, self.reason))
+
+
+class ClusterMismatch(ArchiveError):
+    """Workers of the Dask cluster that cannot prepare documents exactly as this machine would: another
+    archive code or library pin, or a worker that may not start the reader process. Nothing was written."""
+
+    code = "cluster_mismatch"
+
+    def __init__(self, address: str, workers: dict[str, str]) -> None:
+        listed = "; ".join(f"{worker}: {what}" for worker, what in sorted(workers.items())[:5])
+        more = f" (and {len(workers) - 5} more)" if len(workers) > 5 else ""
+        super().__init__(
+            f"refusing the cluster at {address}: {len(workers)} worker(s) would not prepare documents as this "
+            f"machine does: {listed}{more}. Every machine of the cluster needs the same archive code and the "
+            'same virtual environment (README, "A cluster of machines"); nothing was written'
+        )
+        self.address = address
+        self.workers = dict(workers)
+
+    def __reduce__(self) -> tuple[type[ClusterMismatch], tuple[str, dict[str, str]]]:
+        return (type(self), (self.address, self.workers))
+
+
 def relative_to_home(filename: object, home: Path | None) -> str | None:
     """`filename` relative to `home` (`documents/2024/a.txt`), or None when it is elsewhere or unknown."""
     if home is None or not isinstance(filename, str | bytes | os.PathLike):

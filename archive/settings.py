@@ -50,6 +50,8 @@ ENVIRONMENT: dict[str, str] = {
     "ARCHIVE_EXPORT_LIMIT": "most passages one CSV export holds (default 10000)",
     "ARCHIVE_EXTRACTION_CACHE": "keep what the readers made of each file in index/extracted/ so that a rebuild "
     "does not read it again: on, or off to read every file each time (default on)",
+    "ARCHIVE_SCHEDULER": "address of a Dask scheduler (tcp://HOST:8786 or tls://HOST:8786) whose workers "
+    "prepare the documents of add and reindex; unset: they are prepared on this machine",
 }
 """Every setting the environment can give, with its help text (a test keeps this and the README in step)."""
 
@@ -73,6 +75,7 @@ class Settings:
     search_threads: int = DEFAULT_SEARCH_THREADS
     export_limit: int = 10_000  # passages in one CSV export
     extraction_cache: bool = True  # index/extracted/: see extracted.py
+    scheduler: str | None = None  # a Dask scheduler's address; None: documents are prepared here
 
     @property
     def documents_dir(self) -> Path:
@@ -116,8 +119,11 @@ class Settings:
             search_threads=_integer(env, "ARCHIVE_SEARCH_THREADS", DEFAULT_SEARCH_THREADS),
             export_limit=_integer(env, "ARCHIVE_EXPORT_LIMIT", cls.export_limit),
             extraction_cache=_switch(env, "ARCHIVE_EXTRACTION_CACHE", cls.extraction_cache),
+            scheduler=scheduler_address(env.get("ARCHIVE_SCHEDULER")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
+        if "scheduler" in given:  # `--scheduler` is held to the same rule as the variable
+            given["scheduler"] = scheduler_address(str(given["scheduler"]), "--scheduler")
         if "home" in given:
             given["home"] = Path(str(given["home"])).resolve()
         return replace(settings, **given)  # type: ignore[arg-type]
@@ -225,5 +231,25 @@ def _rate_limit(raw: str | None) -> str | None:
         raise SettingsError(
             "ARCHIVE_RATE_LIMIT",
             f"ARCHIVE_RATE_LIMIT: a limit of 0 would refuse everything; use off for none, not {raw!r}",
+        )
+    return value
+
+
+_SCHEDULER = re.compile(
+    r"(?:tcp|tls)://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})"
+)
+
+
+def scheduler_address(raw: str | None, name: str = "ARCHIVE_SCHEDULER") -> str | None:
+    """A Dask scheduler's address, `tcp://host:port` or `tls://host:port`; None when unset or empty."""
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip()
+    found = _SCHEDULER.fullmatch(value)
+    if found is None or not 0 < int(found.group(1)) < 65536:
+        raise SettingsError(
+            "ARCHIVE_SCHEDULER",
+            f"{name} must be a Dask scheduler's address like tcp://10.0.0.5:8786 or tls://cluster.example.org:8786, "
+            f"not {raw!r}",
         )
     return value

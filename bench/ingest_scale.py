@@ -30,7 +30,7 @@ def cluster(b: Bench, home: Path) -> dict[str, Any]:
     local = b.archive(home, ["reindex", "--full", *b.workers_flag("reindex", None)], "cluster-local.log")
     expected = b.stats(home)
     os.environ["PYTHONPATH"] = str(ROOT)  # the workers import this checkout's archive
-    two_workers = LocalCluster(  # type: ignore[no-untyped-call]
+    two_workers = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
     with two_workers as lc:

@@ -34,6 +34,10 @@ SAMPLES: dict[type[core.ArchiveError], core.ArchiveError] = {
     core.StorageError: core.StorageError("reindex", OSError(28, "No space left on device")),
     core.TaxonomyError: core.TaxonomyError("/srv/archive/taxonomy.toml", "agency.x: unknown parent 'y'"),
     core.SettingsError: core.SettingsError("ARCHIVE_EXPORT_LIMIT", "ARCHIVE_EXPORT_LIMIT must be positive"),
+    core.SchedulerUnreachable: core.SchedulerUnreachable("tcp://10.0.0.1:8786", "no answer within 10 s"),
+    core.ClusterMismatch: core.ClusterMismatch(
+        "tcp://10.0.0.1:8786", {"tcp://10.0.0.2:40331": "archive code 1f2e3d4c5b6a, here 0a1b2c3d4e5f"}
+    ),
 }
 """One instance of every core exception class, as the core raises it."""
 

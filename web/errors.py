@@ -18,6 +18,7 @@ from archive import (
     MAX_SELECTED,
     ArchiveBusy,
     ArchiveError,
+    ClusterMismatch,
     CursorExpired,
     DocumentNotFound,
     FixityError,
@@ -26,6 +27,7 @@ from archive import (
     ReaderUnavailable,
     RejectedInput,
     Report,
+    SchedulerUnreachable,
     Settings,
     SettingsError,
     StorageError,
@@ -153,6 +155,20 @@ ANSWERS: dict[type[ArchiveError], Answer] = {
         500,
         "bad_settings",
         "La configuration du service est invalide ; l'administrateur doit la corriger.",
+    ),
+    # The cluster of machines that prepares documents (ARCHIVE_SCHEDULER): away, try later; or running
+    # other code than this server, which only the operator can fix.
+    SchedulerUnreachable: Answer(
+        503,
+        "scheduler_unreachable",
+        "Le cluster de calcul qui prépare les documents est injoignable ; rien n'a été modifié. "
+        "Réessayez plus tard.",
+    ),
+    ClusterMismatch: Answer(
+        500,
+        "cluster_mismatch",
+        "Les machines du cluster de calcul n'exécutent pas la même version de l'archive que ce serveur ; "
+        "rien n'a été modifié. L'administrateur doit les mettre à jour.",
     ),
 }
 """Every core exception class, with its answer; a subclass not named answers as its nearest ancestor."""
