@@ -252,8 +252,8 @@ def _deaths(client: Client) -> int:
 
 
 def _start_readers() -> None:
-    """On a worker: prepare one document, so that its reader process runs."""
-    Pipeline(Settings(home=Path.cwd()), Taxonomy.load()).prepare("a.txt", _note(99), None)
+    """On a worker: prepare one document, so that its reader process runs (no cache: it must read)."""
+    Pipeline(Settings(home=Path.cwd(), extraction_cache=False), Taxonomy.load()).prepare("a.txt", _note(99), None)
 
 
 def _kill_mid_batch(client: Client, preparer: ClusterPreparer, jobs: list[Job]) -> tuple[list[Any], set[str]]:
