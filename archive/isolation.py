@@ -34,6 +34,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import keeper
@@ -72,7 +73,9 @@ def run(reader: Reader, name: str, data: bytes, modules: tuple[str, ...] = ()) -
     """
     if _inside:
         return _read_here(reader, name, data)
-    found: Extracted = _reader.run(reader, (name, data), name, budget(len(data)), modules, expect=Extracted)
+    found: Extracted = _reader.run(
+        Task(reader, (name, data), name, budget(len(data)), modules, expect=Extracted)
+    )
     return found
 
 
@@ -94,6 +97,20 @@ class Fault(Exception):
 # ---------------------------------------------------------------- a slot and its worker
 
 
+@dataclass(frozen=True)
+class Task:
+    """`function(*args)` for the file `name`, to run in a worker within `seconds` of its CPU once the
+    worker has imported `modules` and holds `context` (both outside the budget); it answers an `expect`."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    name: str
+    seconds: float
+    modules: tuple[str, ...] = ()
+    context: object = None
+    expect: type = object
+
+
 class Slot:
     """A place for one worker process: started by the keeper thread when needed, replaced when lost."""
 
@@ -102,50 +119,40 @@ class Slot:
         self._current: _Worker | None = None
         self._closed = False
 
-    def run(
-        self,
-        function: Callable[..., Any],
-        args: tuple[Any, ...],
-        name: str,
-        seconds: float,
-        modules: tuple[str, ...] = (),
-        context: object = None,
-        expect: type = object,
-    ) -> Any:
-        """`function(*args)` in the worker within `seconds` of its CPU, once it has imported `modules`
-        and holds `context` (both outside the budget); its result must be an `expect`.
-
-        RejectedInput for the file `name` (its reader's reason, its budget used up); ReaderUnavailable
-        when the worker failed twice for reasons of its own.
-        """
+    def run(self, task: Task, abandon: threading.Event | None = None) -> Any:
+        """The task's answer. RejectedInput for its file (the reader's reason, the budget used up);
+        ReaderUnavailable when the worker failed twice for reasons of its own, or once `abandon` is set."""
         for attempt in (1, 2):
             worker = None
             try:
                 worker = self._worker()
-                worker.setup(modules, context)
-                return worker.call(function, args, name, seconds, expect)
+                return worker.call(task)
             except _TooComplex:
                 if worker is not None:
                     self._discard(worker)
                 raise RejectedInput(
-                    name,
+                    task.name,
                     "too_complex",
-                    f"reading this file took more than {seconds:.0f} s of computing: too complex to extract",
+                    f"reading this file took more than {task.seconds:.0f} s of computing: too complex to extract",
                 ) from None
             except _Lost as lost:
                 if worker is not None:
                     self._discard(worker)
-                if attempt == 2:
-                    raise ReaderUnavailable(name, lost.code, lost.message) from None
+                if attempt == 2 or (abandon is not None and abandon.is_set()):
+                    raise ReaderUnavailable(task.name, lost.code, lost.message) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def close(self) -> None:
-        """Kill the worker; the slot takes no more work (a call under way fails as ReaderUnavailable)."""
+    def stop(self) -> None:
+        """Kill the worker: a call under way fails, the next call starts a fresh one."""
         with self._lock:
-            self._closed = True
             worker, self._current = self._current, None
         if worker is not None and worker.owner == os.getpid():
             worker.stop()
+
+    def close(self) -> None:
+        """Kill the worker and take no more calls (they fail as ReaderUnavailable)."""
+        self._closed = True
+        self.stop()
 
     def _worker(self) -> _Worker:
         """The live worker of this slot, started by the keeper thread when there is none."""
@@ -205,56 +212,57 @@ class _Worker:
         """Started by this process (not inherited through a fork) and still running."""
         return self.owner == os.getpid() and self.process.is_alive()
 
-    def setup(self, modules: tuple[str, ...], context: object) -> None:
-        """Import the `modules` a reader needs and hold `context` (replacing another), outside any
-        file's budget."""
-        if modules not in self.ready:
-            self._start((_warm, (modules,)))
-            self.ready.add(modules)
-        if context is not None and self.context is not context:
-            self._start((_install, (context,)))
-            self.context = context
+    def call(self, task: Task) -> Any:
+        """The task run in the worker, after its setup; _TooComplex or _Lost if not."""
+        with self.lock:
+            if task.modules not in self.ready:
+                self._start((_warm, (task.modules,)))
+                self.ready.add(task.modules)
+            if task.context is not None and self.context is not task.context:
+                self.context = None
+                self._start((_install, (task.context,)))
+                self.context = task.context
+            return self._call(task)
 
     def _start(self, message: tuple[Any, ...]) -> None:
-        with self.lock:
-            self._send(message)
-            outcome, value = self._receive(lambda started: time.monotonic() - started < START_SECONDS)
+        """A setup step, within START_SECONDS of the wall clock."""
+        self._send(message)
+        outcome, value = self._receive(lambda started: time.monotonic() - started < START_SECONDS)
         if outcome == "timeout":
             raise _Lost("reader_unavailable", f"the reader process did not start in {START_SECONDS:.0f} s")
         if outcome != "result":
             raise _Lost("reader_unavailable", f"the reader process cannot load its libraries ({value})")
 
-    def call(
-        self, function: Callable[..., Any], args: tuple[Any, ...], name: str, seconds: float, expect: type
-    ) -> Any:
-        """`function(*args)` in the worker within `seconds` of its CPU; _TooComplex or _Lost if not."""
-        with self.lock:
-            self._send((function, args))
-            cpu = _cpu_seconds(self.process.pid)
+    def _call(self, task: Task) -> Any:
+        """`task.function(*task.args)` within `task.seconds` of the worker's CPU."""
+        name, seconds = task.name, task.seconds
+        self._send((task.function, task.args))
+        cpu = _cpu_seconds(self.process.pid)
 
-            def keep_waiting(started: float) -> bool:
-                """True while the file has budget left; _TooComplex once used up, _Lost when starved."""
-                now = _cpu_seconds(self.process.pid)
-                used = now - cpu if now is not None and cpu is not None else time.monotonic() - started
-                if used >= seconds:
-                    raise _TooComplex
-                if time.monotonic() - started > seconds + STARVED_SECONDS:
-                    raise _Lost(
-                        "reader_unavailable",
-                        f"the reader process got no computing time for {STARVED_SECONDS:.0f} s",
-                    )
-                return True
+        def keep_waiting(started: float) -> bool:
+            """True while the file has budget left; _TooComplex once used up, _Lost when starved."""
+            now = _cpu_seconds(self.process.pid)
+            used = now - cpu if now is not None and cpu is not None else time.monotonic() - started
+            if used >= seconds:
+                raise _TooComplex
+            if time.monotonic() - started > seconds + STARVED_SECONDS:
+                raise _Lost(
+                    "reader_unavailable",
+                    f"the reader process got no computing time for {STARVED_SECONDS:.0f} s",
+                )
+            return True
 
-            outcome, value = self._receive(keep_waiting, step=min(seconds, 1.0))
+        outcome, value = self._receive(keep_waiting, step=min(seconds, 1.0))
         if outcome == "lost":
             raise _Lost("reader_crashed", str(value))
         if outcome == "raised":
             if isinstance(value, RejectedInput):
                 raise value
             raise RejectedInput(name, "unreadable", f"could not read this file ({value})")
-        if not isinstance(value, expect):
+        if not isinstance(value, task.expect):
             raise _Lost(
-                "reader_crashed", f"the reader answered {type(value).__name__}, not {expect.__name__}"
+                "reader_crashed",
+                f"the reader answered a {type(value).__name__}, not the {task.expect.__name__} asked for",
             )
         return value
 

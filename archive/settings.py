@@ -6,7 +6,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import SettingsError
@@ -48,6 +48,9 @@ ENVIRONMENT: dict[str, str] = {
     "ARCHIVE_SEARCH_THREADS": "searches the service runs at once, the others waiting their turn in arrival "
     f"order (default {DEFAULT_SEARCH_THREADS})",
     "ARCHIVE_EXPORT_LIMIT": "most passages one CSV export holds (default 10000)",
+    "ARCHIVE_INGEST_WORKERS": "worker processes that read, split, analyse and tag files in add, upload and "
+    "reindex, beside the one writing the index; 1: one document at a time, as before (default: the number "
+    "of cores)",
 }
 """Every setting the environment can give, with its help text (a test keeps this and the README in step)."""
 
@@ -70,6 +73,7 @@ class Settings:
     reindex_wait: float = 10.0  # seconds a reindex job waits for another writer
     search_threads: int = DEFAULT_SEARCH_THREADS
     export_limit: int = 10_000  # passages in one CSV export
+    ingest_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes preparing files
 
     @property
     def documents_dir(self) -> Path:
@@ -112,6 +116,7 @@ class Settings:
             reindex_wait=_seconds(env, "ARCHIVE_REINDEX_WAIT", cls.reindex_wait),
             search_threads=_integer(env, "ARCHIVE_SEARCH_THREADS", DEFAULT_SEARCH_THREADS),
             export_limit=_integer(env, "ARCHIVE_EXPORT_LIMIT", cls.export_limit),
+            ingest_workers=_integer(env, "ARCHIVE_INGEST_WORKERS", os.cpu_count() or 1),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "home" in given:
