@@ -198,7 +198,8 @@ def records(document: Document, words: Callable[[Mapping[str, str]], None]) -> I
         section = sections.get(p.section)
         if section is None:
             section = sections[p.section] = analysis.Analyzed(p.section)
-        content = p.terms if p.terms is not None else analysis.Analyzed(p.text)  # analysed once, when prepared
+        # analysed once, when the document was prepared; a passage built otherwise is analysed here
+        content = p.terms if p.terms is not None else analysis.Analyzed(p.text)
         words(content.vocabulary if isinstance(content, Terms) else content.words())
         agency = _merge(p.agency, meta.agency)
         offence = _merge(p.offence, meta.offence)
