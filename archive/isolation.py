@@ -125,6 +125,8 @@ class Slot:
         for attempt in (1, 2):
             worker = None
             try:
+                if abandon is not None and abandon.is_set():
+                    raise _Lost("reader_unavailable", "the reading was stopped")
                 worker = self._worker()
                 return worker.call(task)
             except _TooComplex:

@@ -9,13 +9,12 @@ are held at once, so memory does not grow with the batch. A rejected file is a r
 tags; its reader worker reads), and for more a `Pool`: each document's whole preparation runs in a worker
 process of `archive.isolation`, within the CPU budget of its file (`isolation.budget`), on a worker that
 is replaced when it hangs or dies and that dies with this process. The first worker is this process's own
-reader (`isolation.reader`), already started and warm; the others start only for a batch of more than
-`EXTRA_AFTER` documents and stop with the pool.
+reader (`isolation.reader`), already started and warm; the others start only once a batch has run for
+`EXTRA_AFTER` seconds, and stop with the pool.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -39,10 +38,10 @@ AHEAD = 2
 """Jobs taken per worker before the first result is handed back: one being prepared, one waiting, so
 that a worker never waits for the writer to ask for the next."""
 
-EXTRA_AFTER = 4
-"""A pool starts workers beyond the process's reader only once a batch has more documents than this: a
-worker takes about 0.5 s of CPU to start (Python, numpy, Whoosh, the pipeline), the time to prepare about
-40 small documents, so an upload of a file or two is prepared by the reader, already warm."""
+EXTRA_AFTER = 0.3
+"""Seconds a batch runs on the process's reader before the pool starts its other workers: about what
+starting one costs (0.25 to 0.35 s of CPU measured with Python, the pipeline's modules and a format's
+readers), so that a batch shorter than that (an upload of a few files) is prepared by the reader, warm."""
 
 
 class Preparer(Protocol):
@@ -105,9 +104,9 @@ class Pool:
         self._budget = budget
         self._shared = isolation.reader()
         self._own = [isolation.Slot() for _ in range(self.workers - 1)]
-        self._free: queue.SimpleQueue[isolation.Slot] = queue.SimpleQueue()
-        self._free.put(self._shared)
-        self._opened = False  # whether the own slots are in `_free`
+        self._free = _Free(self._shared)
+        self._opening = threading.Timer(EXTRA_AFTER, self._open)  # started with the first job
+        self._opening.daemon = True
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="archive-prepare")
         self._lock = threading.Lock()  # guards the two below
         self._abandon = threading.Event()  # set by close: calls under way are not tried again
@@ -117,9 +116,9 @@ class Pool:
         """Each job prepared by the first free worker; results handed back in the jobs' order."""
         pending: deque[tuple[str, Future[Prepared]]] = deque()
         try:
-            for count, job in enumerate(jobs, start=1):
-                if count > EXTRA_AFTER and not self._opened:
-                    self._open()
+            for job in jobs:
+                if self._opening.ident is None:  # not started yet
+                    self._opening.start()
                 pending.append((job[0], self._threads.submit(self._prepare, job)))
                 if len(pending) >= AHEAD * self.workers:
                     document_id, future = pending.popleft()
@@ -133,6 +132,7 @@ class Pool:
 
     def close(self) -> None:
         """Stop this pool's workers and any document still being prepared; the reader stays."""
+        self._opening.cancel()
         with self._lock:
             self._abandon.set()
             if self._shared_busy:
@@ -149,14 +149,13 @@ class Pool:
 
     def _open(self) -> None:
         """Let the batch use the other workers (each started at its first document)."""
-        self._opened = True
         for slot in self._own:
-            self._free.put(slot)
+            self._free.put(slot, used=False)
 
     def _prepare(self, job: Job) -> Prepared:
         """In one of this process's threads: the job run by a free worker, rejections returned."""
         document_id, data, _ = job
-        slot = self._free.get()
+        slot = self._free.take()
         try:
             with self._lock:
                 if self._abandon.is_set():
@@ -181,6 +180,30 @@ class Pool:
                 if slot is self._shared:
                     self._shared_busy = False
             self._free.put(slot)
+
+
+class _Free:
+    """The slots not at work, the most recently used taken first: a batch keeps busy the workers it has
+    started (warm: libraries imported, caches filled) and starts another only when all of them are."""
+
+    def __init__(self, first: isolation.Slot) -> None:
+        self._slots = deque([first])
+        self._changed = threading.Condition()
+
+    def put(self, slot: isolation.Slot, used: bool = True) -> None:
+        """Give back a slot (`used`: it has a worker, taken before those never used)."""
+        with self._changed:
+            if used:
+                self._slots.append(slot)
+            else:
+                self._slots.appendleft(slot)
+            self._changed.notify()
+
+    def take(self) -> isolation.Slot:
+        """A free slot, waiting for one if need be."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._slots))
+            return self._slots.pop()
 
 
 def _prepare(document_id: str, data: bytes, sidecar: bytes | None) -> Document:

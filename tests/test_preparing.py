@@ -25,7 +25,7 @@ from archive.errors import ReaderUnavailable, RejectedInput
 from archive.home import Archive
 from archive.models import Document, SearchRequest
 from archive.pipeline import Pipeline
-from archive.preparing import AHEAD, EXTRA_AFTER, InProcess, Job, Pool, Prepared, local_preparer
+from archive.preparing import AHEAD, InProcess, Job, Pool, Prepared, local_preparer
 from archive.settings import Settings
 from archive.taxonomy import Taxonomy
 
@@ -166,8 +166,8 @@ def test_a_batch_and_its_pool_stop_when_the_reader_of_the_results_stops(pipeline
     """A caller that stops reading (an error, Ctrl-C) leaves no job running and no worker of the pool
     behind; the process's own reader stays for the next write."""
     with Watcher() as watcher, Pool(pipeline, 2) as pool:
-        for handed, _ in enumerate(pool.map(_judgements(40, 20)), start=1):
-            if handed == EXTRA_AFTER + 3:
+        for _ in pool.map(_judgements(60, 300)):
+            if len(_readers_of(os.getpid())) >= 2:  # the pool's own worker, started after EXTRA_AFTER s
                 break
     assert len(watcher.seen) >= 2  # the reader and a worker of the pool's own
     assert wait_until(
@@ -191,40 +191,41 @@ def test_a_file_over_its_budget_is_rejected_its_worker_replaced_and_the_batch_go
 
     with Watcher() as watcher, Pool(pipeline, 2, budget=budget) as pool:
         found = list(pool.map(jobs))
+        gone = {pid for pid in watcher.seen if not _alive(pid)}  # before the pool stops its own
     assert [d for d, _ in found] == [job[0] for job in jobs]
     outcome = dict(found)["grand.md"]
     assert isinstance(outcome, RejectedInput) and not isinstance(outcome, ReaderUnavailable)
     assert outcome.reason_code == "too_complex"
     assert all(isinstance(p, Document) for d, p in found if d != "grand.md")
-    assert len(watcher.seen) >= 3  # two workers, and the one that replaced the worker killed
+    assert len(gone) == 1  # the worker that spent the budget, killed; another prepared the files after it
 
 
 def test_a_worker_killed_mid_document_is_replaced_and_the_document_prepared_again(pipeline: Pipeline) -> None:
-    jobs = _judgements(12, 150)
+    jobs = _judgements(8, 1000)
     expected = list(InProcess(pipeline).map(jobs))
     found: list[tuple[str, Prepared]] = []
     killed: list[int] = []
     before: dict[int, int] = {}
 
-    def busy() -> bool:
-        """Whether a worker used CPU since the last look (it is preparing a document): it is killed."""
+    def kill_a_busy_one() -> None:
+        """Kill a worker that used CPU since the last look: it is preparing a document (0.2 s each)."""
         for pid in _readers_of(os.getpid()):
             cpu = _cpu(pid)
             if before.get(pid, cpu) < cpu:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
-                return True
+                return
             before[pid] = cpu
-        return False
 
     with Watcher() as watcher, Pool(pipeline, 2) as pool:
-        for handed, result in enumerate(pool.map(jobs), start=1):
+        for result in pool.map(jobs):
             found.append(result)
-            if handed == EXTRA_AFTER + 1:  # both workers at work, jobs waiting
-                wait_until(busy, "a worker busy with a document, killed")
+            if not killed and len(_readers_of(os.getpid())) >= 2:  # both at work, jobs waiting
+                kill_a_busy_one()
     assert [d for d, _ in found] == [job[0] for job in jobs]
     for (_, a), (_, b) in zip(expected, found, strict=True):
         _same(a, b)  # nothing rejected: the document the worker held was prepared again
+    assert killed, "the batch ended before its second worker started"
     assert killed[0] in watcher.seen and not _alive(killed[0])
     assert len(watcher.seen) >= 3
 
@@ -235,7 +236,7 @@ def test_no_worker_outlives_its_parent(tmp_path: Path) -> None:
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     (home / "documents").mkdir(parents=True)
     inbox.mkdir()
-    for name, data, _ in _judgements(24, 200):
+    for name, data, _ in _judgements(30, 600):
         (inbox / Path(name).name).write_bytes(data)
     env = archive_env(home, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     proc = subprocess.Popen(
