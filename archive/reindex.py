@@ -56,7 +56,8 @@ def reindex(write: Write, full: bool, progress: Progress | None, accept_changes:
 
 
 class _Plan:
-    """A reindex's decisions, one document at a time."""
+    """A reindex's decisions, one document at a time; those to prepare again are prepared together, in
+    order, by the write's workers (`prepare_all`)."""
 
     def __init__(self, write: Write, records: Records, indexed: Records) -> None:
         self.write = write
@@ -79,7 +80,7 @@ class _Plan:
             )
 
     def take(self, document_id: str, sha: str, duplicate_of: str | None) -> None:
-        """Decide one readable document: a duplicate, unchanged, prepared again, or rejected."""
+        """Decide one readable document: a duplicate, unchanged, rejected, or set aside to prepare again."""
         if duplicate_of is not None:
             self.outcomes.append(Outcome(document_id, "duplicate", duplicate_of=duplicate_of))
             return
