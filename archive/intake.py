@@ -64,8 +64,9 @@ def store_and_index(write: Write, items: Iterable[Item], total: int, progress: P
     """Store the new files among `items` and index them, all or nothing; rejected files stay out."""
     added = _Addition(write)
     try:  # an error or an interrupt at any point (full disk, Ctrl-C) leaves the archive as it was
-        for document_id, prepared in write.prepare_all(added.admit(items, total, progress)):
-            added.take(document_id, prepared)
+        with contextlib.closing(write.prepare_all(added.admit(items, total, progress))) as prepared:
+            for document_id, document in prepared:
+                added.take(document_id, document)
         added.commit()
     except BaseException:
         added.undo()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 from . import fixity, indexer
@@ -106,18 +107,19 @@ class _Plan:
         done = total - len(self.waiting)
         if progress:
             progress(done, total)
-        for i, (document_id, prepared) in enumerate(self.write.prepare_all(self._jobs()), start=1):
-            if progress:
-                progress(done + i, total)
-            if isinstance(prepared, RejectedInput):
-                self._rejected(document_id, prepared)
-                continue
-            self.keep.add(document_id)
-            self.changed.append(prepared)
-            status: Status = "updated" if document_id in self.records else "added"
-            self.outcomes[self.waiting[document_id]] = Outcome(
-                document_id, status, passages=len(prepared.passages)
-            )
+        with closing(self.write.prepare_all(self._jobs())) as results:
+            for i, (document_id, prepared) in enumerate(results, start=1):
+                if progress:
+                    progress(done + i, total)
+                if isinstance(prepared, RejectedInput):
+                    self._rejected(document_id, prepared)
+                    continue
+                self.keep.add(document_id)
+                self.changed.append(prepared)
+                status: Status = "updated" if document_id in self.records else "added"
+                self.outcomes[self.waiting[document_id]] = Outcome(
+                    document_id, status, passages=len(prepared.passages)
+                )
 
     def _jobs(self) -> Iterator[Job]:
         """Each document set aside, read with its sidecar as the workers free up; a file that cannot be

@@ -7,7 +7,7 @@ write succeeds; see `health`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -47,11 +47,11 @@ class Write:
         """Read a stored document and its sidecar, and prepare them; RejectedInput when either fails."""
         return self.prepare(document_id, *self.store.read(document_id, self.settings.max_file_bytes))
 
-    def prepare_all(self, jobs: Iterable[Job]) -> Iterator[tuple[str, Prepared]]:
+    def prepare_all(self, jobs: Iterable[Job]) -> Generator[tuple[str, Prepared], None, None]:
         """Each job prepared, in order, by `settings.ingest_workers` workers (`preparing`), counted like
         `prepare`; a rejected file is a result (RejectedInput, ReaderUnavailable when ours). The jobs are
-        read as workers free up; the workers stop when the results have all been read (or the caller
-        closes the iterator)."""
+        read as workers free up; the workers stop when the results have all been read or the generator
+        is closed (use it in `contextlib.closing`, so that an error stops them at once)."""
         taxonomy, workers = self.pipeline.taxonomy, self.settings.ingest_workers
         with preparing.local_preparer(self.settings, taxonomy, workers) as preparer:
             for document_id, prepared in preparer.map(jobs):
