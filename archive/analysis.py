@@ -155,7 +155,7 @@ def stemming(step: Callable[[str], str]) -> Iterator[None]:
 
 
 def _forget() -> None:
-    for cached in (key, _plain, _surface_terms, _surface):
+    for cached in (key, _plain, _surface):
         cached.cache_clear()
     _CHUNKS.clear()
 
@@ -268,15 +268,9 @@ class Analyzed(str):
         """The words of the text that are not stop words: folded form -> lowercase form as written."""
         return {folded: written for p in self._parts for folded, written in p[3]}
 
-
-Term = tuple[str, int, bool, str]
-"""(key, position, stop, word as written): a token without its offsets."""
-
-
-@lru_cache(maxsize=262_144)
-def _surface_terms(surface: str) -> tuple[Term, ...]:
-    """The terms of one matched word, positions counted from 0 (a match is analysed alone)."""
-    return tuple((t.key, t.position, t.stop, t.word) for t in tokens(surface))
+    def sequence(self) -> list[tuple[str, str]]:
+        """(key, as written) of `words(text)`, without tokenising the text again: what taxonomy matches."""
+        return [w for p in self._parts for w in p[5]]
 
 
 def _chunk(chunk: str) -> tuple[_Surface, ...]:
@@ -292,22 +286,29 @@ def _chunk(chunk: str) -> tuple[_Surface, ...]:
 _CHUNKS: dict[str, tuple[_Surface, ...]] = {}  # looked up inline by Analyzed: the hottest cache
 
 
-_Surface = tuple[int, tuple[str, ...], tuple[int, ...], tuple[tuple[str, str], ...], bool]
+_Pairs = tuple[tuple[str, str], ...]
+_Surface = tuple[int, tuple[str, ...], tuple[int, ...], _Pairs, bool, _Pairs]
 
 
 @lru_cache(maxsize=262_144)
 def _surface(surface: str) -> _Surface:
-    """One matched word's width in positions, kept keys and their offsets, vocabulary words, and
-    whether it keeps at most one key, at its start."""
-    found = _surface_terms(surface)
-    kept = [t for t in found if not t[2]]
-    offsets = tuple(t[1] for t in kept)
+    """One matched word (analysed alone, positions from 0): its width in positions, kept keys and their
+    offsets, vocabulary words, whether it keeps at most one key, at its start, and its `words` (key, as
+    written): the first term of each position unless a stop word."""
+    found = tuple(tokens(surface))
+    kept = [t for t in found if not t.stop]
+    offsets = tuple(t.position for t in kept)
     return (
-        found[-1][1] + 1 if found else 0,
-        tuple(t[0] for t in kept),
+        found[-1].position + 1 if found else 0,
+        tuple(t.key for t in kept),
         offsets,
-        tuple((fold(t[3]), t[3].lower()) for t in kept if t[3].isalnum()),
+        tuple((fold(t.word), t.word.lower()) for t in kept if t.word.isalnum()),
         offsets in ((), (0,)),
+        tuple(
+            (t.key, t.word)
+            for i, t in enumerate(found)
+            if not t.stop and (i == 0 or found[i - 1].position != t.position)
+        ),
     )
 
 

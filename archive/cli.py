@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,11 @@ def build_parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders to add")
     p.add_argument("--to", dest="folder", metavar="FOLDER", help="folder inside documents/ (e.g. 2024)")
     _scheduler_argument(p)
+    _workers_argument(p)
 
     p = _command(sub, "reindex", "bring the index in line with documents/", cmd_reindex)
     p.add_argument("--full", action="store_true", help="rebuild a complete new index and swap it in")
+    _workers_argument(p)
     p.add_argument(
         "--accept-changes",
         action="store_true",
@@ -99,6 +102,26 @@ def _scheduler_argument(p: argparse.ArgumentParser) -> None:
         help="prepare the documents on the Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786 "
         "(default: $ARCHIVE_SCHEDULER; unset: on this machine)",
     )
+
+
+def _workers_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="processes reading and preparing files (default: $ARCHIVE_INGEST_WORKERS or the number of cores)",
+    )
+
+
+def _positive(raw: str) -> int:
+    """A whole number of 1 or more, for argparse (which exits 2 with the message otherwise)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {raw!r}")
+    return value
 
 
 def _search_arguments(p: argparse.ArgumentParser) -> None:
@@ -214,11 +237,12 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     Rejected files (empty, binary, unknown format, PDF without text layer...) are reported and not copied.
 
       archive add rapport.pdf communique.md --to 2024
+      archive add ~/inbox --workers 2
     """
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
-    archive = Archive(settings)
+    archive = Archive(_with_workers(settings, args.workers))
     try:
         return _report(archive.add(args.paths, args.folder, progress=_progress("add")))
     finally:
@@ -232,14 +256,20 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     archive reindex --full     # after editing taxonomy.toml
     archive reindex --accept-changes   # after editing or deleting originals by hand
     archive reindex --full --scheduler tcp://10.0.0.5:8786   # on a Dask cluster
+    archive reindex --full --workers 4
     """
-    archive = Archive(settings)
+    archive = Archive(_with_workers(settings, args.workers))
     try:
         return _report(
             archive.reindex(full=args.full, progress=_progress("reindex"), accept_changes=args.accept_changes)
         )
     finally:
         archive.close()
+
+
+def _with_workers(settings: Settings, workers: int | None) -> Settings:
+    """`settings` with `--workers`, when given, instead of `ARCHIVE_INGEST_WORKERS`."""
+    return settings if workers is None else replace(settings, ingest_workers=workers)
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

@@ -53,6 +53,13 @@ def format_of(name: str) -> str | None:
     return FORMATS.get(PurePosixPath(name).suffix.lower())
 
 
+def libraries(name: str) -> tuple[str, ...]:
+    """The modules the reader of a file named `name` imports: a worker imports them before the file's
+    time budget starts (none when no reader takes the file)."""
+    fmt = format_of(name)
+    return _LIBRARIES[fmt] if fmt else ()
+
+
 def extract(
     name: str, data: bytes, max_bytes: int, cache: ExtractedCache | None = None, sha: str | None = None
 ) -> Extracted:

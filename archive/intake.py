@@ -9,6 +9,7 @@ back, so the archive is left as it was.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -18,6 +19,7 @@ from .errors import ReaderUnavailable, RejectedInput
 from .models import Document
 from .names import safe_folder, safe_name
 from .outcomes import Outcome, Rejection, Report
+from .preparing import Job, Prepared
 from .reindex import reindex
 from .write import Progress, Write
 
@@ -62,10 +64,9 @@ def store_and_index(write: Write, items: Iterable[Item], total: int, progress: P
     """Store the new files among `items` and index them, all or nothing; rejected files stay out."""
     added = _Addition(write)
     try:  # an error or an interrupt at any point (full disk, Ctrl-C) leaves the archive as it was
-        for i, item in enumerate(items):
-            if progress:
-                progress(i, total)
-            added.take(*item)
+        with contextlib.closing(write.prepare_all(added.admit(items, total, progress))) as prepared:
+            for document_id, document in prepared:
+                added.take(document_id, document)
         added.commit()
     except BaseException:
         added.undo()
@@ -85,39 +86,68 @@ class _Addition:
         self.outcomes: list[Outcome] = []
         self.stored: list[Document] = []
         self.written: list[str] = []  # names stored so far, each listed before it is written
+        # files being prepared, in order: the name given, the bytes and sidecar to store, the place
+        # their outcome keeps in `outcomes` (so that outcomes keep the order of the items)
+        self.preparing: deque[tuple[str, bytes, bytes | None, int]] = deque()
 
-    def take(self, folder: str, given: str, read: Callable[[], bytes], sidecar: bytes | None) -> None:
-        """One file: stored and prepared, or found unchanged, a duplicate or rejected (and said so)."""
+    def admit(self, items: Iterable[Item], total: int, progress: Progress | None) -> Iterator[Job]:
+        """The files to prepare among `items`; the others found unchanged, duplicates or rejected (and
+        said so)."""
+        for i, (folder, given, read, sidecar) in enumerate(items):
+            if progress:
+                progress(i, total)
+            try:
+                job = self._admit(folder, given, read, sidecar)
+            except RejectedInput as e:
+                self.outcomes.append(_rejected(given, e))
+                continue
+            if job is not None:
+                self.preparing.append((given, job[1], sidecar, len(self.outcomes)))
+                self.outcomes.append(Outcome(given, "rejected"))  # its place, filled by `take`
+                yield job
+
+    def take(self, document_id: str, prepared: Prepared) -> None:
+        """A file prepared (or rejected): stored, unless a file of this add took its name or content
+        meanwhile."""
+        given, data, sidecar, place = self.preparing.popleft()
+        if isinstance(prepared, RejectedInput):
+            if isinstance(prepared, ReaderUnavailable):
+                self.write.unread.append(document_id)
+            self.outcomes[place] = _rejected(given, prepared)
+            return
         try:
-            found = self._prepare(folder, given, read, sidecar)
+            known = self._known(document_id, given, prepared.sha256)
         except RejectedInput as e:
-            self.outcomes.append(Outcome(given, "rejected", Rejection(e.reason_code, e.reason)))
+            known = _rejected(given, e)
+        if known is None:
+            known = self._put(given, document_id, data, sidecar)
+        if known is not None:
+            self.outcomes[place] = known
             return
-        if found is None:
-            return
-        document, data = found
-        if not self._put(given, document.id, data, sidecar):
-            return
-        self.manifest[document.id] = document.sha256
-        self.by_sha[document.sha256] = document.id
-        self.stored.append(document)
-        self.outcomes.append(Outcome(document.id, "added", passages=len(document.passages)))
+        self.manifest[document_id] = prepared.sha256
+        self.by_sha[prepared.sha256] = document_id
+        self.stored.append(prepared)
+        self.outcomes[place] = Outcome(document_id, "added", passages=len(prepared.passages))
 
-    def _prepare(
-        self, folder: str, given: str, read: Callable[[], bytes], sidecar: bytes | None
-    ) -> tuple[Document, bytes] | None:
-        """The file read and prepared; None when it is stored already (unchanged) or a duplicate."""
+    def _admit(self, folder: str, given: str, read: Callable[[], bytes], sidecar: bytes | None) -> Job | None:
+        """The file read, as a job to prepare; None when it is stored already (unchanged) or a duplicate."""
         document_id = PurePosixPath(safe_folder(folder), safe_name(given)).as_posix()
         try:
             data = read()
         except OSError as e:
             raise RejectedInput(given, "unreadable", f"cannot read: {e.strerror}") from None
-        sha = sha256_bytes(data)
+        known = self._known(document_id, given, sha256_bytes(data))
+        if known is not None:
+            self.outcomes.append(known)
+            return None
+        return document_id, data, sidecar
+
+    def _known(self, document_id: str, given: str, sha: str) -> Outcome | None:
+        """The file already stored (unchanged) or a duplicate; RejectedInput when its name is taken."""
         target = self.store.target(document_id)  # refused when the way there is a link
         if target.exists():
             if sha256_file(target) == sha:
-                self.outcomes.append(Outcome(document_id, "unchanged"))
-                return None
+                return Outcome(document_id, "unchanged")
             raise RejectedInput(
                 given,
                 "name_taken",
@@ -125,16 +155,11 @@ class _Addition:
                 "rename it, or remove the stored one first",
             )
         if sha in self.by_sha:
-            self.outcomes.append(Outcome(given, "duplicate", duplicate_of=self.by_sha[sha]))
-            return None
-        try:
-            return self.write.prepare(document_id, data, sidecar), data
-        except ReaderUnavailable:
-            self.write.unread.append(document_id)
-            raise
+            return Outcome(given, "duplicate", duplicate_of=self.by_sha[sha])
+        return None
 
-    def _put(self, given: str, document_id: str, data: bytes, sidecar: bytes | None) -> bool:
-        """Store a file and its sidecar; False (and rejected) when its name was taken meanwhile."""
+    def _put(self, given: str, document_id: str, data: bytes, sidecar: bytes | None) -> Outcome | None:
+        """Store a file and its sidecar; its rejection when its name was taken meanwhile."""
         mark = len(self.written)
         try:
             self.written.append(document_id)  # before the write: an interrupt in between is undone too
@@ -146,9 +171,8 @@ class _Addition:
             for name in self.written[mark:-1]:  # only what this file stored before the refusal
                 (self.store.root / name).unlink()
             del self.written[mark:]
-            self.outcomes.append(Outcome(given, "rejected", Rejection(e.reason_code, e.reason)))
-            return False
-        return True
+            return _rejected(given, e)
+        return None
 
     def commit(self) -> None:
         """Record the stored files in the manifest and index them."""
@@ -169,6 +193,10 @@ class _Addition:
         with contextlib.suppress(OSError):
             if self.store.read_manifest() != self.before:
                 self.store.write_manifest(self.before)
+
+
+def _rejected(given: str, e: RejectedInput) -> Outcome:
+    return Outcome(given, "rejected", Rejection(e.reason_code, e.reason))
 
 
 def _lone_sidecar(path: Path) -> Callable[[], bytes]:

@@ -13,29 +13,31 @@ document for a reason of our own (see `ReaderUnavailable` and `Archive.reindex`)
   failure is reported, as `ReaderUnavailable`;
 - a worker starts, and imports the readers a format needs, before any file's budget starts.
 
-Worker lifetime: the worker dies with the process that started it, even on SIGKILL, through Linux's
-`PR_SET_PDEATHSIG`. That signal fires when the *thread* that started the worker exits, so workers are
-started by one keeper thread that lives as long as the process, never by the short-lived thread of a
-job or a request (which killed the reader after the first reindex job of a server). A forked child
-never uses its parent's worker.
+A `Slot` holds one worker and replaces it when it is lost; `run` uses the process's own slot (`reader`),
+and `archive.preparing` runs whole documents (read, split, analysed, tagged) on several slots at once,
+each within the same budget. A function running in a worker that calls `run` reads there, in-process:
+the worker is already the isolation.
+
+Worker lifetime: a worker dies with the process that started it, even on SIGKILL, because the keeper
+thread starts it (`archive.keeper`). A forked child never uses its parent's worker.
 """
 
 from __future__ import annotations
 
 import atexit
-import concurrent.futures
 import contextlib
 import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
-import queue
 import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from . import keeper
 from .errors import ReaderUnavailable, RejectedInput
 from .models import Extracted
 
@@ -69,36 +71,116 @@ def run(reader: Reader, name: str, data: bytes, modules: tuple[str, ...] = ()) -
     RejectedInput when the file cannot be read (its own fault, with the reader's reason or its budget
     used up); ReaderUnavailable when the worker failed twice for reasons of its own.
     """
-    seconds = budget(len(data))
-    for attempt in (1, 2):
-        worker = None
-        try:
-            worker = _worker()
-            worker.prepare(modules)
-            return worker.call(reader, name, data, seconds)
-        except _TooComplex:
-            if worker is not None:
-                _discard(worker)
-            raise RejectedInput(
-                name,
-                "too_complex",
-                f"reading this file took more than {seconds:.0f} s of computing: too complex to extract",
-            ) from None
-        except _Lost as lost:
-            if worker is not None:
-                _discard(worker)
-            if attempt == 2:
-                raise ReaderUnavailable(name, lost.code, lost.message) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+    if _inside:
+        return _read_here(reader, name, data)
+    found: Extracted = _reader.run(
+        Task(reader, (name, data), name, budget(len(data)), modules, expect=Extracted)
+    )
+    return found
 
 
-def die_with_parent() -> None:
-    """In a child: be killed when the thread that started it dies, even by SIGKILL (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+def reader() -> Slot:
+    """The slot of this process's long-lived worker, the one `run` uses."""
+    return _reader
 
 
-# ---------------------------------------------------------------- the worker
+def context() -> Any:
+    """In a worker: the object the last `Slot.run` with a `context` installed (None if none did)."""
+    return _context
+
+
+class Fault(Exception):
+    """Raised by a function running in a worker for a failure of ours, not the file's: the worker is
+    replaced and the file tried again, then reported as ReaderUnavailable."""
+
+
+# ---------------------------------------------------------------- a slot and its worker
+
+
+@dataclass(frozen=True)
+class Task:
+    """`function(*args)` for the file `name`, to run in a worker within `seconds` of its CPU once the
+    worker has imported `modules` and holds `context` (both outside the budget); it answers an `expect`."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    name: str
+    seconds: float
+    modules: tuple[str, ...] = ()
+    context: object = None
+    expect: type = object
+
+
+class Slot:
+    """A place for one worker process: started by the keeper thread when needed, replaced when lost."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # one thread at a time finds or starts the worker
+        self._current: _Worker | None = None
+        self._closed = False
+
+    def run(self, task: Task, abandon: threading.Event | None = None) -> Any:
+        """The task's answer. RejectedInput for its file (the reader's reason, the budget used up);
+        ReaderUnavailable when the worker failed twice for reasons of its own, or once `abandon` is set."""
+        for attempt in (1, 2):
+            worker = None
+            try:
+                if abandon is not None and abandon.is_set():
+                    raise _Lost("reader_unavailable", "the reading was stopped")
+                worker = self._worker()
+                return worker.call(task)
+            except _TooComplex:
+                if worker is not None:
+                    self._discard(worker)
+                raise RejectedInput(
+                    task.name,
+                    "too_complex",
+                    f"reading this file took more than {task.seconds:.0f} s of computing: too complex to extract",
+                ) from None
+            except _Lost as lost:
+                if worker is not None:
+                    self._discard(worker)
+                if attempt == 2 or (abandon is not None and abandon.is_set()):
+                    raise ReaderUnavailable(task.name, lost.code, lost.message) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def stop(self) -> None:
+        """Kill the worker: a call under way fails, the next call starts a fresh one."""
+        with self._lock:
+            worker, self._current = self._current, None
+        if worker is not None and worker.owner == os.getpid():
+            worker.stop()
+
+    def close(self) -> None:
+        """Kill the worker and take no more calls (they fail as ReaderUnavailable)."""
+        self._closed = True
+        self.stop()
+
+    def _worker(self) -> _Worker:
+        """The live worker of this slot, started by the keeper thread when there is none."""
+        with self._lock:
+            if self._closed:
+                raise _Lost("reader_unavailable", "the reader processes were stopped")
+            worker = self._current
+            if worker is not None and worker.usable():
+                return worker
+            try:
+                fresh = keeper.start(_Worker)
+            except OSError as e:  # no process or pipe to be had (EAGAIN, EMFILE): ours, not the file's
+                raise _Lost(
+                    "reader_unavailable", f"the reader process could not start ({e.strerror})"
+                ) from None
+            self._current = fresh
+        if worker is not None and worker.owner == os.getpid():
+            worker.stop()  # dead already; its pipe is closed here
+        return fresh
+
+    def _discard(self, worker: _Worker) -> None:
+        """Kill a worker that failed; the next file starts a fresh one."""
+        with self._lock:
+            if self._current is worker:
+                self._current = None
+        worker.stop()
 
 
 class _TooComplex(Exception):
@@ -124,6 +206,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.ready: set[tuple[str, ...]] = set()
+        self.context: object = None
         self.lock = threading.Lock()
         self.owner = os.getpid()
 
@@ -131,47 +214,58 @@ class _Worker:
         """Started by this process (not inherited through a fork) and still running."""
         return self.owner == os.getpid() and self.process.is_alive()
 
-    def prepare(self, modules: tuple[str, ...]) -> None:
-        """Import the `modules` a reader needs, outside any file's budget."""
-        if modules in self.ready:
-            return
+    def call(self, task: Task) -> Any:
+        """The task run in the worker, after its setup; _TooComplex or _Lost if not."""
         with self.lock:
-            self._send((_warm, (modules,)))
-            outcome, value = self._receive(lambda started: time.monotonic() - started < START_SECONDS)
+            if task.modules not in self.ready:
+                self._start((_warm, (task.modules,)))
+                self.ready.add(task.modules)
+            if task.context is not None and self.context is not task.context:
+                self.context = None
+                self._start((_install, (task.context,)))
+                self.context = task.context
+            return self._call(task)
+
+    def _start(self, message: tuple[Any, ...]) -> None:
+        """A setup step, within START_SECONDS of the wall clock."""
+        self._send(message)
+        outcome, value = self._receive(lambda started: time.monotonic() - started < START_SECONDS)
         if outcome == "timeout":
             raise _Lost("reader_unavailable", f"the reader process did not start in {START_SECONDS:.0f} s")
-        if outcome == "raised":
+        if outcome != "result":
             raise _Lost("reader_unavailable", f"the reader process cannot load its libraries ({value})")
-        self.ready.add(modules)
 
-    def call(self, reader: Reader, name: str, data: bytes, seconds: float) -> Extracted:
-        """`reader(name, data)` in the worker within `seconds` of its CPU; _TooComplex or _Lost if not."""
-        with self.lock:
-            self._send((reader, (name, data)))
-            cpu = _cpu_seconds(self.process.pid)
+    def _call(self, task: Task) -> Any:
+        """`task.function(*task.args)` within `task.seconds` of the worker's CPU."""
+        name, seconds = task.name, task.seconds
+        self._send((task.function, task.args))
+        cpu = _cpu_seconds(self.process.pid)
 
-            def keep_waiting(started: float) -> bool:
-                """True while the file has budget left; _TooComplex once used up, _Lost when starved."""
-                now = _cpu_seconds(self.process.pid)
-                used = now - cpu if now is not None and cpu is not None else time.monotonic() - started
-                if used >= seconds:
-                    raise _TooComplex
-                if time.monotonic() - started > seconds + STARVED_SECONDS:
-                    raise _Lost(
-                        "reader_unavailable",
-                        f"the reader process got no computing time for {STARVED_SECONDS:.0f} s",
-                    )
-                return True
+        def keep_waiting(started: float) -> bool:
+            """True while the file has budget left; _TooComplex once used up, _Lost when starved."""
+            now = _cpu_seconds(self.process.pid)
+            used = now - cpu if now is not None and cpu is not None else time.monotonic() - started
+            if used >= seconds:
+                raise _TooComplex
+            if time.monotonic() - started > seconds + STARVED_SECONDS:
+                raise _Lost(
+                    "reader_unavailable",
+                    f"the reader process got no computing time for {STARVED_SECONDS:.0f} s",
+                )
+            return True
 
-            outcome, value = self._receive(keep_waiting, step=min(seconds, 1.0))
+        outcome, value = self._receive(keep_waiting, step=min(seconds, 1.0))
         if outcome == "lost":
             raise _Lost("reader_crashed", str(value))
         if outcome == "raised":
             if isinstance(value, RejectedInput):
                 raise value
             raise RejectedInput(name, "unreadable", f"could not read this file ({value})")
-        if not isinstance(value, Extracted):
-            raise _Lost("reader_crashed", f"the reader answered {type(value).__name__}, not a text")
+        if not isinstance(value, task.expect):
+            raise _Lost(
+                "reader_crashed",
+                f"the reader answered a {type(value).__name__}, not the {task.expect.__name__} asked for",
+            )
         return value
 
     def _send(self, message: tuple[Any, ...]) -> None:
@@ -193,7 +287,9 @@ class _Worker:
                 try:
                     outcome, value = self._conn.recv()
                 except (EOFError, OSError):
-                    raise _Lost("reader_crashed", "the reader crashed on this file (out of memory?)") from None
+                    raise _Lost(
+                        "reader_crashed", "the reader crashed on this file (out of memory?)"
+                    ) from None
                 return str(outcome), value
             if sentinel in ready:
                 raise _Lost("reader_crashed", "the reader crashed on this file (out of memory?)")
@@ -211,7 +307,9 @@ class _Worker:
 
 def _serve(conn: Any) -> None:
     """The worker's loop: run each (function, args) received, send back its result or its error."""
-    die_with_parent()
+    global _inside
+    _inside = True
+    keeper.die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
     with contextlib.suppress(OSError, ValueError, AttributeError):
         import resource
@@ -232,6 +330,8 @@ def _serve(conn: Any) -> None:
             message = ("raised", e)
         except MemoryError:  # the heap limit, or the machine's: not evidence against the file
             message = ("lost", "the reader ran out of memory on this file")
+        except Fault as e:
+            message = ("lost", str(e))
         except (Exception, RecursionError) as e:  # a reader's bug costs one file, never the worker
             message = ("raised", type(e).__name__)
         try:
@@ -246,6 +346,26 @@ def _warm(modules: tuple[str, ...]) -> None:
 
     for module in modules:
         importlib.import_module(module)
+
+
+def _install(value: object) -> None:
+    """In the worker: hold `value` for the functions that follow (`context()`)."""
+    global _context
+    _context = value
+
+
+def _read_here(reader: Reader, name: str, data: bytes) -> Extracted:
+    """`run` in a worker: the reader called directly, its bugs turned into a rejection as `_serve` does."""
+    try:
+        return reader(name, data)
+    except (RejectedInput, MemoryError):
+        raise
+    except (Exception, RecursionError) as e:  # a reader's bug costs one file, never the worker
+        raise RejectedInput(name, "unreadable", f"could not read this file ({type(e).__name__})") from None
+
+
+_inside = False  # True in a worker process
+_context: Any = None  # in a worker: what `_install` was given last
 
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -263,67 +383,8 @@ def _cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
 
 
-# ---------------------------------------------------------------- the keeper thread
+# ---------------------------------------------------------------- the process's own slot
 
 
-_lock = threading.Lock()  # guards _keeper
-_start_lock = threading.Lock()  # one thread at a time finds or starts the worker
-_current: _Worker | None = None
-_keeper: tuple[int, queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]] | None = None
-
-
-def _worker() -> _Worker:
-    """The live worker of this process, started by the keeper thread when there is none."""
-    global _current
-    with _start_lock:
-        worker = _current
-        if worker is not None and worker.usable():
-            return worker
-        try:
-            fresh: _Worker = _in_keeper(_Worker)
-        except OSError as e:  # no process or pipe to be had (EAGAIN, EMFILE): ours, not the file's
-            raise _Lost("reader_unavailable", f"the reader process could not start ({e.strerror})") from None
-        _current = fresh
-    if worker is not None and worker.owner == os.getpid():
-        worker.stop()  # dead already; its pipe is closed here
-    return fresh
-
-
-def _discard(worker: _Worker) -> None:
-    """Kill a worker that failed; the next file starts a fresh one."""
-    global _current
-    with _start_lock:
-        if _current is worker:
-            _current = None
-    worker.stop()
-
-
-def _in_keeper(function: Callable[[], Any]) -> Any:
-    """Run `function` in the keeper thread, the one thread of this process that never ends."""
-    global _keeper
-    with _lock:
-        if _keeper is None or _keeper[0] != os.getpid():  # first use, or a forked child
-            requests: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
-            requests = queue.SimpleQueue()
-            threading.Thread(target=_keep, args=(requests,), name="archive-reader-keeper", daemon=True).start()
-            _keeper = (os.getpid(), requests)
-        requests = _keeper[1]
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    requests.put((function, future))
-    return future.result()
-
-
-def _keep(requests: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]) -> None:
-    while True:
-        function, future = requests.get()
-        try:
-            future.set_result(function())
-        except BaseException as e:  # handed to the caller, which raises it
-            future.set_exception(e)
-
-
-@atexit.register
-def _shutdown() -> None:
-    worker = _current
-    if worker is not None and worker.owner == os.getpid():
-        worker.stop()
+_reader = Slot()
+atexit.register(_reader.close)

@@ -8,7 +8,8 @@ problems `check` finds) is in outcomes.py; what a search asks, request.py; what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 
 from . import wire
 
@@ -74,6 +75,17 @@ class Extracted:
 
 
 @dataclass(frozen=True)
+class Terms:
+    """A passage's text as analysed once where it was prepared (`analysis.Analyzed`), for the writer: the
+    keys of its words that are not stop words with their positions, and its vocabulary (folded -> as
+    written). Flat arrays, so that it crosses a process boundary cheaply."""
+
+    keys: tuple[str, ...]
+    positions: array[int]  # typecode "I"
+    vocabulary: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Passage:
     """A readable piece of a document; `start`/`end` are offsets in the document's clean text."""
 
@@ -85,6 +97,7 @@ class Passage:
     text: str
     agency: tuple[str, ...] = ()
     offence: tuple[str, ...] = ()
+    terms: Terms | None = field(default=None, compare=False, repr=False)  # None: analysed when indexed
 
     @property
     def id(self) -> str:

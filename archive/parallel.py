@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .isolation import die_with_parent
+from .keeper import die_with_parent
 
 NAME = "archive-index-helper"
 _BATCH = 64  # documents per message

@@ -1,4 +1,4 @@
-"""From a file's bytes to a `Document`: extract, split into passages, tag, fingerprint.
+"""From a file's bytes to a `Document`: extract, split into passages, analyse and tag them, fingerprint.
 
 No file of the archive is read or written here: the callers hand over the bytes (`Store.read`), so the
 same pipeline serves a reindex, an upload and a check.
@@ -7,12 +7,13 @@ same pipeline serves a reindex, an upload and a check.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import replace
 
-from . import extract, metadata, passages
+from . import analysis, extract, metadata, passages
 from .documents import sha256_bytes
 from .extracted import DIRECTORY, ExtractedCache
-from .models import Document
+from .models import Document, Terms
 from .schema import SCHEMA_VERSION
 from .settings import Settings
 from .taxonomy import Taxonomy
@@ -36,9 +37,10 @@ class Pipeline:
             found.blocks, document_id, self.settings.passage_min_words, self.settings.passage_max_words
         )
         tagged = []
-        for p in pieces:
-            tags = self.taxonomy.detect(p.text)
-            tagged.append(replace(p, agency=tags["agency"], offence=tags["offence"]))
+        for p in pieces:  # each passage analysed once: its tags and the index's terms come from that
+            analyzed = analysis.Analyzed(p.text)
+            tags = self.taxonomy.detect(analyzed)
+            tagged.append(replace(p, agency=tags["agency"], offence=tags["offence"], terms=_terms(analyzed)))
         return Document(
             document_id, sha, self.fingerprint(sha, sidecar), found.format, meta, tuple(tagged), len(data)
         )
@@ -54,3 +56,9 @@ class Pipeline:
             str(self.settings.passage_max_words),
         ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _terms(analyzed: analysis.Analyzed) -> Terms:
+    """What the writer needs of an analysed passage, as flat values that pickle cheaply."""
+    keys, positions = analyzed.kept()
+    return Terms(tuple(keys), array("I", positions), analyzed.words())

@@ -10,7 +10,7 @@ encoding every posting's positions at once (`archive.codec.positions`). Nothing 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from .codec import pickled
 from .codec.blockwriter import PostingLists, write_field
 from .codec.positions import RawPositions, packed
 from .codec.ragged import Ints, Ragged
+from .models import Terms
 
 
 class Pool:
@@ -30,7 +31,7 @@ class Pool:
         self._schema = schema
         self._fields: dict[str, _Tokens | _Postings] = {}
 
-    def add_text(self, fieldname: str, value: Analyzed, docnum: int) -> int:
+    def add_text(self, fieldname: str, value: Analyzed | Terms, docnum: int) -> int:
         """Index an analysed text in a positions field; returns the field's length (words kept)."""
         field = self._field(fieldname)
         if not isinstance(field, _Tokens):
@@ -87,12 +88,17 @@ class _Tokens:
         self._docnums = array("I")
         self._counts = array("I")
 
-    def add_text(self, value: Analyzed, docnum: int) -> int:
-        """Append a text's words (memoised on it: one title serves many passages); its length."""
-        found = value.memo.get(self)  # a title or heading is shared by all the passages under it
-        if found is None:
-            found = value.memo[self] = self._encode(value)
-        tids, positions = found
+    def add_text(self, value: Analyzed | Terms, docnum: int) -> int:
+        """Append a text's words (an `Analyzed` one's memoised on it: one title serves many passages);
+        its length."""
+        if isinstance(value, Terms):
+            tids, positions = self._encode(value.keys), value.positions
+        else:
+            found = value.memo.get(self)  # a title or heading is shared by all the passages under it
+            if found is None:
+                keys, kept = value.kept()
+                found = value.memo[self] = self._encode(keys), array("I", kept)
+            tids, positions = found
         if tids:
             self._tids.extend(tids)
             self._positions.extend(positions)
@@ -100,11 +106,11 @@ class _Tokens:
             self._counts.append(len(tids))
         return len(tids)
 
-    def _encode(self, value: Analyzed) -> tuple[array[int], array[int]]:
+    def _encode(self, keys: Iterable[str]) -> array[int]:
+        """The term numbers of `keys`, numbered in order of first occurrence in the segment."""
         ids = self._ids
         setdefault = ids.setdefault
-        kept = value.kept()
-        return array("I", [setdefault(k, len(ids)) for k in kept[0]]), array("I", kept[1])
+        return array("I", [setdefault(k, len(ids)) for k in keys])
 
     def add_posting(self, text: bytes, docnum: int, weight: float, value: bytes | None) -> None:
         """A posting from another segment (a merge): its positions, decoded, become words again."""

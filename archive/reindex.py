@@ -8,6 +8,8 @@ fingerprint) is kept, what is gone is removed. An indexed document is never drop
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 from . import fixity, indexer
@@ -15,6 +17,7 @@ from .documents import read_sidecar
 from .errors import FixityError, ReaderFailed, ReaderUnavailable, RejectedInput
 from .models import Document, Status
 from .outcomes import Outcome, Rejection, Report, printable
+from .preparing import Job
 from .write import Progress, Write
 
 Records = dict[str, dict[str, Any]]
@@ -33,11 +36,10 @@ def reindex(write: Write, full: bool, progress: Progress | None, accept_changes:
     altered, missing = ([], []) if accept_changes else (diff.all_altered(), diff.missing())
     if altered or missing:
         raise FixityError(altered, missing)
-    for i, document_id in enumerate(diff.ids, start=1):
-        if progress:
-            progress(i - 1, len(diff.ids))
+    for document_id in diff.ids:
         if document_id in diff.shas:
             plan.take(document_id, diff.shas[document_id], diff.duplicates.get(document_id))
+    plan.prepare_all(progress, len(diff.ids))
     if plan.lost:  # never replace the live index with a smaller one because our reader failed
         raise ReaderFailed("reindex --full" if full else "reindex", plan.lost)
     removed = sorted(set(plan.records) - plan.keep)
@@ -57,7 +59,8 @@ def reindex(write: Write, full: bool, progress: Progress | None, accept_changes:
 
 
 class _Plan:
-    """A reindex's decisions, one document at a time."""
+    """A reindex's decisions, one document at a time; those to prepare again are prepared together, in
+    order, by the write's workers (`prepare_all`)."""
 
     def __init__(self, write: Write, records: Records, indexed: Records) -> None:
         self.write = write
@@ -67,6 +70,7 @@ class _Plan:
         self.changed: list[Document] = []
         self.lost: list[tuple[str, str]] = []  # indexed documents the reader failed on: (id, reason)
         self.keep: set[str] = set()
+        self.waiting: dict[str, int] = {}  # documents to prepare again, and their outcome's place
 
     def refuse(self, diff: fixity.Diff) -> None:
         """The files the walk refused and those it could not read: rejected, and lost if indexed."""
@@ -79,7 +83,7 @@ class _Plan:
             )
 
     def take(self, document_id: str, sha: str, duplicate_of: str | None) -> None:
-        """Decide one readable document: a duplicate, unchanged, prepared again, or rejected."""
+        """Decide one readable document: a duplicate, unchanged, rejected, or set aside to prepare again."""
         if duplicate_of is not None:
             self.outcomes.append(Outcome(document_id, "duplicate", duplicate_of=duplicate_of))
             return
@@ -97,28 +101,50 @@ class _Plan:
             self.keep.add(document_id)
             self.outcomes.append(Outcome(document_id, "unchanged", passages=record.get("passages", 0)))
             return
-        document = self._prepare(document_id)
-        if document is None:
-            return
-        self.keep.add(document_id)
-        self.changed.append(document)
-        status: Status = "updated" if document_id in self.records else "added"
-        self.outcomes.append(Outcome(document_id, status, passages=len(document.passages)))
+        self.waiting[document_id] = len(self.outcomes)  # its outcome's place, filled by `prepare_all`
+        self.outcomes.append(Outcome(document_id, "rejected"))
 
-    def _prepare(self, document_id: str) -> Document | None:
-        """The document read and prepared again, or None when it was rejected (and why is recorded)."""
-        try:
-            return self.write.read_and_prepare(document_id)
-        except ReaderUnavailable as e:
+    def prepare_all(self, progress: Progress | None, total: int) -> None:
+        """Read and prepare the documents `take` set aside, in order, through the write's workers."""
+        done = total - len(self.waiting)
+        if progress:
+            progress(done, total)
+        with closing(self.write.prepare_all(self._jobs())) as results:
+            for i, (document_id, prepared) in enumerate(results, start=1):
+                if progress:
+                    progress(done + i, total)
+                if isinstance(prepared, RejectedInput):
+                    self._rejected(document_id, prepared)
+                    continue
+                self.keep.add(document_id)
+                self.changed.append(prepared)
+                status: Status = "updated" if document_id in self.records else "added"
+                self.outcomes[self.waiting[document_id]] = Outcome(
+                    document_id, status, passages=len(prepared.passages)
+                )
+
+    def _jobs(self) -> Iterator[Job]:
+        """Each document set aside, read with its sidecar as the workers free up; a file that cannot be
+        read is rejected here."""
+        for document_id in self.waiting:
+            try:
+                data, sidecar = self.write.store.read(document_id, self.write.settings.max_file_bytes)
+            except RejectedInput as e:
+                self._rejected(document_id, e)
+                continue
+            yield document_id, data, sidecar
+
+    def _rejected(self, document_id: str, e: RejectedInput) -> None:
+        """A document that could not be read or prepared again: rejected, and lost if that is our fault."""
+        if isinstance(e, ReaderUnavailable):
             if document_id in self.indexed:
                 self.lost.append((document_id, e.reason))
             else:
                 self.write.unread.append(document_id)
-            self.outcomes.append(Outcome(document_id, "rejected", Rejection(e.reason_code, e.reason)))
-        except RejectedInput as e:
-            if e.reason_code == "too_complex" and document_id in self.indexed:
-                # indexed before within its budget: a slower or busier machine, not a new fault of the
-                # file; refuse to drop it rather than shrink the index
-                self.lost.append((document_id, e.reason))
-            self.outcomes.append(Outcome(document_id, "rejected", Rejection(e.reason_code, e.reason)))
-        return None
+        elif e.reason_code == "too_complex" and document_id in self.indexed:
+            # indexed before within its budget: a slower or busier machine, not a new fault of the
+            # file; refuse to drop it rather than shrink the index
+            self.lost.append((document_id, e.reason))
+        self.outcomes[self.waiting[document_id]] = Outcome(
+            document_id, "rejected", Rejection(e.reason_code, e.reason)
+        )

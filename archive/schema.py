@@ -27,7 +27,7 @@ from whoosh.system import pack_uint
 
 from . import analysis
 from .codec.positions import RawPositions
-from .models import Document
+from .models import Document, Terms
 
 SCHEMA_VERSION = 9
 """7: the text fields' positions are raw ints (`codec.positions.RawPositions`), no longer pickled.
@@ -187,7 +187,9 @@ def build_schema() -> fields.Schema:
 def records(document: Document, words: Callable[[Mapping[str, str]], None]) -> Iterator[dict[str, Any]]:
     """The fields of a document's index records: one per passage (`kind=p`), then its own (`kind=d`).
 
-    The words of its title and of each passage, as analysed (folded -> as written), go to `words`.
+    A passage's text goes to the index as the `Terms` it was analysed into when it was prepared (as an
+    `Analyzed` text when it carries none). The words of its title and of each passage, as analysed
+    (folded -> as written), go to `words`.
     """
     meta = document.metadata
     title = analysis.Analyzed(meta.title)
@@ -198,8 +200,9 @@ def records(document: Document, words: Callable[[Mapping[str, str]], None]) -> I
         section = sections.get(p.section)
         if section is None:
             section = sections[p.section] = analysis.Analyzed(p.section)
-        content = analysis.Analyzed(p.text)
-        words(content.words())
+        # analysed once, when the document was prepared; a passage built otherwise is analysed here
+        content = p.terms if p.terms is not None else analysis.Analyzed(p.text)
+        words(content.vocabulary if isinstance(content, Terms) else content.words())
         agency = _merge(p.agency, meta.agency)
         offence = _merge(p.offence, meta.offence)
         yield {

@@ -6,7 +6,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import SettingsError
@@ -52,6 +52,9 @@ ENVIRONMENT: dict[str, str] = {
     "does not read it again: on, or off to read every file each time (default on)",
     "ARCHIVE_SCHEDULER": "address of a Dask scheduler (tcp://HOST:8786 or tls://HOST:8786) whose workers "
     "prepare the documents of add and reindex; unset: they are prepared on this machine",
+    "ARCHIVE_INGEST_WORKERS": "worker processes that read, split, analyse and tag files in add, upload and "
+    "reindex, beside the one writing the index; 1: one document at a time, as before (default: the number "
+    "of cores)",
 }
 """Every setting the environment can give, with its help text (a test keeps this and the README in step)."""
 
@@ -76,6 +79,7 @@ class Settings:
     export_limit: int = 10_000  # passages in one CSV export
     extraction_cache: bool = True  # index/extracted/: see extracted.py
     scheduler: str | None = None  # a Dask scheduler's address; None: documents are prepared here
+    ingest_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes preparing files
 
     @property
     def documents_dir(self) -> Path:
@@ -120,6 +124,7 @@ class Settings:
             export_limit=_integer(env, "ARCHIVE_EXPORT_LIMIT", cls.export_limit),
             extraction_cache=_switch(env, "ARCHIVE_EXTRACTION_CACHE", cls.extraction_cache),
             scheduler=scheduler_address(env.get("ARCHIVE_SCHEDULER")),
+            ingest_workers=_integer(env, "ARCHIVE_INGEST_WORKERS", os.cpu_count() or 1),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "scheduler" in given:  # `--scheduler` is held to the same rule as the variable

@@ -24,11 +24,12 @@ import json
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .analysis import fold, key_sequence, words
+from .analysis import Analyzed, fold, key_sequence, words
 from .errors import TaxonomyError
 
 KINDS: tuple[str, ...] = ("agency", "offence")
@@ -106,8 +107,11 @@ class Taxonomy:
         return cls(entries)
 
     def detect(self, text: str) -> dict[str, tuple[str, ...]]:
-        """The ids of each kind mentioned in `text`, with their parents, in order of first mention."""
-        words = _words(text)
+        """The ids of each kind mentioned in `text`, with their parents, in order of first mention.
+
+        An `Analyzed` text is matched through the analysis it carries, never tokenised again."""
+        analyzed = text if isinstance(text, Analyzed) else Analyzed(text)
+        words = [(key, _acronym(word)) for key, word in analyzed.sequence()]
         found: dict[str, tuple[str, ...]] = {}
         for kind, matcher in self._matchers.items():
             ids: dict[str, None] = {}
@@ -152,6 +156,7 @@ def _words(text: str) -> list[_Word]:
     return [(t.key, _acronym(t.word)) for t in words(text)]
 
 
+@lru_cache(maxsize=65_536)
 def _acronym(word: str) -> str | None:
     """The folded letters of a word written in capitals (`P.N.F.` -> `pnf`), or None."""
     bare = word.replace(".", "")

@@ -7,16 +7,17 @@ write succeeds; see `health`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from . import health, indexer
+from . import health, indexer, preparing
 from .documents import Store
 from .errors import ArchiveError, ReaderFailed, ReaderUnavailable, StorageError
 from .lock import WriteLock
 from .models import Document
 from .pipeline import Pipeline
+from .preparing import Job, Prepared
 from .searcher import Searcher
 from .settings import Settings
 
@@ -45,6 +46,17 @@ class Write:
     def read_and_prepare(self, document_id: str) -> Document:
         """Read a stored document and its sidecar, and prepare them; RejectedInput when either fails."""
         return self.prepare(document_id, *self.store.read(document_id, self.settings.max_file_bytes))
+
+    def prepare_all(self, jobs: Iterable[Job]) -> Generator[tuple[str, Prepared], None, None]:
+        """Each job prepared, in order, by `settings.ingest_workers` workers (`preparing`), counted like
+        `prepare`; a rejected file is a result (RejectedInput, ReaderUnavailable when ours). The jobs are
+        read as workers free up; the workers stop when the results have all been read or the generator
+        is closed (use it in `contextlib.closing`, so that an error stops them at once)."""
+        taxonomy, workers = self.pipeline.taxonomy, self.settings.ingest_workers
+        with preparing.local_preparer(self.settings, taxonomy, workers) as preparer:
+            for document_id, prepared in preparer.map(jobs):
+                self.prepared += 1
+                yield document_id, prepared
 
 
 @contextmanager

@@ -204,7 +204,8 @@ def test_any_text_tokenizes_with_offsets_inside_the_text(text: str) -> None:
 )
 def test_index_terms_equal_the_tokens_without_offsets(text: str) -> None:
     """The indexer's cached road (each word as written, each whitespace-free chunk analysed alone) gives
-    what `tokens` gives: kept keys with their positions, vocabulary words."""
+    what `tokens` gives: kept keys with their positions, vocabulary words, and what `words` gives to the
+    taxonomy (one word per position), so that a passage analysed once serves the index and the tags."""
     expected = [(t.key, t.position, t.stop, t.word) for t in analysis.tokens(text)]
     analyzed = analysis.Analyzed(text)
     kept = [(key, position) for key, position, stop, _ in expected if not stop]
@@ -212,3 +213,4 @@ def test_index_terms_equal_the_tokens_without_offsets(text: str) -> None:
     assert analyzed.words() == {
         analysis.fold(word): word.lower() for _, _, stop, word in expected if not stop and word.isalnum()
     }
+    assert analyzed.sequence() == [(t.key, t.word) for t in analysis.words(text)]

@@ -470,6 +470,9 @@ def test_stats(indexed: Path) -> None:
         ["add"],
         ["remove"],
         ["reindex", "--fulll"],
+        ["reindex", "--workers", "0"],
+        ["reindex", "--workers", "deux"],
+        ["add", ".", "--workers", "-1"],
     ],
 )
 def test_usage_errors_exit_2(indexed: Path, argv: list[str]) -> None:
@@ -485,6 +488,28 @@ def test_bad_environment_values_are_usage_errors(indexed: Path, variable: str) -
     assert result.returncode == 2
     assert variable in result.stderr
     no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    ("argv", "raw"), [(["reindex"], "0"), (["reindex", "--full"], "beaucoup"), (["add", "."], "-4")]
+)
+def test_a_bad_number_of_ingest_workers_is_a_usage_error(indexed: Path, argv: list[str], raw: str) -> None:
+    result = run(indexed, *argv, env={"ARCHIVE_INGEST_WORKERS": raw})
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "ARCHIVE_INGEST_WORKERS" in result.stderr and repr(raw) in result.stderr
+    no_traceback(result)
+
+
+def test_the_workers_flag_overrides_the_setting_for_one_command(home_copy: Path) -> None:
+    """`--workers 1` (the pipeline in the writing process) and `--workers 2` (a pool of two) over a
+    setting saying the other: the same index, searched the same."""
+    one = run(home_copy, "reindex", "--full", "--workers", "1", env={"ARCHIVE_INGEST_WORKERS": "2"})
+    assert one.returncode == 0, one.stderr
+    first = [search_json(home_copy, q) for q in ("blanchiment", "", "douane OR proxénétisme")]
+    two = run(home_copy, "reindex", "--full", "--workers", "2", env={"ARCHIVE_INGEST_WORKERS": "1"})
+    assert two.returncode == 0, two.stderr
+    again = [search_json(home_copy, q) for q in ("blanchiment", "", "douane OR proxénétisme")]
+    assert [(b["hits"], b["facets"]) for b in again] == [(b["hits"], b["facets"]) for b in first]
 
 
 @functools.cache

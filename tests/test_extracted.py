@@ -41,7 +41,8 @@ BIG = 10 * 1024 * 1024
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the files handed to a reader process from now on (the real reader reads them)."""
+    """The names of the files handed to a reader process from now on (the real reader reads them), in this
+    process: the tests that count them prepare with one worker (`ingest_workers=1`)."""
     seen: list[str] = []
     real = isolation.run
 
@@ -78,14 +79,16 @@ def _entry(cache: ExtractedCache, data: bytes, fmt: str) -> Path:
 
 
 def test_a_rebuild_after_a_taxonomy_edit_starts_no_reader(mixed: Path, calls: list[str]) -> None:
-    with Archive(Settings(home=mixed)) as archive:
+    with Archive(Settings(home=mixed, ingest_workers=1)) as archive:
         archive.reindex()
         before = _passages(archive)
     assert sorted(calls) == sorted([*SMALL_ARCHIVE, "page.html", "texte.pdf"])
     assert len(_entries(mixed)) == len(calls)
     calls.clear()
     (mixed / "taxonomy.toml").write_text(TAXONOMY, encoding="utf-8")
-    with Archive(Settings(home=mixed)) as archive:  # a new process reads the edited taxonomy
+    with Archive(
+        Settings(home=mixed, ingest_workers=1)
+    ) as archive:  # a new process reads the edited taxonomy
         report = archive.reindex()
         after = _passages(archive)
     assert calls == []
@@ -97,14 +100,14 @@ def test_a_rebuild_after_a_taxonomy_edit_starts_no_reader(mixed: Path, calls: li
 def test_a_rebuild_succeeds_from_the_cache_while_every_reader_is_killed(mixed: Path) -> None:
     """The proof without counting: no reader process lives long enough to read a file, yet the rebuild
     after a taxonomy edit completes; with the cache off, the same rebuild fails (`reader_failed`)."""
-    with Archive(Settings(home=mixed)) as archive:
+    with Archive(Settings(home=mixed, ingest_workers=1)) as archive:
         archive.reindex()
         before = _passages(archive)
     (mixed / "taxonomy.toml").write_text(TAXONOMY, encoding="utf-8")
-    uncached = Archive(Settings(home=mixed, extraction_cache=False))
+    uncached = Archive(Settings(home=mixed, ingest_workers=1, extraction_cache=False))
     with uncached, Killer(os.getpid()), pytest.raises(ReaderFailed):
         uncached.reindex()
-    with Archive(Settings(home=mixed)) as archive, Killer(os.getpid()):
+    with Archive(Settings(home=mixed, ingest_workers=1)) as archive, Killer(os.getpid()):
         report = archive.reindex(full=True)
         assert not report.rejected, report
         assert _passages(archive).keys() == before.keys()
@@ -112,7 +115,9 @@ def test_a_rebuild_succeeds_from_the_cache_while_every_reader_is_killed(mixed: P
 
 def test_the_cache_off_reads_every_file_and_writes_nothing(mixed: Path, calls: list[str]) -> None:
     with Archive(
-        Settings.from_env({"ARCHIVE_HOME": str(mixed), "ARCHIVE_EXTRACTION_CACHE": "off"})
+        Settings.from_env(
+            {"ARCHIVE_HOME": str(mixed), "ARCHIVE_EXTRACTION_CACHE": "off", "ARCHIVE_INGEST_WORKERS": "1"}
+        )
     ) as archive:
         archive.reindex()
         archive.reindex(full=True)

@@ -28,7 +28,7 @@ from typing import Any, cast
 import pytest
 
 from archive import isolation
-from archive.errors import ReaderFailed, ReaderUnavailable
+from archive.errors import ReaderFailed, ReaderUnavailable, RejectedInput
 from archive.home import Archive
 from archive.models import Block, Extracted
 from archive.request import SearchRequest
@@ -192,6 +192,36 @@ def test_running_out_of_memory_is_not_blamed_on_the_file() -> None:
     with pytest.raises(ReaderUnavailable) as lost:
         isolation.run(_out_of_memory, "a.txt", b"x")
     assert lost.value.reason_code == "reader_crashed" and "memory" in lost.value.reason
+
+
+def _fault_of_ours(name: str) -> Extracted:
+    raise isolation.Fault("a bug of ours while preparing")
+
+
+def _reads_in_the_worker(name: str) -> Extracted:
+    """In a worker, `isolation.run` reads right there (a nested worker would escape the budget)."""
+    return isolation.run(_buggy_reader, name, b"x")
+
+
+def _buggy_reader(name: str, data: bytes) -> Extracted:
+    raise KeyError(os.getpid())
+
+
+def test_a_fault_of_ours_in_a_worker_is_tried_again_then_reported_as_ours() -> None:
+    slot = isolation.Slot()
+    try:
+        with pytest.raises(ReaderUnavailable) as lost:
+            slot.run(isolation.Task(_fault_of_ours, ("a.md",), "a.md", 5.0))
+        assert lost.value.reason_code == "reader_crashed" and "bug of ours" in lost.value.reason
+        with pytest.raises(RejectedInput) as refused:  # a reader's bug, in the worker: the file's
+            slot.run(isolation.Task(_reads_in_the_worker, ("a.md",), "a.md", 5.0))
+        assert not isinstance(refused.value, ReaderUnavailable)
+        assert refused.value.reason_code == "unreadable"
+        assert refused.value.reason == "could not read this file (KeyError)"
+    finally:
+        slot.close()
+    with pytest.raises(ReaderUnavailable):  # a closed slot takes no more work
+        slot.run(isolation.Task(_fault_of_ours, ("a.md",), "a.md", 5.0))
 
 
 def test_a_full_rebuild_never_shrinks_the_index_when_the_reader_keeps_failing(tmp_path: Path) -> None:

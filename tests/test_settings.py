@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ def test_defaults_are_the_measured_ones(tmp_path: Path) -> None:
     settings = Settings.from_env({}, home=tmp_path)
     assert (settings.write_wait, settings.reindex_wait) == (5.0, 10.0)
     assert (settings.search_threads, settings.export_limit) == (2, 10_000)
+    assert settings.ingest_workers == Settings(home=tmp_path).ingest_workers == (os.cpu_count() or 1)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +28,8 @@ def test_defaults_are_the_measured_ones(tmp_path: Path) -> None:
         ("ARCHIVE_REINDEX_WAIT", "30", "reindex_wait", 30.0),
         ("ARCHIVE_SEARCH_THREADS", "4", "search_threads", 4),
         ("ARCHIVE_EXPORT_LIMIT", "500", "export_limit", 500),
+        ("ARCHIVE_INGEST_WORKERS", "1", "ingest_workers", 1),
+        ("ARCHIVE_INGEST_WORKERS", "6", "ingest_workers", 6),
     ],
 )
 def test_knobs_come_from_the_environment(variable: str, raw: str, field: str, value: object) -> None:
@@ -42,6 +46,9 @@ def test_knobs_come_from_the_environment(variable: str, raw: str, field: str, va
         ("ARCHIVE_SEARCH_THREADS", "0"),
         ("ARCHIVE_SEARCH_THREADS", "1.5"),
         ("ARCHIVE_EXPORT_LIMIT", "lots"),
+        ("ARCHIVE_INGEST_WORKERS", "0"),
+        ("ARCHIVE_INGEST_WORKERS", "-2"),
+        ("ARCHIVE_INGEST_WORKERS", "all"),
         ("ARCHIVE_MAX_FILE_MB", "-3"),
         ("ARCHIVE_BASE_URL", "ftp://example.org"),
         ("ARCHIVE_CORS_ORIGINS", "*,https://a.example.org"),

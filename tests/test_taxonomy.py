@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from archive import analysis
+from archive import taxonomy as taxonomy_rules
 from archive.errors import ArchiveError, TaxonomyError
 from archive.home import Archive
 from archive.request import SearchRequest
@@ -347,3 +351,40 @@ def test_labelled_tagging_set_is_sound_and_met(taxonomy: Taxonomy) -> None:
     for facet in tagging.FACETS:
         assert current[facet]["precision"] >= 0.95
         assert current[facet]["recall"] >= before[facet]["recall"]
+
+
+def _by_tokenising(taxonomy: Taxonomy, text: str) -> dict[str, tuple[str, ...]]:
+    """Detection as it ran before issue 15: the passage tokenised again (`analysis.words`), apart from the
+    analysis the index uses."""
+    words = [(t.key, taxonomy_rules._acronym(t.word)) for t in analysis.words(text)]
+    found: dict[str, tuple[str, ...]] = {}
+    for kind, matcher in taxonomy._matchers.items():
+        ids: dict[str, None] = {}
+        for entry_id in taxonomy_rules._mentions(matcher, words):
+            ids.update(dict.fromkeys(taxonomy.lineage(kind, entry_id)))
+        found[kind] = tuple(ids)
+    return found
+
+
+_TAXONOMY = Taxonomy.load()
+_PHRASES = sorted(
+    {p for t in _TAXONOMY.entries.values() for e in t.values() for p in (*e.aliases, *e.exclusions)}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(_PHRASES).map(lambda p: p.upper() if len(p) < 8 else p)
+        | st.sampled_from(
+            ["l'", "d’", "de la", "à", "—", "anti-", "P.N.F.", "O.N.U.", "stade", "\n", ",", "."]
+        )
+        | st.text(max_size=6),
+        max_size=25,
+    ).map(" ".join)
+)
+def test_tags_from_the_analysed_passage_equal_tags_from_tokenising_it_again(text: str) -> None:
+    """Passages are tagged from the analysis that also feeds the index (`Analyzed.sequence`), no longer
+    by tokenising their text again: the tags are the same."""
+    taxonomy = _TAXONOMY
+    assert taxonomy.detect(analysis.Analyzed(text)) == taxonomy.detect(text) == _by_tokenising(taxonomy, text)

@@ -22,6 +22,7 @@ from whoosh.codec import whoosh3
 from whoosh.writing import SegmentWriter
 
 from ..analysis import Analyzed
+from ..models import Terms
 from ..pool import Pool
 from .ragged import deflate
 from .reader import field_lengths
@@ -97,7 +98,7 @@ class Writer(SegmentWriter):  # type: ignore[misc]
             if value is None:
                 continue
             length = 0
-            if text and isinstance(value, Analyzed):
+            if text and isinstance(value, Analyzed | Terms):  # analysed once, where it was prepared
                 length = pool.add_text(name, value, docnum)
             elif field.indexed:
                 for term, frequency, weight, encoded in field.format.word_values(
