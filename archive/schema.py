@@ -58,7 +58,7 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
 
     def __call__(
         self,
-        value: str,
+        value: str | Terms,
         positions: bool = False,
         chars: bool = False,
         keeporiginal: bool = False,
@@ -71,6 +71,9 @@ class FrenchTokenizer(Tokenizer):  # type: ignore[misc]
     ) -> Iterator[WhooshToken]:
         """Whoosh's tokenizer protocol: one token object, reused, per word (the folded value if not tokenizing)."""
         token = WhooshToken(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if isinstance(value, Terms):  # analysed where it was prepared: its kept words, at their positions
+            yield from _carried(token, value, positions, start_pos)
+            return
         if not tokenize:  # wildcard, prefix and range texts: folded, never stemmed
             token.original = token.text = analysis.fold(value)
             token.boost = 1.0
@@ -276,3 +279,13 @@ def _document_record(document: Document) -> dict[str, Any]:
 def _merge(a: tuple[str, ...], b: tuple[str, ...]) -> list[str]:
     """Both groups of ids, first seen first."""
     return list(dict.fromkeys((*a, *b)))
+
+
+def _carried(token: WhooshToken, terms: Terms, positions: bool, start_pos: int) -> Iterator[WhooshToken]:
+    """The tokens of a passage analysed elsewhere (`Terms`: no offsets, no stop words), for a field whose
+    format reads tokens rather than our arrays (a Whoosh `Positions` field of an older index)."""
+    for key, position in zip(terms.keys, terms.positions, strict=True):
+        token.text, token.stopped, token.boost = key, False, 1.0
+        if positions:
+            token.pos = start_pos + position
+        yield token
