@@ -161,31 +161,55 @@ def update(
     removed: Iterable[str],
     taxonomy_fingerprint: str,
     progress: Progress | None = None,
-) -> None:
-    """Replace changed documents and drop removed ones in the live generation, in one Whoosh commit."""
+) -> bool:
+    """Replace changed documents and drop removed ones in the live generation, in one Whoosh commit.
+
+    `changed` is written as it comes (a stream: nothing is held but the segment being written), and
+    `removed` is read after it, so a caller may decide what goes as it hands over what stays. An error
+    raised by either cancels the write: nothing is committed. Nothing is written, and False returned,
+    when neither holds anything."""
     generation = live_generation(index_dir)
     if generation is None:
         raise IndexMissing(str(index_dir))
     ix = whoosh_index.open_dir(str(generation))
-    vocabulary = Vocabulary.load(generation)
     try:
-        writer = codec_writer.Writer(ix)
-        try:
-            for document_id in removed:
-                writer.delete_by_term("doc", document_id)
-            for document in changed:
-                writer.delete_by_term("doc", document.id)
-                _add(writer, document, vocabulary)
-                if progress:
-                    progress(1)
-        except BaseException:
-            writer.cancel()
-            raise
-        _commit(writer)
+        vocabulary = _write_changes(ix, generation, changed, removed, progress)
     finally:
         ix.close()
+    if vocabulary is None:
+        return False
     vocabulary.save(generation)  # after the commit: a crash in between only leaves words unexpanded
     _write_meta(generation, taxonomy_fingerprint)
+    return True
+
+
+def _write_changes(
+    ix: Any, generation: Path, changed: Iterable[Document], removed: Iterable[str], progress: Progress | None
+) -> Vocabulary | None:
+    """The update's one commit, its writer opened at the first change; the vocabulary it added to
+    (None when there was nothing to write)."""
+    writer: IndexWriter | None = None
+    vocabulary = Vocabulary()
+    try:
+        for document in changed:
+            if writer is None:
+                writer, vocabulary = codec_writer.Writer(ix), Vocabulary.load(generation)
+            writer.delete_by_term("doc", document.id)
+            _add(writer, document, vocabulary)
+            if progress:
+                progress(1)
+        for document_id in removed:
+            if writer is None:
+                writer, vocabulary = codec_writer.Writer(ix), Vocabulary.load(generation)
+            writer.delete_by_term("doc", document_id)
+    except BaseException:
+        if writer is not None:
+            writer.cancel()
+        raise
+    if writer is None:
+        return None
+    _commit(writer)
+    return vocabulary
 
 
 _PART = "part"

@@ -7,13 +7,13 @@ write succeeds; see `health`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import health, indexer
 from .documents import Store
-from .errors import ArchiveError, ReaderFailed, ReaderUnavailable, StorageError
+from .errors import ArchiveError, ReaderFailed, ReaderUnavailable, RejectedInput, StorageError
 from .lock import WriteLock
 from .models import Document
 from .pipeline import Pipeline
@@ -22,6 +22,9 @@ from .settings import Settings
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as a long write advances."""
+
+Job = tuple[str, bytes, bytes | None]
+"""One file to prepare: (document id, the file's bytes, its sidecar's bytes or None)."""
 
 
 @dataclass
@@ -42,9 +45,23 @@ class Write:
         self.prepared += 1
         return self.pipeline.prepare(document_id, data, sidecar)
 
-    def read_and_prepare(self, document_id: str) -> Document:
-        """Read a stored document and its sidecar, and prepare them; RejectedInput when either fails."""
-        return self.prepare(document_id, *self.store.read(document_id, self.settings.max_file_bytes))
+    def prepare_all(self, jobs: Iterable[Job]) -> Iterator[tuple[str, Document | RejectedInput]]:
+        """Each job prepared, in the order given: its document, or why it was rejected (never raised).
+
+        The one road from files to documents for every write (`intake`, `reindex`): jobs are taken one
+        at a time, as the results are asked for, so a caller streams a batch of any size through it
+        without holding more than the file in hand. A file the reader could not take for a reason of
+        ours (`ReaderUnavailable`) is listed in `unread` too."""
+        for document_id, data, sidecar in jobs:
+            try:
+                document: Document | RejectedInput = self.prepare(document_id, data, sidecar)
+            except ReaderUnavailable as e:
+                self.unread.append(document_id)
+                document = e
+            except RejectedInput as e:
+                document = e
+            del data, sidecar  # the bytes are not held while the caller uses the result
+            yield document_id, document
 
 
 @contextmanager
