@@ -11,7 +11,6 @@ and the manifest put back, so the archive is left as it was.
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -120,7 +119,7 @@ class _Addition:
         first = next(documents, None)
         if first is None:
             return
-        stream = itertools.chain((first,), documents)
+        stream = _then(first, documents)
         del first  # held by nobody once written
         if full:
             indexer.build(index_dir, stream, fingerprint)
@@ -254,6 +253,13 @@ class _Addition:
 
     def _say(self, taken: _Taken, outcome: Outcome) -> None:
         self.outcomes.append((taken.place, outcome))
+
+
+def _then(first: Document, rest: Iterator[Document]) -> Iterator[Document]:
+    """`first`, then `rest`, without holding on to `first` (itertools.chain keeps it to the end)."""
+    yield first
+    del first
+    yield from rest
 
 
 def _lone_sidecar(path: Path) -> Callable[[], bytes]:
