@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import itertools
 import json
 import os
 import shutil
@@ -162,54 +163,36 @@ def update(
     taxonomy_fingerprint: str,
     progress: Progress | None = None,
 ) -> bool:
-    """Replace changed documents and drop removed ones in the live generation, in one Whoosh commit.
-
-    `changed` is written as it comes (a stream: nothing is held but the segment being written), and
-    `removed` is read after it, so a caller may decide what goes as it hands over what stays. An error
-    raised by either cancels the write: nothing is committed. Nothing is written, and False returned,
-    when neither holds anything."""
+    """Replace changed documents and drop removed ones in the live generation, in one Whoosh commit:
+    `changed` streams in, then `removed` is read; an error in either cancels. False: nothing to write."""
     generation = live_generation(index_dir)
     if generation is None:
         raise IndexMissing(str(index_dir))
     ix = whoosh_index.open_dir(str(generation))
+    writer: IndexWriter | None = None
     try:
-        vocabulary = _write_changes(ix, generation, changed, removed, progress)
+        stream = itertools.chain(((d.id, d) for d in changed), ((i, None) for i in removed))
+        for document_id, document in stream:
+            if writer is None:
+                writer, vocabulary = codec_writer.Writer(ix), Vocabulary.load(generation)
+            writer.delete_by_term("doc", document_id)
+            if document is not None:
+                _add(writer, document, vocabulary)
+                if progress:
+                    progress(1)
+        if writer is not None:
+            _commit(writer)
+    except BaseException:
+        if writer is not None and not writer.is_closed:
+            writer.cancel()
+        raise
     finally:
         ix.close()
-    if vocabulary is None:
+    if writer is None:
         return False
     vocabulary.save(generation)  # after the commit: a crash in between only leaves words unexpanded
     _write_meta(generation, taxonomy_fingerprint)
     return True
-
-
-def _write_changes(
-    ix: Any, generation: Path, changed: Iterable[Document], removed: Iterable[str], progress: Progress | None
-) -> Vocabulary | None:
-    """The update's one commit, its writer opened at the first change; the vocabulary it added to
-    (None when there was nothing to write)."""
-    writer: IndexWriter | None = None
-    vocabulary = Vocabulary()
-    try:
-        for document in changed:
-            if writer is None:
-                writer, vocabulary = codec_writer.Writer(ix), Vocabulary.load(generation)
-            writer.delete_by_term("doc", document.id)
-            _add(writer, document, vocabulary)
-            if progress:
-                progress(1)
-        for document_id in removed:
-            if writer is None:
-                writer, vocabulary = codec_writer.Writer(ix), Vocabulary.load(generation)
-            writer.delete_by_term("doc", document_id)
-    except BaseException:
-        if writer is not None:
-            writer.cancel()
-        raise
-    if writer is None:
-        return None
-    _commit(writer)
-    return vocabulary
 
 
 _PART = "part"
@@ -314,9 +297,12 @@ def _adopt_part(generation: Path, vocabulary: Vocabulary) -> list[Any]:
     return segments
 
 
-SEGMENT_PASSAGES = 100_000
-"""A full build commits a segment every this many passages: the postings of one segment are held in
-memory until it is written (about 300 MB for 100,000 passages), and segments are never merged by the build."""
+SEGMENT_PASSAGES = 25_000
+"""A full build commits a segment every this many passages (never merged by the build): documents stream
+in, so its postings, held until it is written and sorted, are what bounds a build's memory. Measured: a
+first `archive add` of 10,000 files (230,000 passages) peaked at 545 MB with 100,000, 425 with 50,000, 344
+with 25,000; at 200,000 passages 13 segments instead of 4 answered the search mix alike (same totals and
+facets, p95 no slower; first searches 15 % slower, cold), in a 6 % larger index."""
 
 
 class _Segments:
