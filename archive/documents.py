@@ -158,28 +158,27 @@ class Store:
     def read(self, document_id: str, max_bytes: int) -> tuple[bytes, bytes | None]:
         """A document's bytes and its sidecar's; RejectedInput when it cannot be read as a regular file
         (gone, or swapped for a link or a FIFO since the scan): one file refused, not the whole write."""
-        try:
-            return self._read_regular(document_id, max_bytes)
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise RejectedInput(document_id, "symlink", "a symbolic link: never followed") from None
-            if e.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
-                raise RejectedInput(document_id, "unreadable", f"cannot read: {e.strerror or e}") from None
-            # out of descriptors, I/O error: ours, not the file's; an indexed document is never dropped
-            raise ReaderUnavailable(document_id, "reader_unavailable", f"cannot read: {e.strerror}") from None
-
-    def _read_regular(self, document_id: str, max_bytes: int) -> tuple[bytes, bytes | None]:
-        path = self.root / document_id
-        size = path.lstat().st_size
-        if size > max_bytes:
-            raise RejectedInput(
-                document_id,
-                "too_large",
-                f"file too large ({size / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB)",
-            )
         sidecar = self.sidecar_of(document_id)
-        data = read_regular(path, max_bytes)
-        return data, read_sidecar(sidecar)
+        data = self.read_file(document_id, max_bytes)
+        try:
+            return data, read_sidecar(sidecar)
+        except OSError as e:
+            raise _refusal(document_id, e) from None
+
+    def read_file(self, document_id: str, max_bytes: int) -> bytes:
+        """A document's bytes alone (a reindex reads the sidecar first), refused as `read` refuses."""
+        path = self.root / document_id
+        try:
+            size = path.lstat().st_size
+            if size > max_bytes:
+                raise RejectedInput(
+                    document_id,
+                    "too_large",
+                    f"file too large ({size / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB)",
+                )
+            return read_regular(path, max_bytes)
+        except OSError as e:
+            raise _refusal(document_id, e) from None
 
     def target(self, document_id: str) -> Path:
         """Where a new document would be stored; RejectedInput when the way there is not plain folders.
@@ -326,6 +325,16 @@ def _found(path: Path, rel: PurePosixPath) -> Rejection | bool:
     if not stat.S_ISREG(mode) or not is_document(rel):
         return False
     return BAD_NAME if unnameable(rel.as_posix()) else True
+
+
+def _refusal(document_id: str, e: OSError) -> RejectedInput:
+    """Why a document could not be read: the file's fault (gone, a link), or ours (`ReaderUnavailable`)."""
+    if e.errno == errno.ELOOP:
+        return RejectedInput(document_id, "symlink", "a symbolic link: never followed")
+    if e.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+        return RejectedInput(document_id, "unreadable", f"cannot read: {e.strerror or e}")
+    # out of descriptors, I/O error: ours, not the file's; an indexed document is never dropped
+    return ReaderUnavailable(document_id, "reader_unavailable", f"cannot read: {e.strerror}")
 
 
 def _escape(path: str) -> str:

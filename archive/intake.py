@@ -1,9 +1,11 @@
 """Intake: new files into `documents/` and the index, as one transaction.
 
 Each file is named safely, refused when its name is taken by different content, skipped when its content
-is already stored, prepared, then stored without ever overwriting anything. An error or an interrupt at
-any point (full disk, Ctrl-C) undoes the whole add: the files it stored are removed and the manifest put
-back, so the archive is left as it was.
+is already stored, prepared, then stored without ever overwriting anything, and its document handed at
+once to the index writer: the batch streams, read, prepared and written one file at a time. The manifest
+is written after the last document and before the index commits. An error or an interrupt at any point
+(full disk, Ctrl-C) undoes the whole add: the index write is cancelled, the files it stored are removed
+and the manifest put back, so the archive is left as it was.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import indexer, metadata
 from .documents import sha256_bytes, sha256_file
-from .errors import ReaderUnavailable, RejectedInput
+from .errors import RejectedInput
 from .models import Document
 from .names import safe_folder, safe_name
 from .outcomes import Outcome, Rejection, Report
-from .preparing import Job, Prepared
-from .reindex import reindex
+from .preparing import Job
+from .reindex import Plan
 from .write import Progress, Write
 
 Item = tuple[str, str, Callable[[], bytes], bytes | None]
@@ -43,12 +46,11 @@ def files_under(paths: Sequence[Path], folder: str | None) -> list[tuple[str, Pa
 def from_paths(items: list[tuple[str, Path]]) -> Iterator[Item]:
     """The items of `files_under`, read as they are stored; a sidecar travels with its document."""
     given = {p.resolve() for _, p in items}
+    stems = {(g.parent, g.stem) for g in given}  # a sidecar may be named after its document's stem
     for target_folder, path in items:
         if path.name.endswith(metadata.SIDECAR_SUFFIX):
             document = path.with_name(path.name[: -len(metadata.SIDECAR_SUFFIX)])
-            if document.resolve() not in given and not any(
-                g.parent == path.parent.resolve() and g.stem == document.name for g in given
-            ):
+            if document.resolve() not in given and (path.parent.resolve(), document.name) not in stems:
                 yield target_folder, str(path), _lone_sidecar(path), None
             continue  # sidecars travel with their document
         sidecar = metadata.sidecar_for(path)
@@ -61,105 +63,181 @@ def from_uploads(files: Iterable[tuple[str, bytes]], folder: str | None) -> Iter
 
 
 def store_and_index(write: Write, items: Iterable[Item], total: int, progress: Progress | None) -> Report:
-    """Store the new files among `items` and index them, all or nothing; rejected files stay out."""
-    added = _Addition(write)
+    """Store the new files among `items` and index them, all or nothing; rejected files stay out.
+
+    The batch streams: each file is read, prepared (`Write.prepare_all`) and stored in turn, and its
+    document goes straight to the index writer, so memory does not grow with the batch."""
+    added = _Addition(write, items, total, progress)
     try:  # an error or an interrupt at any point (full disk, Ctrl-C) leaves the archive as it was
-        with contextlib.closing(write.prepare_all(added.admit(items, total, progress))) as prepared:
-            for document_id, document in prepared:
-                added.take(document_id, document)
-        added.commit()
+        added.index()
     except BaseException:
         added.undo()
         raise
-    return Report(tuple(added.outcomes))
+    return added.report()
+
+
+@dataclass(eq=False)
+class _Taken:
+    """One file taken from the batch: its place in it, where it goes, how to read it."""
+
+    place: int
+    folder: str
+    given: str
+    read: Callable[[], bytes]
+    sidecar: bytes | None
+    document_id: str = ""
+    sha: str = ""
+    data: bytes = b""  # held only while it is being prepared, to be stored then
 
 
 class _Addition:
-    """One add under way: what it stored (to undo), what it prepared (to index), what it says."""
+    """One add under way: what it stored (to undo), what is being prepared, what it says."""
 
-    def __init__(self, write: Write) -> None:
+    def __init__(self, write: Write, items: Iterable[Item], total: int, progress: Progress | None) -> None:
         self.write = write
         self.store = write.store
+        self.items = enumerate(items)
+        self.total = total
+        self.progress = progress
         self.manifest = write.store.read_manifest()
         self.before = dict(self.manifest)
         self.by_sha = {sha: path for path, sha in self.manifest.items()}
-        self.outcomes: list[Outcome] = []
-        self.stored: list[Document] = []
+        self.outcomes: list[tuple[int, Outcome]] = []  # by place in the batch
         self.written: list[str] = []  # names stored so far, each listed before it is written
-        # files being prepared, in order: the name given, the bytes and sidecar to store, the place
-        # their outcome keeps in `outcomes` (so that outcomes keep the order of the items)
-        self.preparing: deque[tuple[str, bytes, bytes | None, int]] = deque()
+        self.added: set[str] = set()
+        self.out: dict[str, _Taken] = {}  # files being prepared, by document id
+        self.out_shas: dict[str, str] = {}  # their content -> their document id
+        self.held: list[_Taken] = []  # files named like, or holding the same content as, one being prepared
+        self.again: deque[_Taken] = deque()  # held files whose twin was settled: to be looked at again
 
-    def admit(self, items: Iterable[Item], total: int, progress: Progress | None) -> Iterator[Job]:
-        """The files to prepare among `items`; the others found unchanged, duplicates or rejected (and
-        said so)."""
-        for i, (folder, given, read, sidecar) in enumerate(items):
-            if progress:
-                progress(i, total)
+    def index(self) -> None:
+        """Store the batch and index it: one commit to the live index, or a new generation when the index
+        must be rebuilt (the batch first, then every other stored document). Nothing stored, nothing
+        indexed."""
+        index_dir, fingerprint = self.write.settings.index_dir, self.write.pipeline.taxonomy.fingerprint
+        full = indexer.needs_full_rebuild(index_dir, fingerprint) is not None
+        documents = self._documents(full)
+        first = next(documents, None)
+        if first is None:
+            return
+        stream = _then(first, documents)
+        del first  # held by nobody once written
+        if full:
+            indexer.build(index_dir, stream, fingerprint)
+        else:
+            indexer.update(index_dir, stream, (), fingerprint)
+
+    def report(self) -> Report:
+        """What happened to each file, in the batch's order."""
+        return Report(tuple(o for _, o in sorted(self.outcomes, key=lambda p: p[0])))
+
+    def undo(self) -> None:
+        """Best effort after a failed add: remove the files it stored and put the manifest back."""
+        for name in self.written:
+            with contextlib.suppress(OSError):
+                (self.store.root / name).unlink()
+        with contextlib.suppress(OSError):
+            if self.store.read_manifest() != self.before:
+                self.store.write_manifest(self.before)
+
+    def _documents(self, full: bool) -> Iterator[Document]:
+        """The documents of the files stored, as each is; for a new generation, every other stored
+        document after them. After the last, the manifest is written: the index commits a recorded add."""
+        yield from self._stored()
+        if full and self.added:
+            rest = Plan(self.write, True, None, skip=self.added)
+            yield from rest.documents()
+            self.manifest = rest.manifest()
+        self.store.write_manifest(self.manifest)
+
+    def _stored(self) -> Iterator[Document]:
+        """The batch's files prepared and stored, one at a time (held twins in a pass of their own)."""
+        while True:
+            with contextlib.closing(self.write.prepare_all(self._jobs())) as prepared:  # workers stop on error
+                for document_id, result in prepared:
+                    document = self._settle(document_id, result)
+                    if document is not None:
+                        yield document
+            self.again.extend(self.held)  # nothing is being prepared any more
+            self.held.clear()
+            if not self.again:
+                return
+
+    def _jobs(self) -> Iterator[Job]:
+        """The files to prepare, read one at a time; the others are settled (or held) on the way."""
+        while taken := self._take():
             try:
-                job = self._admit(folder, given, read, sidecar)
+                job = self._job(taken)
             except RejectedInput as e:
-                self.outcomes.append(_rejected(given, e))
+                self._say(taken, Outcome(taken.given, "rejected", Rejection(e.reason_code, e.reason)))
                 continue
             if job is not None:
-                self.preparing.append((given, job[1], sidecar, len(self.outcomes)))
-                self.outcomes.append(Outcome(given, "rejected"))  # its place, filled by `take`
                 yield job
 
-    def take(self, document_id: str, prepared: Prepared) -> None:
-        """A file prepared (or rejected): stored, unless a file of this add took its name or content
-        meanwhile."""
-        given, data, sidecar, place = self.preparing.popleft()
-        if isinstance(prepared, RejectedInput):
-            if isinstance(prepared, ReaderUnavailable):
-                self.write.unread.append(document_id)
-            self.outcomes[place] = _rejected(given, prepared)
-            return
-        try:
-            known = self._known(document_id, given, prepared.sha256)
-        except RejectedInput as e:
-            known = _rejected(given, e)
-        if known is None:
-            known = self._put(given, document_id, data, sidecar)
-        if known is not None:
-            self.outcomes[place] = known
-            return
-        self.manifest[document_id] = prepared.sha256
-        self.by_sha[prepared.sha256] = document_id
-        self.stored.append(prepared)
-        self.outcomes[place] = Outcome(document_id, "added", passages=len(prepared.passages))
-
-    def _admit(self, folder: str, given: str, read: Callable[[], bytes], sidecar: bytes | None) -> Job | None:
-        """The file read, as a job to prepare; None when it is stored already (unchanged) or a duplicate."""
-        document_id = PurePosixPath(safe_folder(folder), safe_name(given)).as_posix()
-        try:
-            data = read()
-        except OSError as e:
-            raise RejectedInput(given, "unreadable", f"cannot read: {e.strerror}") from None
-        known = self._known(document_id, given, sha256_bytes(data))
-        if known is not None:
-            self.outcomes.append(known)
-            return None
-        return document_id, data, sidecar
-
-    def _known(self, document_id: str, given: str, sha: str) -> Outcome | None:
-        """The file already stored (unchanged) or a duplicate; RejectedInput when its name is taken."""
-        target = self.store.target(document_id)  # refused when the way there is a link
-        if target.exists():
-            if sha256_file(target) == sha:
-                return Outcome(document_id, "unchanged")
-            raise RejectedInput(
-                given,
-                "name_taken",
-                f"a different file is already stored as {document_id}: "
-                "rename it, or remove the stored one first",
-            )
-        if sha in self.by_sha:
-            return Outcome(given, "duplicate", duplicate_of=self.by_sha[sha])
+    def _take(self) -> _Taken | None:
+        """The next file to look at: a held one whose twin was settled, else the batch's next."""
+        if self.again:
+            return self.again.popleft()
+        for place, (folder, given, read, sidecar) in self.items:
+            if self.progress:
+                self.progress(place, self.total)
+            return _Taken(place, folder, given, read, sidecar)
         return None
 
-    def _put(self, given: str, document_id: str, data: bytes, sidecar: bytes | None) -> Outcome | None:
-        """Store a file and its sidecar; its rejection when its name was taken meanwhile."""
+    def _job(self, taken: _Taken) -> Job | None:
+        """The file named, read and checked: a job, or None when it is unchanged, a duplicate, or held
+        until a file of the same name or content being prepared is settled."""
+        document_id = taken.document_id = PurePosixPath(
+            safe_folder(taken.folder), safe_name(taken.given)
+        ).as_posix()
+        try:
+            data = taken.read()
+        except OSError as e:
+            raise RejectedInput(taken.given, "unreadable", f"cannot read: {e.strerror}") from None
+        sha = taken.sha = sha256_bytes(data)
+        if document_id in self.out or sha in self.out_shas:
+            self.held.append(taken)  # its bytes are read again then
+            return None
+        target = self.store.target(document_id)  # refused when the way there is a link
+        if target.exists():
+            if sha256_file(target) != sha:
+                raise RejectedInput(
+                    taken.given,
+                    "name_taken",
+                    f"a different file is already stored as {document_id}: "
+                    "rename it, or remove the stored one first",
+                )
+            self._say(taken, Outcome(document_id, "unchanged"))
+            return None
+        if sha in self.by_sha:
+            self._say(taken, Outcome(taken.given, "duplicate", duplicate_of=self.by_sha[sha]))
+            return None
+        taken.data, self.out[document_id], self.out_shas[sha] = data, taken, document_id
+        return document_id, data, taken.sidecar
+
+    def _settle(self, document_id: str, result: Document | RejectedInput) -> Document | None:
+        """A prepared file stored (its document returned), or its rejection said; its twins released."""
+        taken = self.out.pop(document_id)
+        del self.out_shas[taken.sha]
+        data, taken.data = taken.data, b""
+        if self.held:
+            twins = [t for t in self.held if t.document_id == document_id or t.sha == taken.sha]
+            self.held = [t for t in self.held if t not in twins]
+            self.again.extend(twins)
+        if isinstance(result, RejectedInput):
+            self._say(taken, Outcome(taken.given, "rejected", Rejection(result.reason_code, result.reason)))
+            return None
+        if not self._put(taken, data):
+            return None
+        self.manifest[document_id] = taken.sha
+        self.by_sha[taken.sha] = document_id
+        self.added.add(document_id)
+        self._say(taken, Outcome(document_id, "added", passages=len(result.passages)))
+        return result
+
+    def _put(self, taken: _Taken, data: bytes) -> bool:
+        """Store a file and its sidecar; False (and rejected) when its name was taken meanwhile."""
+        document_id, sidecar = taken.document_id, taken.sidecar
         mark = len(self.written)
         try:
             self.written.append(document_id)  # before the write: an interrupt in between is undone too
@@ -171,32 +249,19 @@ class _Addition:
             for name in self.written[mark:-1]:  # only what this file stored before the refusal
                 (self.store.root / name).unlink()
             del self.written[mark:]
-            return _rejected(given, e)
-        return None
+            self._say(taken, Outcome(taken.given, "rejected", Rejection(e.reason_code, e.reason)))
+            return False
+        return True
 
-    def commit(self) -> None:
-        """Record the stored files in the manifest and index them."""
-        self.store.write_manifest(self.manifest)
-        if not self.stored:
-            return
-        index_dir, fingerprint = self.write.settings.index_dir, self.write.pipeline.taxonomy.fingerprint
-        if indexer.needs_full_rebuild(index_dir, fingerprint):
-            reindex(self.write, True, None, accept_changes=True)
-        else:
-            indexer.update(index_dir, self.stored, (), fingerprint)
-
-    def undo(self) -> None:
-        """Best effort after a failed add: remove the files it stored and put the manifest back."""
-        for name in self.written:
-            with contextlib.suppress(OSError):
-                (self.store.root / name).unlink()
-        with contextlib.suppress(OSError):
-            if self.store.read_manifest() != self.before:
-                self.store.write_manifest(self.before)
+    def _say(self, taken: _Taken, outcome: Outcome) -> None:
+        self.outcomes.append((taken.place, outcome))
 
 
-def _rejected(given: str, e: RejectedInput) -> Outcome:
-    return Outcome(given, "rejected", Rejection(e.reason_code, e.reason))
+def _then(first: Document, rest: Iterator[Document]) -> Iterator[Document]:
+    """`first`, then `rest`, without holding on to `first` (itertools.chain keeps it to the end)."""
+    yield first
+    del first
+    yield from rest
 
 
 def _lone_sidecar(path: Path) -> Callable[[], bytes]:

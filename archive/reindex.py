@@ -1,15 +1,18 @@
 """A reindex: bring the index in line with `documents/`, incrementally or as a complete new generation.
 
 Planned from one `fixity.Diff` of documents/: what changed is prepared again, what is unchanged (same
-fingerprint) is kept, what is gone is removed. An indexed document is never dropped for a reason of ours
-(the reader failed, a busier machine ran out of budget): the reindex stops instead (`ReaderFailed`).
+fingerprint) is kept, what is gone is removed. The documents stream: each is read, prepared
+(`Write.prepare_all`) and handed to the index writer as the writer asks for it, so memory does not grow
+with the archive. An indexed document is never dropped for a reason of ours (the reader failed, a busier
+machine ran out of budget): the reindex stops instead (`ReaderFailed`), and since that can only be known
+once every document was seen, the stream raises it after its last document, before anything is committed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
-from collections.abc import Iterator
-from contextlib import closing
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from . import fixity, indexer
@@ -29,122 +32,144 @@ def reindex(write: Write, full: bool, progress: Progress | None, accept_changes:
     index_dir = write.settings.index_dir
     fingerprint = write.pipeline.taxonomy.fingerprint
     full = full or indexer.needs_full_rebuild(index_dir, fingerprint) is not None
-    indexed = write.searcher.records()  # what the live index holds: never lost for a reason of ours
-    plan = _Plan(write, {} if full else indexed, indexed)
-    diff = fixity.diff(write.store)
-    plan.refuse(diff)
-    altered, missing = ([], []) if accept_changes else (diff.all_altered(), diff.missing())
-    if altered or missing:
-        raise FixityError(altered, missing)
-    for document_id in diff.ids:
-        if document_id in diff.shas:
-            plan.take(document_id, diff.shas[document_id], diff.duplicates.get(document_id))
-    plan.prepare_all(progress, len(diff.ids))
-    if plan.lost:  # never replace the live index with a smaller one because our reader failed
-        raise ReaderFailed("reindex --full" if full else "reindex", plan.lost)
-    removed = sorted(set(plan.records) - plan.keep)
-    present = set(diff.ids)
-    plan.outcomes.extend(Outcome(r, "removed") for r in removed if r not in present)
+    plan = Plan(write, full, progress)
+    if not accept_changes:
+        plan.refuse_changes()
     if full:
-        indexer.build(index_dir, plan.changed, fingerprint)
-    elif plan.changed or removed:
-        indexer.update(index_dir, plan.changed, removed, fingerprint)
-    manifest = {**diff.manifest, **diff.shas}  # every file read is recorded as it is now
-    manifest = {k: v for k, v in manifest.items() if k in present}
+        indexer.build(index_dir, plan.documents(), fingerprint)
+    else:
+        indexer.update(index_dir, plan.documents(), plan.removed(), fingerprint)
+    manifest = plan.manifest()  # every file read is recorded as it is now
     write.store.write_manifest(manifest)
     write.pipeline.extracted.prune(manifest.values())  # what the manifest no longer lists
     if progress:
-        progress(len(diff.ids), len(diff.ids))
-    return Report(tuple(plan.outcomes))
+        progress(len(plan.diff.ids), len(plan.diff.ids))
+    return plan.report()
 
 
-class _Plan:
-    """A reindex's decisions, one document at a time; those to prepare again are prepared together, in
-    order, by the write's workers (`prepare_all`)."""
+class Plan:
+    """A reindex's decisions, one document at a time, as the index writer asks for documents.
 
-    def __init__(self, write: Write, records: Records, indexed: Records) -> None:
+    `skip` names documents already given to the writer by the caller (an `add` that builds a new
+    generation: its own files first, then the rest through this plan)."""
+
+    def __init__(
+        self, write: Write, full: bool, progress: Progress | None, skip: Collection[str] = ()
+    ) -> None:
         self.write = write
-        self.records = records  # what the new index starts from: nothing for a full rebuild
-        self.indexed = indexed  # what the live index holds
-        self.outcomes: list[Outcome] = []
-        self.changed: list[Document] = []
+        self.what = "reindex --full" if full else "reindex"
+        self.indexed: Records = write.searcher.records()  # what the live index holds: never lost for us
+        self.records = {} if full else self.indexed  # what the new index starts from
+        self.progress = progress
+        self.skip = skip
+        self.diff = fixity.diff(write.store)
+        self.outcomes: list[tuple[int, Outcome]] = []  # by place in diff.ids: refused first, removed last
         self.lost: list[tuple[str, str]] = []  # indexed documents the reader failed on: (id, reason)
         self.keep: set[str] = set()
-        self.waiting: dict[str, int] = {}  # documents to prepare again, and their outcome's place
+        self._pending: dict[str, int] = {}  # the place of each document given out to be prepared
+        self._refuse()
 
-    def refuse(self, diff: fixity.Diff) -> None:
+    def refuse_changes(self) -> None:
+        """FixityError when originals differ from the manifest (altered or missing): nothing written."""
+        altered, missing = self.diff.all_altered(), self.diff.missing()
+        if altered or missing:
+            raise FixityError(altered, missing)
+
+    def documents(self) -> Iterator[Document]:
+        """Every document to write, prepared as it is asked for; after the last, ReaderFailed if an
+        indexed document could not be read again, so that the writer cancels instead of committing."""
+        with contextlib.closing(self.write.prepare_all(self._jobs())) as prepared:  # workers stop on error
+            for document_id, result in prepared:
+                document = self._settle(document_id, result)
+                if document is not None and not self.lost:  # once lost, nothing will be committed
+                    yield document
+        if self.lost:  # never replace the live index with a smaller one because our reader failed
+            raise ReaderFailed(self.what, self.lost)
+
+    def removed(self) -> Iterator[str]:
+        """The indexed documents to remove; read once `documents` is exhausted (only then is it known)."""
+        present = set(self.diff.ids)
+        for document_id in sorted(set(self.records) - self.keep):
+            if document_id not in present:
+                self.outcomes.append((len(self.diff.ids), Outcome(document_id, "removed")))
+            yield document_id
+
+    def manifest(self) -> dict[str, str]:
+        """The manifest as documents/ is now: every file read recorded with its SHA-256, the gone left out."""
+        present = set(self.diff.ids)
+        manifest = {**self.diff.manifest, **self.diff.shas}
+        return {k: v for k, v in manifest.items() if k in present}
+
+    def report(self) -> Report:
+        """The outcomes, in the order of the documents."""
+        return Report(tuple(o for _, o in sorted(self.outcomes, key=lambda p: p[0])))
+
+    def _refuse(self) -> None:
         """The files the walk refused and those it could not read: rejected, and lost if indexed."""
-        self.outcomes.extend(Outcome(printable(path), "rejected", why) for path, why in diff.refused.items())
-        for document_id, e in diff.unreadable.items():
+        refused = self.diff.refused.items()
+        self.outcomes.extend((-1, Outcome(printable(p), "rejected", why)) for p, why in refused)
+        for document_id, e in self.diff.unreadable.items():
             if document_id in self.indexed and e.errno not in (errno.ENOENT, errno.ELOOP):
                 self.lost.append((document_id, f"cannot read: {e.strerror}"))  # EMFILE, EIO: ours
-            self.outcomes.append(
-                Outcome(document_id, "rejected", Rejection("unreadable", f"cannot read: {e.strerror}"))
-            )
-
-    def take(self, document_id: str, sha: str, duplicate_of: str | None) -> None:
-        """Decide one readable document: a duplicate, unchanged, rejected, or set aside to prepare again."""
-        if duplicate_of is not None:
-            self.outcomes.append(Outcome(document_id, "duplicate", duplicate_of=duplicate_of))
-            return
-        sidecar = self.write.store.sidecar_of(document_id)
-        try:
-            sidecar_bytes = read_sidecar(sidecar)
-        except (OSError, RejectedInput) as e:
-            why = e.reason if isinstance(e, RejectedInput) else f"cannot read: {e.strerror}"
-            self.outcomes.append(
-                Outcome(document_id, "rejected", Rejection("bad_metadata", f"sidecar: {why}"))
-            )
-            return
-        record = self.records.get(document_id)
-        if record and record.get("fingerprint") == self.write.pipeline.fingerprint(sha, sidecar_bytes):
-            self.keep.add(document_id)
-            self.outcomes.append(Outcome(document_id, "unchanged", passages=record.get("passages", 0)))
-            return
-        self.waiting[document_id] = len(self.outcomes)  # its outcome's place, filled by `prepare_all`
-        self.outcomes.append(Outcome(document_id, "rejected"))
-
-    def prepare_all(self, progress: Progress | None, total: int) -> None:
-        """Read and prepare the documents `take` set aside, in order, through the write's workers."""
-        done = total - len(self.waiting)
-        if progress:
-            progress(done, total)
-        with closing(self.write.prepare_all(self._jobs())) as results:
-            for i, (document_id, prepared) in enumerate(results, start=1):
-                if progress:
-                    progress(done + i, total)
-                if isinstance(prepared, RejectedInput):
-                    self._rejected(document_id, prepared)
-                    continue
-                self.keep.add(document_id)
-                self.changed.append(prepared)
-                status: Status = "updated" if document_id in self.records else "added"
-                self.outcomes[self.waiting[document_id]] = Outcome(
-                    document_id, status, passages=len(prepared.passages)
-                )
+            why = Rejection("unreadable", f"cannot read: {e.strerror}")
+            self.outcomes.append((-1, Outcome(document_id, "rejected", why)))
 
     def _jobs(self) -> Iterator[Job]:
-        """Each document set aside, read with its sidecar as the workers free up; a file that cannot be
-        read is rejected here."""
-        for document_id in self.waiting:
-            try:
-                data, sidecar = self.write.store.read(document_id, self.write.settings.max_file_bytes)
-            except RejectedInput as e:
-                self._rejected(document_id, e)
-                continue
-            yield document_id, data, sidecar
+        """The documents to prepare, read one at a time: the others are decided without preparing."""
+        ids, shas = self.diff.ids, self.diff.shas
+        for place, document_id in enumerate(ids):
+            if self.progress:
+                self.progress(place, len(ids))
+            if document_id in shas and document_id not in self.skip:
+                self._pending[document_id] = place
+                job = self._job(document_id)
+                if job is not None:
+                    yield job
 
-    def _rejected(self, document_id: str, e: RejectedInput) -> None:
-        """A document that could not be read or prepared again: rejected, and lost if that is our fault."""
-        if isinstance(e, ReaderUnavailable):
-            if document_id in self.indexed:
-                self.lost.append((document_id, e.reason))
-            else:
+    def _job(self, document_id: str) -> Job | None:
+        """A readable document: a duplicate, unchanged, rejected, or read to be prepared again."""
+        duplicate_of = self.diff.duplicates.get(document_id)
+        if duplicate_of is not None:
+            self._say(document_id, Outcome(document_id, "duplicate", duplicate_of=duplicate_of))
+            return None
+        store = self.write.store
+        try:
+            sidecar = read_sidecar(store.sidecar_of(document_id))
+        except (OSError, RejectedInput) as e:
+            why = e.reason if isinstance(e, RejectedInput) else f"cannot read: {e.strerror}"
+            self._say(
+                document_id, Outcome(document_id, "rejected", Rejection("bad_metadata", f"sidecar: {why}"))
+            )
+            return None
+        record = self.records.get(document_id)
+        fingerprint = self.write.pipeline.fingerprint(self.diff.shas[document_id], sidecar)
+        if record and record.get("fingerprint") == fingerprint:
+            self.keep.add(document_id)
+            self._say(document_id, Outcome(document_id, "unchanged", passages=record.get("passages", 0)))
+            return None
+        try:
+            return document_id, store.read_file(document_id, self.write.settings.max_file_bytes), sidecar
+        except RejectedInput as e:  # gone, too large, or not read for a reason of ours
+            if isinstance(e, ReaderUnavailable):
                 self.write.unread.append(document_id)
-        elif e.reason_code == "too_complex" and document_id in self.indexed:
-            # indexed before within its budget: a slower or busier machine, not a new fault of the
-            # file; refuse to drop it rather than shrink the index
-            self.lost.append((document_id, e.reason))
-        self.outcomes[self.waiting[document_id]] = Outcome(
-            document_id, "rejected", Rejection(e.reason_code, e.reason)
-        )
+            self._settle(document_id, e)
+            return None
+
+    def _settle(self, document_id: str, result: Document | RejectedInput) -> Document | None:
+        """A prepared document kept (and said so), or its rejection recorded: lost if it was indexed."""
+        if isinstance(result, Document):
+            self.keep.add(document_id)
+            status: Status = "updated" if document_id in self.records else "added"
+            self._say(document_id, Outcome(document_id, status, passages=len(result.passages)))
+            return result
+        indexed = document_id in self.indexed
+        if indexed and (isinstance(result, ReaderUnavailable) or result.reason_code == "too_complex"):
+            # ours, or indexed before within its budget (a slower or busier machine, not a new fault
+            # of the file): refuse to drop it rather than shrink the index
+            self.lost.append((document_id, result.reason))
+        self._say(document_id, Outcome(document_id, "rejected", Rejection(result.reason_code, result.reason)))
+        return None
+
+    def _say(self, document_id: str, outcome: Outcome) -> None:
+        """Record the outcome of a document given out by `_jobs`, in its place."""
+        self.outcomes.append((self._pending.pop(document_id), outcome))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from . import health, indexer, preparing
+from . import cluster, health, indexer, preparing
 from .documents import Store
 from .errors import ArchiveError, ReaderFailed, ReaderUnavailable, StorageError
 from .lock import WriteLock
@@ -23,7 +23,6 @@ from .settings import Settings
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as a long write advances."""
-
 
 @dataclass
 class Write:
@@ -43,19 +42,23 @@ class Write:
         self.prepared += 1
         return self.pipeline.prepare(document_id, data, sidecar)
 
-    def read_and_prepare(self, document_id: str) -> Document:
-        """Read a stored document and its sidecar, and prepare them; RejectedInput when either fails."""
-        return self.prepare(document_id, *self.store.read(document_id, self.settings.max_file_bytes))
-
     def prepare_all(self, jobs: Iterable[Job]) -> Generator[tuple[str, Prepared], None, None]:
-        """Each job prepared, in order, by `settings.ingest_workers` workers (`preparing`), counted like
-        `prepare`; a rejected file is a result (RejectedInput, ReaderUnavailable when ours). The jobs are
-        read as workers free up; the workers stop when the results have all been read or the generator
-        is closed (use it in `contextlib.closing`, so that an error stops them at once)."""
+        """Each job prepared, in the order given: its document, or why it was rejected (never raised).
+
+        The one road from files to documents for every write (`intake`, `reindex`): the jobs are read as
+        workers free up (`settings.ingest_workers` processes, `preparing`; or a Dask cluster's when
+        `settings.scheduler` is set, `cluster`), so a caller streams a batch of any size through it
+        without holding more than the files in flight. Each is counted like `prepare`; a file the reader
+        could not take for a reason of ours (`ReaderUnavailable`) is listed in `unread` too. The workers
+        stop when the results have all been read or the generator is closed (use it in
+        `contextlib.closing`, so that an error stops them at once)."""
         taxonomy, workers = self.pipeline.taxonomy, self.settings.ingest_workers
-        with preparing.local_preparer(self.settings, taxonomy, workers) as preparer:
+        remote = cluster.preparer_for(self.settings, taxonomy)
+        with remote or preparing.local_preparer(self.settings, taxonomy, workers) as preparer:
             for document_id, prepared in preparer.map(jobs):
                 self.prepared += 1
+                if isinstance(prepared, ReaderUnavailable):
+                    self.unread.append(document_id)
                 yield document_id, prepared
 
 

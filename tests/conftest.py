@@ -17,7 +17,8 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,8 +29,12 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
     from starlette.testclient import TestClient
 
+from archive.errors import RejectedInput
 from archive.home import Archive
+from archive.models import Document
+from archive.preparing import Job
 from archive.settings import Settings
+from archive.write import Write
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -98,6 +103,23 @@ def write_documents(home: Path, files: dict[str, str | bytes]) -> None:
             path.write_bytes(content)
         else:
             path.write_text(content, encoding="utf-8")
+
+
+class Watched(Write):
+    """A real write that keeps a weak reference to each document it prepared and notes, each time it
+    hands out another, how many of those before the previous one are still alive."""
+
+    def __init__(self, archive: Archive) -> None:
+        super().__init__(archive.settings, archive.store, archive.pipeline, archive.searcher)
+        self.refs: list[weakref.ref[Document]] = []
+        self.alive: list[int] = []
+
+    def prepare_all(self, jobs: Iterable[Job]) -> Generator[tuple[str, Document | RejectedInput], None, None]:
+        for document_id, result in super().prepare_all(jobs):
+            if isinstance(result, Document):
+                self.alive.append(sum(ref() is not None for ref in self.refs[:-1]))
+                self.refs.append(weakref.ref(result))
+            yield document_id, result
 
 
 @pytest.fixture

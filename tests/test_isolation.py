@@ -95,17 +95,19 @@ def _readers_of(pid: int) -> list[int]:
 
 
 class Killer:
-    """Kills every reader process of `pid` as soon as it appears (at most `limit` of them)."""
+    """Kills every reader process of `pid` as soon as it appears (at most `limit` of them), from the
+    moment `when()` holds if given."""
 
-    def __init__(self, pid: int, limit: int = 1_000_000) -> None:
+    def __init__(self, pid: int, limit: int = 1_000_000, when: Callable[[], bool] | None = None) -> None:
         self.pid, self.limit, self.killed = pid, limit, 0
+        self.when = when
         self._stop = threading.Event()
         self._swept = threading.Event()  # the readers alive at the start are dead
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set() and self.killed < self.limit:
-            for reader in _readers_of(self.pid):
+            for reader in _readers_of(self.pid) if self.when is None or self.when() else ():
                 try:
                     os.kill(reader, signal.SIGKILL)
                     self.killed += 1
@@ -242,6 +244,71 @@ def test_a_full_rebuild_never_shrinks_the_index_when_the_reader_keeps_failing(tm
         report = archive.reindex(full=True)
         assert not report.rejected and _ids(archive) == ALL
         assert archive.health() is None
+
+
+def _bigger_home(root: Path, notes: int = 8) -> Path:
+    """The three-format home and `notes` Markdown notes named to come after it (z-0.md...)."""
+    home = _home(root)
+    for i in range(notes):
+        text = NOTE.replace("Lyon", f"Lyon, dossier {i}") + f"\nLe dossier {i} compte {i + 2} prévenus.\n"
+        (home / "documents" / f"z-{i}.md").write_text(text, encoding="utf-8")
+    return home
+
+
+def _kill_from(place: int, killer: Killer) -> Callable[[int, int], None]:
+    """A reindex's progress that kills the reader, and every one after it, when document `place` comes:
+    the documents before it are prepared and already handed to the index writer by then."""
+
+    def progress(done: int, total: int) -> None:
+        if done == place and not killer.killed:
+            killer.__enter__()  # returns once the reader alive now is dead
+
+    return progress
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["full", "incremental"])
+def test_a_reader_lost_after_documents_were_written_cancels_the_write(tmp_path: Path, full: bool) -> None:
+    """The documents stream into the index writer: when an indexed one cannot be read again after others
+    were written, the half-written generation (or Whoosh commit) is cancelled, never made live."""
+    home = _bigger_home(tmp_path / "home")
+    with Archive(Settings(home=home, ingest_workers=1)) as archive:  # one at a time: which is lost is known
+        archive.reindex()
+        before, version, every = archive.stats(), archive.version(), _ids(archive)
+        for note in (home / "documents").glob("z-*.md"):  # every note edited: each is written again
+            note.write_text(note.read_text("utf-8") + "\nUn pangolin a été saisi.\n", encoding="utf-8")
+        killer = Killer(os.getpid())
+        try:
+            with pytest.raises(ReaderFailed) as failed:
+                archive.reindex(full=full, progress=_kill_from(6, killer), accept_changes=True)
+        finally:
+            killer.__exit__()
+        assert set(failed.value.documents) <= {f"z-{i}.md" for i in range(3, 8)} and failed.value.documents
+        assert archive.stats().generation == before.generation and archive.version() == version
+        assert not list((home / "index").glob("*.tmp")) and not list((home / "index").glob("gen-*/*.tmp"))
+        assert _ids(archive) == every and archive.search(SearchRequest("pangolin")).total == 0
+        assert cast(dict[str, Any], archive.health() or {}).get("code") == "reader_failed"
+
+
+def test_an_add_whose_new_generation_loses_a_stored_document_is_undone(tmp_path: Path) -> None:
+    """An add into an archive whose taxonomy changed builds a new generation: its file, then every
+    stored one. A stored document lost there stops the add: its file and the manifest are put back."""
+    home = _bigger_home(tmp_path / "home")
+    with Archive(Settings(home=home)) as archive:
+        archive.reindex()
+    manifest = (home / "documents" / "manifest-sha256.txt").read_bytes()
+    (home / "taxonomy.toml").write_text('[agency.zorglub]\nlabel = "Zorglub"\naliases = ["zorglub"]\n', "utf-8")
+    given = tmp_path / "nouveau.md"
+    given.write_text(NOTE.replace("Lyon", "Lille"), encoding="utf-8")
+    stored = home / "documents" / "nouveau.md"
+    with Archive(Settings(home=home)) as archive:
+        generation = archive.stats().generation
+        with Killer(os.getpid(), when=stored.exists), pytest.raises(ReaderFailed):
+            archive.add([given])
+        assert not stored.exists()
+        assert (home / "documents" / "manifest-sha256.txt").read_bytes() == manifest
+        assert archive.stats().generation == generation
+        assert not list((home / "index").glob("*.tmp"))
+        assert cast(dict[str, Any], archive.health() or {}).get("code") == "reader_failed"
 
 
 def test_an_upload_the_reader_cannot_take_is_refused_for_a_reason_of_ours(tmp_path: Path) -> None:

@@ -26,10 +26,12 @@ from archive.errors import ArchiveBusy, FixityError
 from archive.home import Archive
 from archive.lock import WriteLock
 from archive.outcomes import Report
+from archive.reindex import reindex
 from archive.request import SearchRequest
 from archive.settings import Settings
+from archive.write import writing
 
-from .conftest import FIXTURES, HANG_GUARD, SMALL_ARCHIVE, holds_data, wait_until, write_documents
+from .conftest import FIXTURES, HANG_GUARD, SMALL_ARCHIVE, Watched, holds_data, wait_until, write_documents
 
 
 def statuses(report: Report) -> dict[str, str]:
@@ -679,3 +681,23 @@ def test_killed_add_leaves_the_archive_consistent(big_home: Path, tmp_path: Path
         assert archive.search(SearchRequest("ocelot")).documents == len(added)
     finally:
         archive.close()
+
+
+# ---------------------------------------------------------------- work done once, memory flat
+
+
+def test_a_reindex_prepares_what_changed_once_and_holds_no_document(archive: Archive, home: Path) -> None:
+    def run(full: bool = False, accept_changes: bool = False) -> Watched:
+        write = Watched(archive)
+        with writing(write, "reindex", 0.0):
+            reindex(write, full, None, accept_changes)
+        return write
+
+    assert run().prepared == len(SMALL_ARCHIVE)
+    assert run().prepared == 0  # nothing changed: nothing read but to hash it
+    (home / "documents/2021/douane-cigarettes.txt").write_text("Les douaniers ont saisi du tabac.\n", "utf-8")
+    assert run(accept_changes=True).prepared == 1
+    full = run(full=True)
+    assert full.prepared == len(SMALL_ARCHIVE) and set(full.alive) == {0}
+    assert all(ref() is None for ref in full.refs)
+    assert archive.check() == []
