@@ -17,9 +17,10 @@ import io
 import os
 import stat
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from .errors import DocumentNotFound, ReaderUnavailable, RejectedInput
-from .metadata import MAX_SIDECAR_BYTES, sidecar_for
+from .metadata import MAX_SIDECAR_BYTES, SIDECAR_SUFFIX, sidecar_for
 from .names import BAD_NAME, is_document, unnameable
 from .outcomes import Rejection, printable
 
@@ -91,36 +92,30 @@ class Store:
 
     def scan(self) -> list[str]:
         """Every document id under the root, sorted: regular files only, never through a link."""
-        return self.survey()[0]
+        return self.survey().ids
 
-    def survey(self) -> tuple[list[str], dict[str, Rejection]]:
-        """Every document id, sorted, and every path the walk refused, with why.
+    def survey(self) -> Survey:
+        """Every document id, sorted, every path the walk refused, with why, and the sidecars' names.
 
         Symbolic links (to files or folders, inside or outside documents/) are refused and never
         followed; so are files whose path holds control characters, which no URL or log line can carry.
-        Refused paths are raw (they may hold those characters): show them with `printable`.
+        Refused paths are raw (they may hold those characters): show them with `printable`. Hidden
+        files and folders are left out. One `scandir` per folder, names as strings: no `stat` per file.
         """
-        if not self.root.is_dir():
-            return [], {}
-        ids: list[str] = []
-        refused: dict[str, Rejection] = {}
-        for dirpath, dirnames, filenames in os.walk(self.root):  # followlinks=False: never enters a link
-            here = Path(dirpath)
-            folders = []
-            for name in sorted(d for d in dirnames if not d.startswith(".")):
-                if (here / name).is_symlink():
-                    refused[(here / name).relative_to(self.root).as_posix()] = SYMLINK
-                else:
-                    folders.append(name)
-            dirnames[:] = folders
-            for filename in filenames:
-                rel = PurePosixPath((here / filename).relative_to(self.root).as_posix())
-                found = _found(here / filename, rel)
-                if isinstance(found, Rejection):
-                    refused[rel.as_posix()] = found
-                elif found:
-                    ids.append(rel.as_posix())
-        return sorted(ids), dict(sorted(refused.items()))
+        found = Survey([], {}, set())
+        folders = [""] if self.root.is_dir() else []
+        while folders:
+            folder = folders.pop()
+            try:
+                with os.scandir(os.path.join(self.root, folder)) as entries:
+                    listed = list(entries)
+            except OSError:  # removed or unreadable meanwhile: nothing to read there
+                continue
+            for entry in listed:
+                if not entry.name.startswith("."):
+                    _sort(entry, folder + entry.name, found, folders)
+        found.ids.sort()
+        return Survey(found.ids, dict(sorted(found.refused.items())), found.sidecars)
 
     def path_of(self, document_id: str) -> Path:
         """The file of a document id; DocumentNotFound for ids that are unsafe, links or name no document."""
@@ -312,19 +307,35 @@ class Store:
             sidecar.unlink(missing_ok=True)
 
 
-def _found(path: Path, rel: PurePosixPath) -> Rejection | bool:
-    """What a file the walk found is: a document (True), refused (with why), or neither (False)."""
-    if any(part.startswith(".") for part in rel.parts):
-        return False
+class Survey(NamedTuple):
+    """What a walk of documents/ found (`Store.survey`)."""
+
+    ids: list[str]
+    """Every document id, sorted."""
+    refused: dict[str, Rejection]
+    """Paths the walk refused (raw), with why."""
+    sidecars: set[str]
+    """Every sidecar's path, whatever it is (a link too): a document none of whose sidecar names is
+    here has no sidecar, without asking the file system again."""
+
+
+def _sort(entry: os.DirEntry[str], rel: str, found: Survey, folders: list[str]) -> None:
+    """File what the walk found at `rel` (not hidden): a document, refused (with why), a folder to
+    walk, a sidecar, or nothing of ours."""
     try:
-        mode = os.lstat(path).st_mode
+        if entry.is_symlink():
+            found.refused[rel] = SYMLINK  # sidecars and the manifest too: none is read
+        elif entry.is_dir(follow_symlinks=False):
+            folders.append(rel + "/")
+        elif rel.endswith(SIDECAR_SUFFIX):
+            found.sidecars.add(rel)
+        elif entry.is_file(follow_symlinks=False) and is_document(rel):
+            if unnameable(rel):
+                found.refused[rel] = BAD_NAME
+            else:
+                found.ids.append(rel)
     except FileNotFoundError:  # removed while we looked
-        return False
-    if stat.S_ISLNK(mode):
-        return SYMLINK  # sidecars and the manifest too: none is read
-    if not stat.S_ISREG(mode) or not is_document(rel):
-        return False
-    return BAD_NAME if unnameable(rel.as_posix()) else True
+        return
 
 
 def _refusal(document_id: str, e: OSError) -> RejectedInput:

@@ -38,11 +38,12 @@ CONTROL_CHARACTERS = "the name holds control characters (line break, tab, escape
 BAD_NAME = Rejection("bad_name", CONTROL_CHARACTERS)
 
 
-def is_document(relative: PurePosixPath) -> bool:
+def is_document(relative: PurePosixPath | str) -> bool:
     """Whether a path under documents/ is a document (not the manifest, a sidecar or a hidden file)."""
-    if any(part.startswith(".") for part in relative.parts):
+    rel = relative if isinstance(relative, str) else relative.as_posix()
+    if rel.startswith(".") or "/." in rel:
         return False
-    return relative.as_posix() not in _RESERVED and not relative.name.endswith(SIDECAR_SUFFIX)
+    return rel not in _RESERVED and not rel.endswith(SIDECAR_SUFFIX)
 
 
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -51,6 +52,8 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 
 def unnameable(name: str) -> bool:
     """Whether a name holds a character no stored name may hold (see `_UNNAMEABLE`, `_BIDI`)."""
+    if name.isprintable():  # no control, format (the marks of _BIDI), surrogate or line separator
+        return False
     return any(unicodedata.category(c) in _UNNAMEABLE or c in _BIDI for c in name)
 
 

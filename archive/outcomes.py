@@ -20,6 +20,8 @@ def printable(text: str) -> str:
     >>> printable("a\\nb\\x1b[31m.txt"), printable("Procès-verbal.pdf"), printable("\\udcff\\u202e.txt")
     ('a\\\\nb\\\\x1b[31m.txt', 'Procès-verbal.pdf', '\\\\udcff\\\\u202e.txt')
     """
+    if text.isprintable():  # none of _UNSHOWABLE: the common case, 100,000 times in a reindex's report
+        return text
     return "".join(
         c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _UNSHOWABLE else c
         for c in text

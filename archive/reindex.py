@@ -18,6 +18,7 @@ from typing import Any
 from . import fixity, indexer
 from .documents import read_sidecar
 from .errors import FixityError, ReaderFailed, ReaderUnavailable, RejectedInput
+from .metadata import SIDECAR_SUFFIX
 from .models import Document, Status
 from .outcomes import Outcome, Rejection, Report, printable
 from .preparing import Job
@@ -62,7 +63,7 @@ class Plan:
         self.records = {} if full else self.indexed  # what the new index starts from
         self.progress = progress
         self.skip = skip
-        self.diff = fixity.diff(write.store)
+        self.diff = fixity.diff(write.store, write.settings.index_dir / fixity.CACHE)
         self.outcomes: list[tuple[int, Outcome]] = []  # by place in diff.ids: refused first, removed last
         self.lost: list[tuple[str, str]] = []  # indexed documents the reader failed on: (id, reason)
         self.keep: set[str] = set()
@@ -134,7 +135,9 @@ class Plan:
             return None
         store = self.write.store
         try:
-            sidecar = read_sidecar(store.sidecar_of(document_id))
+            sidecar = read_sidecar(
+                store.sidecar_of(document_id) if self._may_have_sidecar(document_id) else None
+            )
         except (OSError, RejectedInput) as e:
             why = e.reason if isinstance(e, RejectedInput) else f"cannot read: {e.strerror}"
             self._say(
@@ -169,6 +172,17 @@ class Plan:
             self.lost.append((document_id, result.reason))
         self._say(document_id, Outcome(document_id, "rejected", Rejection(result.reason_code, result.reason)))
         return None
+
+    def _may_have_sidecar(self, document_id: str) -> bool:
+        """Whether the walk saw a file named like this document's sidecar (`metadata.sidecar_for`:
+        the document's name or its stem, then `.meta.toml`); only then is the file system asked."""
+        sidecars = self.diff.sidecars
+        if not sidecars:
+            return False
+        name = document_id.rpartition("/")[2]
+        dot = name.rfind(".")
+        stem = document_id[: len(document_id) - len(name) + dot] if 0 < dot < len(name) - 1 else document_id
+        return document_id + SIDECAR_SUFFIX in sidecars or stem + SIDECAR_SUFFIX in sidecars
 
     def _say(self, document_id: str, outcome: Outcome) -> None:
         """Record the outcome of a document given out by `_jobs`, in its place."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
+import unicodedata
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -14,7 +16,8 @@ from hypothesis import strategies as st
 from archive.documents import MANIFEST, Store
 from archive.errors import DocumentNotFound, RejectedInput
 from archive.home import Archive
-from archive.names import MAX_NAME_BYTES, is_document, safe_folder, safe_name
+from archive.names import MAX_NAME_BYTES, is_document, safe_folder, safe_name, unnameable
+from archive.outcomes import printable
 from archive.settings import Settings
 
 from .conftest import SMALL_ARCHIVE, write_documents
@@ -424,3 +427,12 @@ def test_sidecar_of_prefers_the_full_name(store: Store) -> None:
     assert store.sidecar_of("a.txt") == store.root / "a.meta.toml"
     (store.root / "a.meta.toml").unlink()
     assert store.sidecar_of("a.txt") is None
+
+
+def test_printable_names_hold_no_character_that_is_refused_or_escaped() -> None:
+    """`unnameable` and `printable` skip their look-up per character for a printable name: none of its
+    characters is then a control, a format mark (the direction marks are), a surrogate or a separator."""
+    categories = {unicodedata.category(c) for c in map(chr, range(sys.maxunicode + 1)) if c.isprintable()}
+    assert categories.isdisjoint({"Cc", "Cf", "Cs", "Zl", "Zp"})
+    assert not "rapport\u202etxt.exe".isprintable() and unnameable("rapport\u202etxt.exe")
+    assert printable("a\u2028b") == "a\\u2028b"

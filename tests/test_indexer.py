@@ -303,6 +303,34 @@ def test_a_killed_helper_fails_the_build_and_leaves_the_live_index(tmp_path: Pat
     assert len(_docnums(live)) == sum(len(d.passages) + 1 for d in documents[:20])
 
 
+class Lost(Exception):
+    """What a stream of documents raises once it knows it must not be committed (a reader failed)."""
+
+
+def _failing(documents: list[Document]) -> Iterator[Document]:
+    yield from documents
+    raise Lost("an indexed document could not be read again")
+
+
+def test_a_stream_that_fails_after_its_documents_were_written_is_never_committed(tmp_path: Path) -> None:
+    """Documents stream into the writers (and the helper) as they come; a failure learnt after the last
+    one cancels the new generation, or the update, and leaves the live index as it was."""
+    documents = _documents(200, seed=12)
+    index_dir = tmp_path / "index"
+    live = indexer.build(index_dir, documents[:20], "tax", parallel_after=None)
+    with pytest.raises(Lost):
+        indexer.build(index_dir, _failing(documents[20:]), "tax", parallel_after=100)
+    assert not [c for c in multiprocessing.active_children() if c.name == parallel.NAME]
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted(["CURRENT", live.name])
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in live.iterdir())
+    with pytest.raises(Lost):
+        indexer.update(index_dir, _failing(documents[20:40]), ["never-read"], "tax")
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in live.iterdir()) == before
+    assert len(_docnums(live)) == sum(len(d.passages) + 1 for d in documents[:20])
+    assert indexer.update(index_dir, iter(()), iter(()), "tax") is False  # nothing to write: no commit
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in live.iterdir()) == before
+
+
 def test_a_build_rolls_over_to_new_segments_and_reads_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -113,6 +113,17 @@ class Writer(SegmentWriter):  # type: ignore[misc]
             if column:
                 perdoc.add_column_value(name, column, field.to_column_value(value))
 
+    def cancel(self) -> None:
+        """Whoosh's `cancel`, then the files of the abandoned segment removed: Whoosh leaves them in the
+        index folder until its next commit (a cancelled update of a large batch: as large again)."""
+        super().cancel()
+        if self.storage.file_exists(whoosh_index.TOC._filename(self.indexname, self.generation)):
+            return  # a commit that failed after writing its table of contents: the segment is live
+        name = self.newsegment.segment_id()
+        for filename in self.storage.list():
+            if filename.startswith((name + ".", name + "_")):
+                self.storage.delete_file(filename)
+
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         reader = self.per_document_reader()
