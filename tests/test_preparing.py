@@ -184,7 +184,7 @@ def test_a_file_over_its_budget_is_rejected_its_worker_replaced_and_the_batch_go
 ) -> None:
     """A file that takes more CPU than its budget (here 0.2 s for the large one, seconds of work) is
     `too_complex`; its worker is killed and replaced, and the files after it are prepared."""
-    large = _judgements(1, 1500, seed=7)[0]
+    large = _judgements(1, 6000, seed=7)[0]  # seconds of work: well past the first look at its CPU (1 s)
     jobs = [*_judgements(6, 2), ("grand.md", large[1], None), *_judgements(6, 2, seed=8)]
 
     def budget(size: int) -> float:
