@@ -31,8 +31,9 @@ How a folded word gets its key (`derive`):
 The table is derived on first use (a few seconds: simplemma's dictionary alone takes half a second and
 200 MB to load) and cached on disk (`cache_dir`), keyed by simplemma's version and a digest of this
 module and of the rules (`inflection.py`); loading the cache takes about 40 ms of CPU and 20 MB.
-`digest()`, a digest of the table's content, is recorded in each index: an index built with another
-table is rebuilt by the next reindex (`indexer.needs_full_rebuild`).
+The cache also holds the dictionary's folded words (2.6 MB), so that spelling suggestions leave a French
+word alone (`known`). `digest()`, a digest of the table's content, is recorded in each index: an index
+built with another table is rebuilt by the next reindex (`indexer.needs_full_rebuild`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ MARKER = "_"
 VERB_FORMS = 10
 """Forms a lemma needs to count as a verb (the dictionary's verbs have about forty; nouns four)."""
 
-_FORMAT = 1  # of the cache file
+_FORMAT = 2  # of the cache file
+_WORDS = b"\n\x00"  # in the cache file, between the table's lines and the dictionary's words
 _JOINERS = re.compile(r"['’\-.]")  # as `analysis.key` drops them
 _PARTICIPLES = (  # regular past participles, accented as written -> the infinitive's ending (folded)
     ("ées", "er"), ("ée", "er"), ("és", "er"), ("é", "er"),
@@ -74,10 +76,11 @@ _FEMININES = (  # masculine ending -> feminine endings, for adjectives the dicti
 
 
 class Table(NamedTuple):
-    """The derived table and the digest of its content."""
+    """The derived table and the digest of its content, with the dictionary's words."""
 
     keys: dict[str, str]  # folded word -> key, where it differs from `inflection.stem`
     digest: str
+    words: str  # every folded form and lemma of the dictionary, sorted, one per line between newlines
 
 
 _loaded: Table | None = None
@@ -94,6 +97,12 @@ def table() -> Table:
 def keys() -> Mapping[str, str]:
     """Folded word -> key, for the words whose key is not `inflection.stem`'s."""
     return table().keys
+
+
+def known(folded: str) -> bool:
+    """Whether the dictionary knows this folded word (a form or a lemma): such a word is French, not a
+    typo to correct, even where no document holds it (`casier` is not `cahier`)."""
+    return "\n" not in folded and f"\n{folded}\n" in table().words
 
 
 def digest() -> str:
@@ -140,12 +149,12 @@ def load(directory: Path) -> Table:
         directory.mkdir(parents=True, exist_ok=True)
         lock = os.open(directory / ".lexicon.lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
-        return _table(derive(dictionary()))
+        return _derived()
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         found = _read(path)  # another process may have written it meanwhile
         if found is None:
-            found = _table(derive(dictionary()))
+            found = _derived()
             with contextlib.suppress(OSError):
                 _write(path, found)
         return found
@@ -153,9 +162,16 @@ def load(directory: Path) -> Table:
         os.close(lock)  # releases the flock
 
 
-def _table(derived: dict[str, str]) -> Table:
-    body = _body(derived)
-    return Table(derived, hashlib.sha256(body).hexdigest())
+def _derived() -> Table:
+    """The table derived from the dictionary, with the dictionary's folded words."""
+    forms = dictionary()
+    derived = derive(forms)
+    words = sorted({inflection.fold(w) for pair in forms.items() for w in pair})
+    return Table(derived, _digest(_body(derived)), "\n" + "\n".join(words) + "\n")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _body(derived: Mapping[str, str]) -> bytes:
@@ -167,19 +183,21 @@ def _body(derived: Mapping[str, str]) -> bytes:
 
 
 def _read(path: Path) -> Table | None:
-    """The table in `path` if it is whole (its first line holds the digest of the rest), else None."""
+    """The table in `path` if it is whole (its first line holds the digests of the table's lines and of
+    the words after them), else None."""
     try:
         data = path.read_bytes()
     except OSError:
         return None
-    head, _, body = data.partition(b"\n")
-    if head != f"{_FORMAT} {hashlib.sha256(body).hexdigest()}".encode():
+    head, _, rest = data.partition(b"\n")
+    body, _, words = rest.partition(_WORDS)
+    if head != f"{_FORMAT} {_digest(body)} {_digest(words)}".encode():
         return None
     derived: dict[str, str] = {}
     for line in body.decode().split("\n"):  # 30 ms for 90,000 words: one key object per line
-        k, _, words = line.partition("\t")
-        derived.update(dict.fromkeys(words.split(" "), k))
-    return Table(derived, head.decode().split(" ")[1])
+        k, _, keyed = line.partition("\t")
+        derived.update(dict.fromkeys(keyed.split(" "), k))
+    return Table(derived, head.decode().split(" ")[1], words.decode())
 
 
 def _write(path: Path, found: Table) -> None:
@@ -189,7 +207,9 @@ def _write(path: Path, found: Table) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".lexicon-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(f"{_FORMAT} {found.digest}\n".encode() + _body(found.keys))
+            words = found.words.encode()
+            head = f"{_FORMAT} {found.digest} {_digest(words)}\n".encode()
+            f.write(head + _body(found.keys) + _WORDS + words)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

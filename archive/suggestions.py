@@ -1,7 +1,9 @@
 """Spelling suggestions: a corrected query when a word of it is unknown to the archive.
 
 An unknown word (no index key in any passage) of four letters or more is replaced by the closest word of
-the generation's vocabulary that the index holds, written as the documents write it (accents kept).
+the generation's vocabulary that the index holds, written as the documents write it (accents kept). A word
+the French dictionary knows is no typo, even where the archive lacks it: `casier` is not corrected to
+`cahier` (`lexicon.known`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import analysis
+from . import analysis, lexicon
 from .deadline import Deadline
 from .generations import Generation
 
@@ -47,6 +49,8 @@ def _known(gen: Generation, reader: Any, word: str) -> str | None:
     if len(kept) != 1 or not kept[0].word.isalpha() or len(kept[0].word) < 4:
         return None
     unknown = kept[0]
+    if lexicon.known(analysis.fold(unknown.word)):
+        return None
     for candidate in gen.vocabulary.similar(analysis.fold(unknown.word), limit=_CANDIDATES):
         if reader.doc_frequency("content", analysis.key(candidate)):
             return word[: unknown.start] + gen.vocabulary.form(candidate) + word[unknown.end :]

@@ -106,6 +106,21 @@ def test_the_real_dictionary_gives_the_documented_keys() -> None:
     assert known["condamnait"] == "condamn" and known["maniere"] == "maniere" and known["recel"] == "recel_"
 
 
+def test_the_dictionary_knows_french_words_not_typos() -> None:
+    assert all(
+        lexicon.known(w) for w in ("casier", "cahier", "personnaliser", "condamnait", "garde", "enquete")
+    )
+    assert not any(
+        lexicon.known(w) for w in ("enqute", "blanchimant", "juridictionelle", "", "a\nb", "cas ier")
+    )
+
+
+def test_the_cache_keeps_the_dictionarys_folded_words(tmp_path: Path, small: list[int]) -> None:
+    words = lexicon.load(tmp_path).words.split()
+    assert words == sorted(set(words)) and {"condamne", "maniere", "peut", "pouvoir"} <= set(words)
+    assert lexicon.load(tmp_path).words == lexicon.load(tmp_path).words and small == [1]
+
+
 # ---- the cache -------------------------------------------------------------------------------------
 
 

@@ -139,6 +139,18 @@ def test_no_correction_when_the_query_finds_something_or_the_suggestion_nothing(
     assert unmatched.corrected_query is None and unmatched.suggestion == "casier juridictionnelle"
 
 
+@pytest.mark.parametrize(
+    ("word", "close"),
+    [("cahier", "casier"), ("assistante", "assistance"), ("débat", "début"), ("centaines", "certaines")],
+)
+def test_a_french_word_the_archive_lacks_is_not_corrected(guides: Archive, word: str, close: str) -> None:
+    """`cahier` is one letter from the archive's `casier`, but it is French: a researcher searching it
+    wants to learn that the archive lacks it, not to read about something else."""
+    results = guides.search(SearchRequest(word))
+    assert results.total == 0 and results.corrected_query is None and results.suggestion is None
+    assert guides.search(SearchRequest(close)).total  # one letter away: what a correction would have searched
+
+
 def test_a_fuzzy_word_finds_the_right_spelling(guides: Archive) -> None:
     results = guides.search(SearchRequest("juridictionelle~"))
     assert results.interpreted_as == "juridictionelle~"
