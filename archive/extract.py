@@ -22,7 +22,7 @@ from .models import Block, Extracted
 if TYPE_CHECKING:  # the reader worker imports this module, never the cache
     from .extracted import ExtractedCache
 
-VERSION = 1
+VERSION = 2
 """Bump it when a change here, in decoding.py or in `metadata.html_source` changes what some file reads as:
 the extraction cache then reads every file again (it adds the readers' library versions itself)."""
 
@@ -120,16 +120,25 @@ def _read_txt(name: str, data: bytes) -> Extracted:
     metadata: dict[str, Any] = {}
     # spaced as its paragraph is: French typography puts a no-break space before ? : ; ! (« extrait ? »)
     first = _SPACES.sub(" ", text.strip().split("\n", 1)[0]).strip()
-    if (
-        paras
-        and len(paras) > 1
-        and first == paras[0]
-        and len(first) <= 150
-        and not first.endswith((".", ":"))
-    ):
+    if len(paras) > 1 and first == paras[0] and _title_line(first, sum(map(len, paras[1:]))):
         blocks[0] = Block(first, heading=True)
         metadata["title"] = first
     return Extracted(tuple(blocks), metadata, "txt", encoding)
+
+
+def _title_line(first: str, after: int) -> bool:
+    """Whether a text's first line, alone in its paragraph, is its title. Legal headings run long (« Code
+    de procédure pénale — Des saisies spéciales — Chapitre Ier : Dispositions communes. », up to 300
+    characters) and may end with a full stop. A line ending in `:` introduces what follows; one ending in a
+    full stop counts when the text after it (`after` characters) is at least twice as long, as a heading's
+    is (a text opening with a short sentence then gets that sentence as its title, which still reads
+    better than its file name; a closing « Fin. » does not make its first line a title)."""
+    if len(first) > _TITLE_CHARS or first.endswith(":"):
+        return False
+    return not first.endswith(".") or 2 * len(first) <= after
+
+
+_TITLE_CHARS = 320
 
 
 # ---------------------------------------------------------------- markdown

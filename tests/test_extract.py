@@ -83,6 +83,43 @@ def test_txt_first_short_line_is_the_title_and_wrapped_lines_are_joined() -> Non
     assert not found.blocks[1].heading
 
 
+LONG_HEADING = (
+    "Code de procédure pénale — Dispositions relatives à l'exécution, sur le territoire des autres États "
+    "membres de l'Union européenne, des condamnations prononcées par les juridictions françaises. — "
+    "Paragraphe 4 : Exécution de la peine."
+)
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Code pénal — Du vol. — Section 1 : Du vol simple et des vols aggravés.",
+        "Section 1 : Du blanchiment simple et du blanchiment aggravé.",
+        LONG_HEADING,
+    ],
+)
+def test_txt_legal_headings_are_titles_even_long_or_with_a_full_stop(heading: str) -> None:
+    body = (
+        "Article 324-1\n\n"
+        + "Le blanchiment est le fait de faciliter, par tout moyen, la justification " * 10
+    )
+    found = extract.extract("code.txt", f"{heading}\n\n{body}".encode(), BIG)
+    assert found.metadata["title"] == heading and found.blocks[0].heading
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "Les pièces suivantes sont exigées :",  # introduces what follows
+        "Le prévenu a été relaxé par le tribunal correctionnel après une longue audience.",  # longer than next
+        "x" * 321,  # past any heading's length
+    ],
+)
+def test_txt_first_lines_that_are_not_titles(first: str) -> None:
+    found = extract.extract("note.txt", f"{first}\n\nFin de la note.".encode(), BIG)
+    assert "title" not in found.metadata and not found.blocks[0].heading
+
+
 # ---------------------------------------------------------------- markdown
 
 

@@ -9,13 +9,14 @@ is rendered.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
@@ -28,6 +29,18 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _highlight(value: str) -> Markup:
     """The core's highlight: text already escaped, with only `<mark>` as markup (see `archive/highlighting.py`)."""
     return Markup(value)  # the single place highlight markup is trusted
+
+
+def _under_heading(value: str, heading: str) -> str:
+    """A passage's highlight without its first line when that line is the heading shown above it (a passage
+    holds its section's heading as its first line, where the document page shows it as a title)."""
+    first, sep, rest = value.partition("\n")
+    if sep and " ".join(_MARK.sub("", first).split()) == " ".join(str(escape(heading)).split()):
+        return rest.lstrip("\n")
+    return value
+
+
+_MARK = re.compile(r"</?mark>")
 
 
 def _number(value: int) -> str:
@@ -75,6 +88,7 @@ def make_templates() -> Jinja2Templates:
     env = templates.env
     env.autoescape = True
     env.filters["highlight"] = _highlight
+    env.filters["under_heading"] = _under_heading
     env.filters["number"] = _number
     env.filters["size"] = _size
     env.filters["date_fr"] = french_date
