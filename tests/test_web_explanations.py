@@ -78,7 +78,7 @@ def test_a_loosened_query_counts_the_passages_holding_every_word_apart(client: T
     html = page(client, "garde à vue mineur")
     documents = f"<strong>{loose['documents']}</strong> document" + ("s" if loose["documents"] > 1 else "")
     assert (
-        f"<strong>1</strong> passage contient tous les mots · <strong>{loose['total']}</strong> passages dans "
+        f"<strong>1</strong> passage contient tous les mots&nbsp;· <strong>{loose['total']}</strong> passages dans "
         f"{documents} en contiennent l'essentiel ("
     ) in html
     plain = page(client, "garde")
@@ -91,7 +91,7 @@ def test_a_loosened_query_counts_the_passages_holding_every_word_apart(client: T
 def test_a_loosened_query_with_no_complete_passage_says_none(client: TestClient) -> None:
     loose = body(client, "mineur tourisme")
     assert loose["relaxed"] and loose["complete_total"] == 0 < loose["total"]
-    assert "Aucun passage ne contient tous les mots · <strong>" in page(client, "mineur tourisme")
+    assert "Aucun passage ne contient tous les mots&nbsp;· <strong>" in page(client, "mineur tourisme")
 
 
 # ---------------------------------------------------------------- 2. interpretations and notes
