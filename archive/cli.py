@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from . import readout
 from .errors import ArchiveError, UsageError, relative_to_home
 from .home import Archive
 from .outcomes import Report, printable
@@ -147,6 +148,12 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
         "--every-passage",
         action="store_true",
         help="list every matching passage in rank order (by default at most 2 of one document)",
+    )
+    p.add_argument(
+        "--no-correct",
+        dest="correct",
+        action="store_false",
+        help="search exactly what was typed (by default a query matching nothing searches its correction)",
     )
     p.add_argument("--json", action="store_true", help="print the JSON of the HTTP API's /search")
 
@@ -292,6 +299,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         page=args.page,
         per_page=args.limit,
         crowding=not args.every_passage,
+        correct=args.correct,
     )
     archive = Archive(settings)
     try:
@@ -300,35 +308,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         archive.close()
     if args.json:
         return _print_json(results.to_json())
-    print(
-        f"{results.total} passages in {results.documents} documents ({results.took_ms:.0f} ms)"
-        f" — understood as: {results.interpreted_as or '(everything)'}"
-    )
-    for note in results.notes:
-        print(f"  note: {note}")
-    if results.suggestion:
-        print(f"  did you mean: {results.suggestion}")
-    for hit in results.hits:
-        print()
-        print(
-            f"{hit.id}  [{hit.score:g}]  {hit.title} ({hit.date or 'undated'}, {hit.source or 'unknown source'})"
-        )
-        if hit.section:
-            print(f"  § {hit.section}")
-        print("  " + _terminal(hit.highlight))
-        if hit.more_in_document:
-            print(f"  + {hit.more_in_document} more matching passage(s) in this document")
+    readout.write(results)
     return 0
-
-
-def _terminal(highlight: str) -> str:
-    import html
-
-    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    text = highlight.replace("<mark>", "\x1b[1;33m" if bold else "[").replace(
-        "</mark>", "\x1b[0m" if bold else "]"
-    )
-    return html.unescape(" ".join(text.split()))
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:

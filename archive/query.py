@@ -40,10 +40,20 @@ FIELD_ALIASES = {
     "title": ["titre"],
     "agency": ["agence", "service"],
     "offence": ["infraction", "offense"],
-    "year": ["annee", "année"],
+    "year": ["année", "annee"],
     "section": ["rubrique"],
     "doc": ["document"],
 }
+
+KNOWN_FIELDS = ", ".join(
+    f"{name} ({FIELD_ALIASES[name][0]})" if name in FIELD_ALIASES else name
+    for name in QUERY_FIELDS
+    if name != "content"
+)
+"""The fields a query may name, as a note lists them (each with its first French alias)."""
+
+_FIELD_LIKE = re.compile(r"([^\W\d_][\w-]*):(?!/)\S")
+"""A word written like `field:value` (the parser leaves it a word when the field is unknown); not a URL."""
 
 Query: TypeAlias = wq.Query
 """A runnable query (a Whoosh query): what `parse`, `expand`, `any_of` and `in_document` return."""
@@ -66,6 +76,11 @@ class Parsed:
     scoring: wq.Query | None = None  # the same query over the passage, its heading and title: ranks only
     scoring_parts: list[wq.Query] = field(default_factory=list)  # `relaxable`, part by part, for ranking
     near: list[tuple[str, int]] = field(default_factory=list)  # a plain query's keys, positions: proximity
+
+    @property
+    def typed(self) -> list[str]:
+        """The plain words typed that are searched (stop words left out): what a person counts."""
+        return [w for w in self.words if analysis.keys(w)]
 
     @property
     def selective(self) -> bool:
@@ -118,6 +133,7 @@ def parse(parsers: Parsers, raw: str) -> Parsed:
     text, notes = clean(raw)
     if not text:
         return Parsed(text, None, "", notes)
+    text = _closed_quotes(text, notes)
     if _depth(text) > MAX_DEPTH:  # 330 nested parentheses overflowed the recursion of what reads the tree
         text = text.replace("(", " ").replace(")", " ")
         notes.append(f"parenthèses imbriquées sur plus de {MAX_DEPTH} niveaux : ignorées")
@@ -136,12 +152,10 @@ def parse(parsers: Parsers, raw: str) -> Parsed:
         except Exception:  # nothing readable is left: search nothing rather than fail
             return Parsed(text, wq.NullQuery, "", notes)
     words = [n.text for n in _word_nodes(tree) if n.fieldname is None]
-    stops = [w for w in words if not analysis.keys(w)]
-    if stops:
-        notes.append("mots ignorés (trop courants) : " + ", ".join(dict.fromkeys(stops)))
+    interpretation = _render(tree)
+    _word_notes(words, notes, bool(interpretation))
     q = _bounded_terms(q, notes)
     ranked = _bounded_terms(ranked, [])
-    interpretation = _render(tree)
     notes.extend(phrasing.slop_notes(tree))
     if q is wq.NullQuery or q is None:
         return Parsed(text, wq.NullQuery, interpretation, notes, words)
@@ -155,6 +169,36 @@ def parse(parsers: Parsers, raw: str) -> Parsed:
             ranked_parts = relaxable
     near = phrasing.phrase_words(" ".join(words))[:MAX_TERMS] if relaxable else []
     return Parsed(text, q, interpretation, notes, words, relaxable, ranked, ranked_parts, near)
+
+
+def _closed_quotes(text: str, notes: list[str]) -> str:
+    """`text` without its last quote when that one opens no phrase (an odd number of `"`), and a note."""
+    if text.count('"') % 2 == 0:
+        return text
+    at = text.rfind('"')
+    notes.append(
+        "guillemet non fermé ignoré : les mots sont cherchés séparément "
+        "(fermez-le pour chercher l'expression exacte)"
+    )
+    return " ".join((text[:at] + " " + text[at + 1 :]).split())
+
+
+def _word_notes(words: list[str], notes: list[str], searched: bool) -> None:
+    """Notes on the plain words: stop words left out (every word, when nothing is `searched`), unknown
+    fields."""
+    stops = [w for w in words if not analysis.keys(w)]
+    if stops and not searched:
+        notes.append(
+            "tous les mots sont trop courants pour être cherchés : " + ", ".join(dict.fromkeys(stops))
+        )
+    elif stops:
+        notes.append("mots ignorés (trop courants) : " + ", ".join(dict.fromkeys(stops)))
+    unknown = dict.fromkeys(m.group(1) for m in map(_FIELD_LIKE.match, words) if m)
+    if unknown:
+        notes.append(
+            f"{', '.join(f'« {name} »' for name in unknown)} : champ inconnu, cherché comme du texte "
+            f"(champs : {KNOWN_FIELDS})"
+        )
 
 
 def _depth(text: str) -> int:

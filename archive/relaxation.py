@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import query
+from . import analysis, query
 from .deadline import Deadline
 from .facets import narrowed
 from .generations import Generation
@@ -59,21 +59,45 @@ def relax(
     size = gen.arrays.doc_count
     ids = union(found, size)
     loosened = union([strict, ids[coverage(ids, weighted) >= RELAX_SHARE]], size)
-    interpretation, note = _told(parsed.interpretation, len(parts), int(strict.size))
+    interpretation, note = _told(parsed, int(strict.size))
     return Relaxed(loosened, weighted, interpretation, note)
 
 
-def _told(interpretation: str, words: int, complete: int) -> tuple[str, str]:
-    """How a loosened query is shown (its interpretation) and the note saying what was done."""
-    loose = interpretation.replace(" AND ", " OR ")
+def _told(parsed: query.Parsed, complete: int) -> tuple[str, str]:
+    """How a loosened query is shown (its interpretation) and the note saying what was done.
+
+    It counts the words typed: one hyphenated word (`450-1`, `crypto-actifs`) is loosened into its parts,
+    which are then named, since its interpretation alone would read the same before and after.
+    """
+    typed = parsed.typed
+    if len(typed) == 1:
+        word = typed[0]
+        loose = " OR ".join(_parts(word))
+        essential = f"l'essentiel des parties de « {word} »"
+        whole = f"{complete} passage(s) contiennent « {word} » en entier"
+    else:
+        loose = parsed.interpretation.replace(" AND ", " OR ")
+        essential = f"l'essentiel des {len(typed)} mots"
+        whole = f"{complete} passage(s) contiennent tous les mots"
     if complete:
         note = (
-            f"{complete} passage(s) contiennent tous les mots ; s'y ajoutent ceux qui en contiennent "
-            "l'essentiel (les mots rares comptent davantage), classés après eux sauf mot rare"
+            f"{whole} ; s'y ajoutent ceux qui en contiennent l'essentiel (les mots rares comptent "
+            "davantage), classés après eux sauf mot rare"
         )
-        return f"{interpretation}, puis {loose} (l'essentiel des {words} mots)", note
-    note = (
-        "aucun passage ne contient tous les mots : voici ceux qui en contiennent l'essentiel "
-        "(les mots rares comptent davantage), les plus complets d'abord"
+        return f"{parsed.interpretation}, puis {loose} ({essential})", note
+    nothing = "aucun passage ne contient " + (
+        f"« {typed[0]} » en entier" if len(typed) == 1 else "tous les mots"
     )
-    return f"{loose} (l'essentiel des {words} mots)", note
+    note = (
+        f"{nothing} : voici ceux qui en contiennent l'essentiel (les mots rares comptent davantage), "
+        "les plus complets d'abord"
+    )
+    return f"{loose} ({essential})", note
+
+
+def _parts(word: str) -> list[str]:
+    """The parts a hyphenated word is searched by (`crypto-actifs`: crypto, cryptoactifs, actifs)."""
+    tokens = [t for t in analysis.tokens(word) if not t.stop]
+    parts = [t.word for t in tokens if "-" not in t.word]
+    joined = "".join(t.word for t in analysis.tokens(word) if "-" not in t.word)
+    return list(dict.fromkeys([*parts[:1], joined, *parts[1:]] if len(parts) > 1 else parts))

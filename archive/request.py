@@ -52,6 +52,9 @@ class SearchRequest:
             if name not in FACETS:
                 raise UsageError(f"unknown facet {name!r}: use {', '.join(FACETS)}", name)
         self.check_filters(self.filters)
+        wrong = [v for v in self.filters.get("year", ()) if not self.is_year(v)]
+        if wrong:  # `20x9` would select nothing, silently
+            raise UsageError(f"year must be four digits (2024) or sans-date, not {wrong[0][:40]!r}", "year")
         return self
 
     def _check_paging(self) -> None:
@@ -77,6 +80,13 @@ class SearchRequest:
                 raise UsageError(
                     f"{name}: at most {MAX_SELECTED} values can be selected at once, not {len(values)}", name
                 )
+
+    @staticmethod
+    def is_year(value: str) -> bool:
+        """Whether `value` is a `year` filter's value: four digits (2024), or UNDATED for undated documents."""
+        from .columns import UNDATED  # here: columns imports numpy, which `archive --help` need not load
+
+        return value == UNDATED or (len(value) == 4 and value.isascii() and value.isdigit())
 
     @staticmethod
     def _iso_day(value: str) -> bool:

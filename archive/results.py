@@ -97,11 +97,17 @@ class SearchResults:
     next_cursor: str | None = None  # where the next page starts (see archive/cursor.py); None on the last
     corrected_query: str | None = None  # searched instead of `query`, which matched no passage in full
     listed: int | None = None  # passages the pages list in all (crowding leaves some out); None: `total`
+    complete: int | None = None  # passages holding every word (relaxed, `total` has more); None: `total`
 
     @property
     def rows(self) -> int:
         """How many passages the pages list in all: `total`, less those crowding leaves out."""
         return self.total if self.listed is None else self.listed
+
+    @property
+    def complete_total(self) -> int:
+        """How many of the `total` passages hold every word of the query: all of them unless `relaxed`."""
+        return self.total if self.complete is None else self.complete
 
     @property
     def pages(self) -> int:  # noqa: D102 (what it counts is said by `rows`)
@@ -113,6 +119,7 @@ class SearchResults:
             "query": self.query,
             "interpreted_as": self.interpreted_as,
             "total": self.total,
+            "complete_total": self.complete_total,
             "documents": self.documents,
             "page": self.page,
             "per_page": self.per_page,

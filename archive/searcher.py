@@ -100,6 +100,7 @@ class Searcher:
                 next_cursor=next_cursor,
                 corrected_query=plan.corrected,
                 listed=listed,
+                complete=plan.complete,
             )
 
     def _page(
@@ -181,6 +182,7 @@ class Searcher:
                 notes=noted(plan.parsed.notes, deadline),
                 corrected_query=plan.corrected,
                 listed=listed,
+                complete=plan.complete,
             )
             return Feed(results, tuple(indexed_at(gen, d) for d in docnums))
 

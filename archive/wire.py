@@ -92,6 +92,14 @@ class SearchResults(TypedDict):
     query: str
     interpreted_as: Annotated[str, Meta(description="how the query was understood")]
     total: Annotated[int, Meta(ge=0, description="matching passages")]
+    complete_total: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="the passages of `total` holding every word of the query: `total` itself unless "
+            "`relaxed` added passages holding only the essential of it (then fewer, maybe 0)",
+        ),
+    ]
     documents: Annotated[int, Meta(ge=0, description="distinct documents among the matching passages")]
     page: Annotated[int, Meta(ge=1)]
     per_page: Annotated[int, Meta(ge=1)]

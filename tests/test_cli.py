@@ -39,6 +39,7 @@ BODY_KEYS = {
     "next_cursor",
     "corrected",
     "corrected_query",
+    "complete_total",
 }
 FACET_NAMES = {"agency", "offence", "year", "source", "type"}
 FACET_KEYS = {"value", "label", "count", "selected"}
@@ -317,6 +318,37 @@ def test_search_human_output(indexed: Path) -> None:
     assert "<mark>" not in result.stdout and "\x1b[" not in result.stdout
 
 
+CORRECTED = re.compile(
+    r"^  corrected: '(.+)' matches no passage; searched '(.+)' instead "
+    r"\(--no-correct searches exactly what was typed\)$",
+    re.M,
+)
+
+
+def test_a_corrected_query_says_it_searched_the_correction(indexed: Path) -> None:
+    """It printed only `understood as: blanchiment`, as if `blanchimant` had been searched."""
+    corrected = run(indexed, "search", "blanchimant")
+    assert corrected.returncode == 0
+    assert [m.groups() for m in CORRECTED.finditer(corrected.stdout)] == [("blanchimant", "blanchiment")]
+    assert not corrected.stdout.startswith("0 passages")
+    verbatim = run(indexed, "search", "blanchimant", "--no-correct")
+    assert verbatim.stdout.startswith("0 passages in 0 documents") and "corrected:" not in verbatim.stdout
+    assert "  did you mean: blanchiment" in verbatim.stdout.splitlines()
+    example = README.read_text(encoding="utf-8")  # the README's worked example prints the same lines
+    assert [m.groups() for m in CORRECTED.finditer(example)] == [("blanchimant", "blanchiment")]
+    assert "$ archive search 'blanchimant' --no-correct\n0 passages in 0 documents" in example
+
+
+def test_a_loosened_query_counts_the_passages_holding_every_word_apart(indexed: Path) -> None:
+    body = search_json(indexed, "enquête cigarettes")
+    assert body["relaxed"] and body["complete_total"] == 1 < body["total"]
+    first = run(indexed, "search", "enquête cigarettes").stdout.splitlines()[0]
+    assert first.startswith(
+        f"1 passages hold every word; {body['total']} passages in {body['documents']} documents hold the "
+        "essential of it ("
+    ), first
+
+
 def test_search_with_no_match(indexed: Path) -> None:
     result = run(indexed, "search", "xylophone")
     assert result.returncode == 0
@@ -462,6 +494,7 @@ def test_stats(indexed: Path) -> None:
         ["search", "x", "--limit", "dix"],
         ["search", "x", "--page", "0"],
         ["search", "x", "--sort", "hasard"],
+        ["search", "x", "--year", "20x9"],
         ["search", "x", "--from", "27/06/2024"],
         ["search", "x", "--from", "2024-06-30", "--to", "2024-06-01"],
         ["search"],

@@ -292,7 +292,7 @@ def test_pagination_links_in_html(web_client: TestClient) -> None:
     last = web_client.get("/search?q=&per_page=4&page=3", headers=HTML).text
     assert "Passages 9–9 sur 9" in last and 'rel="next"' not in last
     beyond = web_client.get("/search?q=&per_page=4&page=9", headers=HTML).text
-    assert "au-delà des résultats" in beyond
+    assert "La page 9 n'existe pas" in beyond and 'href="/search?q=&amp;page=3&amp;per_page=4" rel="last"' in beyond
 
 
 def test_export_links_keep_the_search(web_client: TestClient) -> None:

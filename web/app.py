@@ -125,10 +125,12 @@ class AccessLog:
 
 
 async def _error_response(request: Request, error: errors.HttpError) -> Response:
+    """The error as a French page to a browser, as JSON to any other client. An export's link
+    (`format=csv`, `ndjson`) clicked in a browser is answered as the browser asks, like every other
+    error: a spreadsheet or a script does not send an Accept header preferring HTML. Only `format=json`,
+    asked explicitly, wins over Accept."""
     wants_html = (
-        request.method == "GET"
-        and prefers_html(request)
-        and request.query_params.get("format") not in ("json", "csv", "ndjson")
+        request.method == "GET" and prefers_html(request) and request.query_params.get("format") != "json"
     )
     if wants_html:
         return await render(

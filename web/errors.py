@@ -43,7 +43,8 @@ _FRENCH_PARAMETERS: dict[str, str] = {
     "search_page": "La page de la recherche d'où vient ce lien doit être un nombre entier entre 1 et 10 000.",
     "search_per_page": "Le nombre de résultats par page de la recherche d'où vient ce lien doit être un "
     "nombre entier entre 1 et 100.",
-    "sort": "Le tri doit être « pertinence », « plus récents d'abord » ou « plus anciens d'abord ».",
+    "sort": "Le tri se demande avec sort=relevance (pertinence), sort=newest (date, les plus récents d'abord) "
+    "ou sort=oldest (date, les plus anciens d'abord).",
     "from": "La date de début doit être une date valide au format AAAA-MM-JJ (par exemple 2024-06-27), "
     "antérieure à la date de fin.",
     "to": "La date de fin doit être une date valide au format AAAA-MM-JJ (par exemple 2024-06-27).",
@@ -201,13 +202,13 @@ def rejection(code: str) -> Answer:
     return REJECTIONS.get(code) or Answer(422, code, _REJECTED)
 
 
-def bad_parameter(parameter: str, message: str) -> HttpError:
-    """400 for a query parameter out of range, in French by parameter."""
+def bad_parameter(parameter: str, message: str, french: str | None = None) -> HttpError:
+    """400 for a query parameter out of range, in French by parameter (or as `french` says)."""
     return HttpError(
         400,
         "bad_parameter",
         message,
-        _FRENCH_PARAMETERS.get(parameter, "Paramètre invalide."),
+        french or _FRENCH_PARAMETERS.get(parameter, "Paramètre invalide."),
         extra={"parameter": parameter},
     )
 

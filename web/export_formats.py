@@ -103,6 +103,12 @@ class CsvRows:
         writer.writerows([_cell(v) for v in row] for row in rows)
         return out.getvalue()
 
+    def _number(self, value: float) -> str:
+        """A decimal number as the spreadsheet reads it: `17,9233` with `;` (French Excel reads `17.9233` as
+        text, or as a date), `17.9233` with `,`."""
+        text = f"{value:.4f}"
+        return text.replace(".", ",") if self.separator == ";" else text
+
     def header(self) -> str:
         """The byte-order mark and the header row."""
         return BOM + self._lines([CSV_COLUMNS])
@@ -123,7 +129,7 @@ class CsvRows:
                 h.text,
                 c.base_url + document_path(h.document, h.position),
                 h.section,
-                f"{h.score:.4f}",
+                self._number(h.score),
                 " | ".join(c.label("agency", a) for a in h.agency),
                 " | ".join(c.label("offence", o) for o in h.offence),
                 " | ".join(matched(h.highlight)),

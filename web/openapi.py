@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from archive import DOCUMENT_PAGE, FACETS, MAX_SELECTED, SORTS
+from archive import DOCUMENT_PAGE, FACETS, MAX_SELECTED, SORTS, UNDATED
 from archive import wire as core_wire
 
 from . import wire
@@ -44,10 +44,7 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "validator of this answer: changes with every commit of the index (weak for pages)",
         "schema": {"type": "string"},
     },
-    "Last-Modified": {
-        "description": "time of the index commit the answer comes from",
-        "schema": {"type": "string"},
-    },
+    "Last-Modified": {"description": "the time of the index commit answering", "schema": {"type": "string"}},
     "Cache-Control": {
         "description": "public, max-age=60, must-revalidate for reads; no-store otherwise",
         "schema": {"type": "string"},
@@ -118,6 +115,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "correct": {"type": "boolean", "default": True},
     "crowding": {"type": "boolean", "default": True},
     "group": {"type": "string", "enum": ["document"]},
+    "year": {"type": "string", "pattern": f"^([0-9]{{4}}|{UNDATED})$"},  # a 400 otherwise
 }
 """Schemas of `/search`'s query parameters that are not plain strings (`search.PARAMETERS` lists them all)."""
 _FACETS = set(FACETS)
@@ -205,8 +203,8 @@ def _document() -> dict[str, Any]:
                         ),
                         "304": _empty("not modified since the ETag given in If-None-Match", _CACHED),
                         "400": _err(
-                            f"bad parameter (more than {MAX_SELECTED} values of one facet, too many parameters, "
-                            "a broken cursor, one from another search, or a cursor with page)"
+                            f"bad parameter (more than {MAX_SELECTED} values of one facet, a year that is none, "
+                            "too many parameters, a broken cursor, one from another search, or a cursor with page)"
                         ),
                         "410": _err("cursor_expired: the index changed since the cursor was made"),
                         "414": _err(_TOO_LONG),

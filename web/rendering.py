@@ -82,6 +82,12 @@ def french_date(value: str | None) -> str:
         return value
 
 
+def sentence(text: str) -> str:
+    """`text` with a capital first letter, the rest as it is: the core's notes are phrases (« mots ignorés
+    (trop courants) : à »), shown as sentences; Jinja's `capitalize` would lower-case the rest."""
+    return text[:1].upper() + text[1:]
+
+
 def make_templates() -> Jinja2Templates:
     """The site's templates: autoescaped, with the filters the pages use (`highlight` trusts the core's markup)."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -93,6 +99,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["size"] = _size
     env.filters["date_fr"] = french_date
     env.filters["type_label"] = type_label
+    env.filters["sentence"] = sentence
     env.trim_blocks = True
     env.lstrip_blocks = True
     return templates

@@ -10,7 +10,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from archive import FACETS, SORTS, Archive, SearchRequest
+from archive import FACETS, SORTS, UNDATED, Archive, SearchRequest
 
 from . import caching
 from .errors import HttpError, bad_parameter
@@ -21,15 +21,19 @@ from .negotiation import response_format
 from .rendering import json_response, render
 from .searchpage import SearchPage
 
-_FACET_VALUES = {"type": "document type slug"}  # what a facet's values are, when not "<facet> facet value"
+_FACET_VALUES = {  # what a facet's values are, when not "<facet> facet value"
+    "type": "document type slug",
+    "year": "year, four digits, or sans-date for the undated documents (400 otherwise)",
+}
 
 PARAMETERS: dict[str, str] = {
     "q": 'query text: words, "phrases", OR, NOT, prefix*, field:value (empty browses everything)',
     **{name: f"{_FACET_VALUES.get(name, name + ' facet value')} (repeatable, OR'ed)" for name in FACETS},
     "from": "only documents dated on or after this ISO day",
     "to": "only documents dated on or before this ISO day",
-    "sort": "relevance (default), newest or oldest",
-    "page": "page of hits, from 1 (default 1)",
+    "sort": "relevance (default), newest or oldest; the page's French labels are accepted too: pertinence, "
+    "recents (or récents), anciens",
+    "page": "page of hits, from 1 (default 1); past the last page: no hits, `pages` says how many there are",
     "cursor": "the next_cursor of a previous page of this search: the page that follows it, on the same "
     "state of the index (410 cursor_expired once a reindex changed it); not with page",
     "per_page": "hits per page, 1 to 100 (default 10)",
@@ -124,6 +128,7 @@ def matching(request: Request) -> SearchRequest:
     }
     filters = {k: v for k, v in filters.items() if v}
     SearchRequest.check_filters(filters)  # the clearer error first: which facet has too many values
+    _check_years(filters.get("year", ()))
     bounded_parameters(request)
     return SearchRequest(
         query=params.get("q", ""),
@@ -134,14 +139,35 @@ def matching(request: Request) -> SearchRequest:
     )
 
 
+SORT_ALIASES = {"pertinence": "relevance", "recents": "newest", "récents": "newest", "anciens": "oldest"}
+"""French names of the sorts (the page labels them « Pertinence », « … les plus récents d'abord », « … les
+plus anciens d'abord »), accepted for `sort` as a person might type them; links always send the English."""
+
+
+def _check_years(years: tuple[str, ...]) -> None:
+    """400 for a year that is none (`20x9` selected nothing, silently), in French for people."""
+    for year in years:
+        if not SearchRequest.is_year(year):
+            raise bad_parameter(
+                "year",
+                f"year must be four digits (2024) or {UNDATED}, not {year[:40]!r}",
+                f"« {year[:40]} » n'est pas une année : une année s'écrit avec quatre chiffres (2024), "
+                f"ou « {UNDATED} » pour les documents non datés.",
+            )
+
+
 def listing(
     request: Request, search: SearchRequest, page: str = "page", per_page: str = "per_page"
 ) -> SearchRequest:
     """`search` listed as the query string asks: `sort`, `crowding`, and the page and its size, read from
     the parameters named `page` and `per_page` (a document's page names the search's `search_page`...)."""
     sort = request.query_params.get("sort") or "relevance"
+    sort = SORT_ALIASES.get(sort.lower(), sort)
     if sort not in SORTS:
-        raise bad_parameter("sort", f"sort must be one of {', '.join(SORTS)}")
+        raise bad_parameter(
+            "sort",
+            f"sort must be one of {', '.join(SORTS)} (or {', '.join(SORT_ALIASES)}), not {sort[:40]!r}",
+        )
     return replace(
         search,
         sort=sort,  # type: ignore[arg-type]
@@ -159,6 +185,7 @@ def _group(value: str | None) -> bool:
     if value != "document":
         raise bad_parameter("group", "group must be document (a list of documents with their best passages)")
     return True
+
 
 def parse(request: Request) -> SearchRequest:
     """The `SearchRequest` a query string asks for; 400 for malformed numbers (ranges are the core's job)."""

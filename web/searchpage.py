@@ -224,6 +224,18 @@ class SearchPage:
 
     @property
     def show_interpretation(self) -> bool:
-        """Whether the query was understood otherwise than typed, or corrected (then the page says how)."""
+        """Whether the query was understood otherwise than typed, or corrected (then the page says how);
+        not when nothing of it was searchable (every word a stop word: a note says so)."""
         typed = " ".join(self.searched.split())
-        return bool(typed) and self.results.interpreted_as.strip() != typed
+        understood = self.results.interpreted_as.strip()
+        return bool(typed) and bool(understood) and understood != typed
+
+    @property
+    def past_the_end(self) -> bool:
+        """Whether the page asked comes after the last page of a search that has hits."""
+        return bool(self.results.total) and not self.results.hits and self.request.page > self.last_page
+
+    @property
+    def loosened(self) -> bool:
+        """Whether the headline must tell the passages holding every word from the others (relaxation)."""
+        return self.results.relaxed and self.results.complete_total < self.results.total
