@@ -274,9 +274,9 @@ def main() -> None:
         "cores": {s.label: digest(s.source) for s in sides},
     }
     a.out.with_suffix(".json").write_text(json.dumps({**meta, "runs": runs}, ensure_ascii=False))
-    a.out.with_suffix(".md").write_text(
-        "\n".join([f"`{' '.join(sys.argv)}` ({meta['date']})", "", *lines, ""])
-    )
+    title = f"## Two revisions side by side: {a.before} and {a.after}, {a.passages:,} passages (`make bench-compare`)"
+    command = f"`python -m bench.revisions {' '.join(sys.argv[1:])}` ({meta['date']})"
+    a.out.with_suffix(".md").write_text("\n".join([title, "", command, "", *lines, ""]))
 
 
 if __name__ == "__main__":
