@@ -208,6 +208,23 @@ def report(sides: list[Side], runs: dict[str, list[dict[str, Any]]]) -> list[str
     return lines
 
 
+def alternate(
+    sides: list[Side], places: dict[Path, Path], rounds: int, repeat: int
+) -> dict[str, list[dict[str, Any]]]:
+    """`rounds` rounds of the query mix on every side in turn, each run in a process of its own."""
+    runs: dict[str, list[dict[str, Any]]] = {side.label: [] for side in sides}
+    for r in range(rounds):
+        for i, side in enumerate(sides):
+            place = places[side.source]
+            out = place / f"search-{i}-{r}.json"
+            print(f"[{time.strftime('%H:%M:%S')}] round {r + 1}: {side.label}", flush=True)
+            search = ["-m", "bench.worker", "search", "--peer", "archive", "--dir", str(place / "archive")]
+            search += ["--queries", str(HERE / "queries.json"), "--repeat", str(repeat), "--out", str(out)]
+            _python(side.source, search, place / f"search-{i}-{r}.log", side.off)
+            runs[side.label].append(json.loads(out.read_text()))
+    return runs
+
+
 def main() -> None:
     """Command line: build what is missing, alternate the sides' search runs, print and write the report."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -230,35 +247,8 @@ def main() -> None:
     sides = [Side("before", before), Side("after", after)]
     sides += [Side(f"after, {v} off", after, v.replace("+", ",")) for v in a.off.split(",") if v]
     places = {src: built(src, a.passages, a.work) for src in dict.fromkeys(s.source for s in sides)}
-    runs: dict[str, list[dict[str, Any]]] = {side.label: [] for side in sides}
-    queries = HERE / "queries.json"
     with quiet(a.quiet_lock):
-        for r in range(a.rounds):
-            for i, side in enumerate(sides):
-                place = places[side.source]
-                out = place / f"search-{i}-{r}.json"
-                print(f"[{time.strftime('%H:%M:%S')}] round {r + 1}: {side.label}", flush=True)
-                _python(
-                    side.source,
-                    [
-                        "-m",
-                        "bench.worker",
-                        "search",
-                        "--peer",
-                        "archive",
-                        "--dir",
-                        str(place / "archive"),
-                        "--queries",
-                        str(queries),
-                        "--repeat",
-                        str(a.repeat),
-                        "--out",
-                        str(out),
-                    ],
-                    place / f"search-{i}-{r}.log",
-                    side.off,
-                )
-                runs[side.label].append(json.loads(out.read_text()))
+        runs = alternate(sides, places, a.rounds, a.repeat)
     if not a.rounds:  # --rounds 0: prepare and build only
         return
     lines = report(sides, runs)
