@@ -57,7 +57,7 @@ clean:
 BENCH_SCALES ?= 20000 200000
 BENCH_HTTP_SECONDS ?= 60
 
-.PHONY: bench bench-quality bench-smoke bench-hostile bench-ingest bench-deps
+.PHONY: bench bench-quality bench-smoke bench-hostile bench-ingest bench-deps bench-compare
 
 # Tantivy is a bench-only dependency (the `bench` optional group of pyproject.toml).
 bench-deps: $(STAMP)
@@ -86,3 +86,15 @@ bench-hostile: $(STAMP)
 # --workers 1 vs 2 under wrk: bench/results/ingest.md (+ .json) and RESULTS.md's ingest section.
 bench-ingest: bench-deps
 	$(BIN)/python -m bench.ingest
+
+# Two revisions of the core side by side on this tree's harness (bench/revisions.py): each one's index built
+# once (kept in bench/data/revisions, by a digest of its archive/), then the full response's search mix
+# alternated before / after / after with issue 14's crowding and excerpts off, BENCH_ROUNDS times:
+# bench/results/revisions.md (+ .json). `make bench-compare BEFORE=15e13aa AFTER=.` (. is this working tree).
+BEFORE ?= 15e13aa
+AFTER ?= .
+BENCH_COMPARE_PASSAGES ?= 200000
+BENCH_ROUNDS ?= 3
+bench-compare: $(STAMP)
+	$(BIN)/python -m bench.revisions --before $(BEFORE) --after $(AFTER) --passages $(BENCH_COMPARE_PASSAGES) \
+	  --rounds $(BENCH_ROUNDS)

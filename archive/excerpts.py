@@ -40,12 +40,14 @@ _SENTENCE_END = re.compile(r"[.!?…:;»]$")
 _BREAK = re.compile(r"\s*\n\s*\n\s*")
 
 
-def excerpts(text: str, spans: list[Span]) -> tuple[str, ...]:
+def excerpts(text: str, spans: list[Span], words: list[Span] | None = None) -> tuple[str, ...]:
     """The excerpts of `text` around the marked `spans` (in text order): the whole text when it is short,
-    its beginning when nothing is marked."""
-    if len(text.split()) <= EXCERPT_WORDS + LEAD:  # short: whole (str.split counts what _WORD finds)
-        return (_line(render(text, spans)),) if text.strip() else ()
-    words = [m.span() for m in _WORD.finditer(text)]
+    its beginning when nothing is marked. `words`, the spans of the text's words as whitespace separates
+    them, when the caller has them already (`highlighting.marked_words` reads them with the marks)."""
+    if words is None:
+        words = [m.span() for m in _WORD.finditer(text)]
+    if len(words) <= EXCERPT_WORDS + LEAD:  # short: whole
+        return (_line(render(text, spans)),) if words else ()
     starts = [w[0] for w in words]
     marks = [(bisect.bisect_right(starts, a) - 1, text[a:b].casefold()) for a, b in spans]
     if not marks:
@@ -66,6 +68,7 @@ def _best(marks: list[tuple[int, str]], chosen: list[tuple[int, int]], count: in
     """The first marked word of the window holding the most marked words not already shown, apart from
     the `chosen` windows; None when no window adds a marked word."""
     shown = {label for i, label in marks if any(a <= i < b for a, b in chosen)}
+    at = [i for i, _ in marks]  # in text order: a window's marks are a slice
     best: tuple[tuple[int, int, int], int] | None = None
     for anchor, _ in marks:
         start, end = _window(anchor, count)
@@ -73,10 +76,10 @@ def _best(marks: list[tuple[int, str]], chosen: list[tuple[int, int]], count: in
             start, end = (max(start, b), end) if anchor >= b else (start, min(end, a))
         if not start <= anchor < end:
             continue
-        inside = [(i, label) for i, label in marks if start <= i < end]
+        inside = marks[bisect.bisect_left(at, start) : bisect.bisect_left(at, end)]
         score = (len({label for _, label in inside} - shown), len(inside), -anchor)
         if (score[0] or not chosen) and (best is None or score > best[0]):
-            best = (score, min(i for i, _ in inside))
+            best = (score, inside[0][0])
     return None if best is None else best[1]
 
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import analysis
 
@@ -65,13 +67,45 @@ def highlight(text: str, marks: Marks) -> str:
 
 def marked(text: str, marks: Marks) -> list[Span]:
     """The spans of `text` that `marks` marks, in text order, overlapping ones joined."""
-    found = list(analysis.tokens(text)) if marks else []
-    spans = [(t.start, t.end) for t in found if not t.stop and t.key in marks.words]
+    return marked_words(text, marks)[0]
+
+
+def marked_words(text: str, marks: Marks) -> tuple[list[Span], list[Span]]:
+    """`marked`'s spans, and the spans of the text's words as whitespace separates them (what excerpts
+    count), read in one pass.
+
+    No word of the analyzer spans whitespace (`analysis.Analyzed` relies on it too), so a text is read
+    run by run: each run's keys come from the analyzer's cache of runs, and only a run holding a key of
+    `marks` is tokenised again for the offsets of its words. Positions are counted across runs."""
+    runs: list[Span] = []
+    if not marks:
+        return [], [m.span() for m in _RUN.finditer(text)]
+    wanted = marks.words.union(*(p.keys for p in marks.phrases))
+    found: list[tuple[analysis.Token, int, int]] = []  # tokens of runs with a wanted key, run offset, position
+    position = 0
+    for m in _RUN.finditer(text):
+        runs.append(m.span())
+        width, keys = _run(m.group())
+        if not wanted.isdisjoint(keys):
+            found.extend((t, m.start(), position) for t in analysis.tokens(m.group()) if not t.stop)
+        position += width
+    spans = [(start + t.start, start + t.end) for t, start, _ in found if t.key in marks.words]
     if marks.phrases:
         at = _by_position(found)
         for phrase in marks.phrases:
             spans.extend(_occurrences(phrase, at))
-    return _merged(spans)
+    return _merged(spans), runs
+
+
+_RUN = re.compile(r"\S+")
+
+
+@lru_cache(maxsize=262_144)
+def _run(run: str) -> tuple[int, frozenset[str]]:
+    """A run of text without whitespace: how many positions its words take, and their keys (stop words
+    left out). Kept per process like the analyzer's own caches: runs repeat far more than texts do."""
+    found = list(analysis.tokens(run))
+    return (found[-1].position + 1 if found else 0), frozenset(t.key for t in found if not t.stop)
 
 
 def render(text: str, spans: list[Span], start: int = 0, end: int | None = None) -> str:
@@ -90,13 +124,12 @@ def render(text: str, spans: list[Span], start: int = 0, end: int | None = None)
     return "".join(out)
 
 
-def _by_position(found: list[analysis.Token]) -> dict[int, dict[str, Span]]:
+def _by_position(found: list[tuple[analysis.Token, int, int]]) -> dict[int, dict[str, Span]]:
     """For each position, the keys of the words standing there with their offsets (a compound word and
-    its first part share a position)."""
+    its first part share a position), from tokens of runs with their run's offset and position."""
     at: dict[int, dict[str, Span]] = defaultdict(dict)
-    for t in found:
-        if not t.stop:
-            at[t.position].setdefault(t.key, (t.start, t.end))
+    for t, start, position in found:
+        at[position + t.position].setdefault(t.key, (start + t.start, start + t.end))
     return at
 
 

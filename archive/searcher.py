@@ -22,7 +22,7 @@ from .excerpts import excerpts
 from .facets import facet_counts
 from .feed import FEED_ENTRIES, Feed, indexed_at, newest
 from .generations import Generation, Generations, IndexVersion
-from .highlighting import NOTHING, Marks, marked, render
+from .highlighting import NOTHING, Marks, marked_words, render
 from .models import FACETS
 from .ranking import Crowd
 from .request import SearchRequest
@@ -315,7 +315,7 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0
     """A hit from its stored fields, its text highlighted with `marks`, and excerpted around them."""
     stored = gen.searcher.stored_fields(docnum)
     data = stored["data"]
-    spans = marked(data["text"], marks)
+    spans, words = marked_words(data["text"], marks)
     record = gen.record(gen.arrays.record_of(docnum))
     return Hit(
         id=stored["id"],
@@ -333,7 +333,7 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0
         score=round(score, 4),
         start=data["start"],
         more_in_document=more,
-        excerpts=excerpts(data["text"], spans),
+        excerpts=excerpts(data["text"], spans, words),
     )
 
 

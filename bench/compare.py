@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .revisions import percentile
+
 
 def _load(path: str) -> dict[str, Any]:
     """The archive peer's build and search results of one run."""
@@ -30,15 +32,15 @@ def compare(paths: list[str]) -> list[str]:
     """Markdown lines: one row per run, then how many answers differ between each before/after pair."""
     runs = [_load(p) for p in paths]
     lines = [
-        "| run | commit | build (s) | full-response p50 (ms) | peak build RSS (MB) |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| run | commit | build (s) | full-response p50 (ms) | p95 (ms) | p99 (ms) | peak build RSS (MB) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for i, run in enumerate(runs):
-        p50 = statistics.median(q["ms"] for q in run["search"]["queries"])
+        ms = [q["ms"] for q in run["search"]["queries"]]
         side = "before" if i % 2 == 0 else "after"
         lines.append(
-            f"| {i // 2 + 1} {side} | {run['commit']} | {run['build']['seconds']:.1f} | {p50:.2f} | "
-            f"{run['build']['peak_rss_mb']:.0f} |"
+            f"| {i // 2 + 1} {side} | {run['commit']} | {run['build']['seconds']:.1f} | {statistics.median(ms):.2f} | "
+            f"{percentile(ms, 95):.2f} | {percentile(ms, 99):.2f} | {run['build']['peak_rss_mb']:.0f} |"
         )
     for before, after in zip(runs[::2], runs[1::2], strict=False):
         a = {q["id"]: q.get("answer") for q in before["search"]["queries"]}

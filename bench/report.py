@@ -364,7 +364,16 @@ def write(path: Path = OUT) -> None:
         lines += _machine(runs[-1])
     for res in runs:
         lines += scale_section(res)
-    for extra in ("quality.md", "profile.md", "soak.md", "hostile.md", "ingest.md", "RESULTS-tail.md"):
+    extras = (
+        "quality.md",
+        "profile.md",
+        "revisions.md",
+        "soak.md",
+        "hostile.md",
+        "ingest.md",
+        "RESULTS-tail.md",
+    )
+    for extra in extras:
         f = (RESULTS / extra) if extra != "RESULTS-tail.md" else HERE / extra
         if extra == "hostile.md":
             lines += _hostile()  # a pointer and its summary: the full results stay in their own file

@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import resource
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -30,6 +31,13 @@ def answer_digest(r: Any) -> str:
         name: sorted((str(k), int(v)) for k, v in dict(values).items()) for name, values in r.facets.items()
     }
     body = json.dumps([r.total, sorted(facets.items()), [i for i, _h in r.hits]], ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def shown_digest(r: Any) -> str:
+    """A digest of what the hits show: each one's highlighted text and excerpts (`answer_digest` leaves
+    them out). Two runs of the same answers show the same text when their digests are equal."""
+    body = json.dumps([[h for _i, h in r.hits], [list(e) for e in r.excerpts]], ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
@@ -106,8 +114,11 @@ def build(peer_name: str, data: Path, directory: Path) -> dict[str, object]:
     }
 
 
-def search(peer_name: str, directory: Path, queries_file: Path, warmup: int) -> dict[str, object]:
-    """Run the query mix on one peer's index after a warm-up; one row per query."""
+def search(
+    peer_name: str, directory: Path, queries_file: Path, warmup: int, repeat: int = 1
+) -> dict[str, object]:
+    """Run the query mix on one peer's index after a warm-up; one row per query. With `repeat`, the mix
+    runs that many times over and a query's `ms` is the median of its times (`ms_all` lists them)."""
     mix = queries_mod.load(queries_file)
     peer = make(peer_name)
     started = time.perf_counter()
@@ -116,22 +127,31 @@ def search(peer_name: str, directory: Path, queries_file: Path, warmup: int) -> 
     for q in mix[:warmup]:
         peer.search(q)
     warm = time.perf_counter() - started
+    times: list[list[float]] = [[] for _ in mix]
+    cpu: list[list[float]] = [[] for _ in mix]  # this process's CPU time: less swayed by a busy machine
+    last: list[Any] = [None] * len(mix)  # each query's response (of the last run)
+    for _ in range(max(1, repeat)):  # the whole mix each time, so that a slow moment spreads over queries
+        for i, q in enumerate(mix):
+            t0, c0 = time.perf_counter(), time.process_time()
+            last[i] = peer.search(q)
+            times[i].append((time.perf_counter() - t0) * 1000)
+            cpu[i].append((time.process_time() - c0) * 1000)
     rows: list[dict[str, object]] = []
-    for q in mix:
-        t0 = time.perf_counter()
-        r = peer.search(q)
-        ms = (time.perf_counter() - t0) * 1000
+    for q, ms, cpu_ms, r in zip(mix, times, cpu, last, strict=True):
         rows.append(
             {
                 "id": q.id,
                 "class": q.cls,
-                "ms": ms,
+                "ms": statistics.median(ms),
+                "cpu_ms": statistics.median(cpu_ms),
+                **({"ms_all": ms} if len(ms) > 1 else {}),
                 "total": r.total,
                 "hits": len(r.hits),
                 "highlighted": sum("<" in h for _i, h in r.hits),
                 "facet_values": sum(len(v) for v in r.facets.values()),
                 "facets": len(r.facets),
                 "answer": answer_digest(r),
+                "shown": shown_digest(r),
             }
         )
     return {
@@ -139,6 +159,7 @@ def search(peer_name: str, directory: Path, queries_file: Path, warmup: int) -> 
         "open_s": opened,
         "warmup_s": warm,
         "warmup_queries": warmup,
+        "repeat": max(1, repeat),
         "peak_rss_mb": _peak_rss_mb(),
         "queries": rows,
     }
@@ -153,10 +174,11 @@ def main() -> None:
     p.add_argument("--data", type=Path)
     p.add_argument("--queries", type=Path, default=queries_mod.QUERIES_FILE)
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--repeat", type=int, default=1, help="runs of the mix; a query's ms is its median")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     result = (
-        build(a.peer, a.data, a.dir) if a.phase == "build" else search(a.peer, a.dir, a.queries, a.warmup)
+        build(a.peer, a.data, a.dir) if a.phase == "build" else search(a.peer, a.dir, a.queries, a.warmup, a.repeat)
     )
     a.out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
 

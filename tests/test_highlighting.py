@@ -101,6 +101,75 @@ def test_any_text_comes_back_escaped_with_only_marks(text: str, query: str) -> N
     assert "<" not in bare and bare == text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_FRENCH = st.lists(
+    st.sampled_from(
+        ["garde", "vue", "l'", "aujourd'hui", "à", "«", "-", ".", "12", "GAV", " ", "\n\n", "\u00a0"]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "garde",
+                "à",
+                "vue",
+                "l'action",
+                "S.N.C.F.",
+                "1.000,50",
+                "garde-à-vue",
+                "prud'hommes",
+                "d'un",
+                "mineur",
+                "«vue»",
+                "12",
+                "GAV",
+                "—",
+                "",
+            ]
+        ),
+        max_size=25,
+    ),
+    st.sampled_from([" ", "  ", "\n\n", "\u00a0", "\t"]),
+)
+def test_a_text_tokenises_as_its_runs_do(pieces: list[str], space: str) -> None:
+    """The highlighter reads a text run by run (no word spans whitespace): the same tokens, offsets and
+    positions as the whole text's."""
+    import re
+
+    from archive import analysis
+
+    text = space.join(pieces)
+    whole = [(t.key, t.position, t.start, t.end, t.stop) for t in analysis.tokens(text)]
+    runs, position = [], 0
+    for m in re.finditer(r"\S+", text):
+        found = list(analysis.tokens(m.group()))
+        runs += [
+            (t.key, position + t.position, m.start() + t.start, m.start() + t.end, t.stop) for t in found
+        ]
+        position += found[-1].position + 1 if found else 0
+    assert runs == whole
+
+
+@given(_FRENCH, st.sampled_from(["garde", "vue", "garde à vue", "l'action", "aujourd'hui", "vue vue"]))
+def test_marks_and_words_are_read_in_one_pass(text: str, query: str) -> None:
+    """`marked_words` gives `marked`'s spans and the text's whitespace-separated words; excerpts made
+    with those words are the excerpts made without them."""
+    from archive.excerpts import excerpts
+    from archive.highlighting import marked, marked_words
+
+    marks = Marks(frozenset(key(w) for w in query.split()), (phrase(query),))
+    spans, runs = marked_words(text, marks)
+    assert spans == marked(text, marks)
+    assert [text[a:b] for a, b in runs] == text.split()
+    long = (text + " ") * 8
+    assert excerpts(long, marked(long, marks), marked_words(long, marks)[1]) == excerpts(
+        long, marked(long, marks)
+    )
+
+
 def test_excerpts_doctests() -> None:
     from archive import excerpts
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +19,7 @@ class Response:
     total: int
     hits: list[tuple[str, str]]  # (passage id, highlighted text)
     facets: dict[str, dict[str, int]]
+    excerpts: list[tuple[str, ...]] = field(default_factory=list)  # each hit's, where the peer makes them
 
 
 class Peer(Protocol):
