@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -171,10 +172,16 @@ def test_an_unwritable_cache_directory_still_gives_the_table(tmp_path: Path, sma
     assert lexicon.load(blocked / "archive").keys == lexicon.derive(DICTIONARY)
 
 
-def test_older_tables_are_removed_when_a_new_one_is_written(tmp_path: Path, small: list[int]) -> None:
-    (tmp_path / "lexicon-fr-simplemma0.1-0123456789abcdef.txt").write_text("old")
+def test_only_the_oldest_tables_are_removed_when_a_new_one_is_written(tmp_path: Path, small: list[int]) -> None:
+    """Other versions sharing the folder keep their tables (the newest written), or each would delete the
+    others' at every start and derive its own again."""
+    others = [tmp_path / f"lexicon-fr-simplemma0.{n}-0123456789abcdef.txt" for n in range(5)]
+    for age, other in enumerate(others):
+        other.write_text("another version's table")
+        os.utime(other, (1_000_000 - age, 1_000_000 - age))  # others[0] written last
     lexicon.load(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [lexicon.cache_name()]
+    kept = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert kept == sorted([lexicon.cache_name(), *(o.name for o in others[:3])])
 
 
 CONCURRENT = """
