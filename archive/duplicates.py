@@ -150,7 +150,7 @@ class Copies:
         return found
 
     def of(self, docnum: int) -> list[int]:
-        """The live passages, other than `docnum`, whose text is a copy of its own (in docnum order)."""
+        """The live passages of other documents whose text is a copy of `docnum`'s (in docnum order)."""
         found = self._copies.get(docnum)
         if found is None:
             found = self._copies[docnum] = self._find(docnum)
@@ -162,13 +162,14 @@ class Copies:
         if not postings:
             return []
         candidates, shared = np.unique(np.concatenate(postings), return_counts=True)
-        others = candidates != docnum
+        owner = self._gen.arrays.document_of
+        others = owner[candidates] != owner[docnum]  # a document repeating itself is crowding's business
         candidates, shared = candidates[others], shared[others]
         checked = candidates[np.argsort(-shared, kind="stable")[:LOOKED_AT]]
         return sorted(int(c) for c in checked if overlap(mine, self._shingled(int(c))) >= OVERLAP)
 
     def merged(self, ranked: Ranked) -> Ranked:
-        """`ranked` without the passages that are copies of one kept higher in it."""
+        """`ranked` without the passages that are copies of one kept higher in it (of another document)."""
         kept: Ranked = []
         shown: set[int] = set()
         for docnum, score in ranked:
@@ -181,12 +182,11 @@ class Copies:
     def documents(self, docnum: int) -> list[tuple[str, int, str]]:
         """The other documents holding a copy of a passage: (id, position of the copy, title), the first
         copy of each document, in docnum order."""
-        own = self.stored(docnum)["doc"]
         seen: dict[str, tuple[str, int, str]] = {}
         for other in self.of(docnum):
             stored = self.stored(other)
             document = stored["doc"]
-            if document == own or document in seen:
+            if document in seen:
                 continue
             record = self._gen.record(self._gen.arrays.record_of(other))
             seen[document] = (document, int(stored["data"]["position"]), record.get("title") or document)

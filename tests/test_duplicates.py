@@ -244,3 +244,15 @@ def test_the_page_says_aussi_dans_and_escapes_the_titles(home: Path) -> None:
     assert "<Quotidien>" not in page
     assert page.count('class="copies"') == 1
     assert "/documents/presse/quotidien.md?" in page and "/documents/presse/hebdo.md?" in page
+
+
+def test_a_document_repeating_a_paragraph_is_left_to_crowding(tmp_path: Path) -> None:
+    """Copies within one document are not "aussi dans" another: crowding shows two of them, as before."""
+    (tmp_path / "documents").mkdir()
+    sections = "\n\n".join(f"## Partie {i}\n\n{DECISION}" for i in range(4))
+    write_documents(tmp_path, {"rapport.md": _md("Rapport", "2024-01-01", sections)})
+    with Archive(settings(tmp_path)) as archive:
+        archive.reindex()
+        results = archive.search(SearchRequest(FRAUD))
+    assert results.total == 4 and len(results.hits) == 2
+    assert all(h.duplicates == () and h.more_in_document == 2 for h in results.hits)
