@@ -319,7 +319,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         if hit.more_in_document:
             print(f"  + {hit.more_in_document} more matching passage(s) in this document")
         if hit.duplicates:  # near-duplicates left out of the list (issue 14)
-            print(f"  = also in {len(hit.duplicates)} other document(s): {', '.join(c.document for c in hit.duplicates)}")
+            others = ", ".join(c.document for c in hit.duplicates)
+            print(f"  = also in {len(hit.duplicates)} other document(s): {others}")
     return 0
 
 

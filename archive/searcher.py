@@ -71,10 +71,10 @@ class Searcher:
             if request.group:  # one entry per document: its passages are listed, copies or not
                 start = (request.page - 1) * request.per_page
                 hits = planning.by_document(gen, request, plan, start, request.per_page, deadline)
-                offset, next_cursor = start, None
+                offset, next_cursor, whole = start, None, None
             else:
                 merge = copies if crowd is not None else None  # crowding=false: the plain passage ranking
-                hits, offset, next_cursor = self._page(gen, request, plan, resume, crowd, merge, deadline)
+                hits, offset, next_cursor, whole = self._page(gen, request, plan, resume, crowd, merge, deadline)
             facets = facet_counts(gen.arrays, self.taxonomy, request.filters, plan.matched, plan.selections)
             parsed = plan.parsed
             if not looked:  # optional work, after the page's: a search out of time offers no suggestion
@@ -83,6 +83,8 @@ class Searcher:
             listed, left = planning.listed(plan, crowd)
             if request.group:
                 listed = gen.arrays.distinct_documents(plan.final)
+            elif whole is not None:  # the end of the list was read: its copies merged, it is counted exactly
+                listed = whole
             document_of = gen.arrays.document_of
             return SearchResults(
                 query=request.query,
@@ -114,8 +116,9 @@ class Searcher:
         crowd: Crowd | None,
         merge: Copies | None,
         deadline: Deadline,
-    ) -> tuple[list[tuple[int, float]], int, str | None]:
-        """A page of the list: its (docnum, score) pairs, the hits before it, and the next page's cursor.
+    ) -> tuple[list[tuple[int, float]], int, str | None, int | None]:
+        """A page of the list: its (docnum, score) pairs, the hits before it, the next page's cursor, and
+        how many passages the list holds when this page reached its end with copies merged (else None).
 
         With `merge`, the passages that are copies of one listed higher are left out (`duplicates.distinct`;
         after a cursor, of one higher on the same page)."""
@@ -132,10 +135,10 @@ class Searcher:
         hits = ranked[start : start + request.per_page]
         offset = resume.offset if resume else start  # hits before this page
         if not hits or len(ranked) <= start + request.per_page:
-            return hits, offset, None
+            return hits, offset, None, len(ranked) if merge is not None and resume is None else None
         last, score = hits[-1]
         key = (score, last) if by_score else gen.arrays.sort_key(last, request.sort != "oldest")
-        return hits, offset, self._cursors.make(gen.state, request, key, offset + len(hits))
+        return hits, offset, self._cursors.make(gen.state, request, key, offset + len(hits)), None
 
     def export(self, request: SearchRequest, limit: int) -> Export:
         """Every match of a search in ranked order, up to `limit`, ranked once on one index generation.

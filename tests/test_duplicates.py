@@ -156,7 +156,7 @@ def test_pages_of_one_hit_make_the_list_of_one_page(archive: Archive, sort: str)
 
 
 def test_grouped_by_document_each_copy_keeps_its_entry_and_says_where_the_others_are(archive: Archive) -> None:
-    results = archive.search(SearchRequest(STUPS, group="document"))
+    results = archive.search(SearchRequest(STUPS, group=True))
     assert {h.document for h in results.hits} == COMMUNIQUES | {"notes/havre.md"}
     assert all(len(h.duplicates or ()) == 2 for h in results.hits if h.document in COMMUNIQUES)
 
@@ -230,6 +230,7 @@ def test_the_json_hit_says_where_its_text_also_stands(home: Path) -> None:
     assert all(c["url"] == document_path(c["document"], c["position"]) for c in duplicates["documents"])
     assert ESCAPED_TITLE in {c["title"] for c in duplicates["documents"]} | {hit["title"]}
     assert body["total"] == plain["total"] == 4 and len(plain["hits"]) == 4 and len(body["hits"]) == 2
+    assert body["listed"] == 2 and plain["listed"] == 4  # a page reaching the list's end counts it exactly
     note = next(h for h in body["hits"] if h["document"] == "notes/havre.md")
     assert note["duplicates"] == {"count": 0, "documents": []}
     json.dumps(body)
