@@ -1,11 +1,13 @@
 """Near-duplicate passages: the same text in several documents (syndicated copies, a republished communiqué).
 
-At index time each passage gets a few LSH band keys of a MinHash of its word shingles (`keys`), indexed as
-terms of their own field (`FIELD`); nothing else is stored, so nothing is precomputed across passages and
-an incremental `archive add` needs no pass over the old ones: a new copy and its original find each other
-through the shared terms at query time. At query time the passages sharing a band key with a listed hit
-are its candidates, and a candidate is a copy when the shingles of the two texts overlap by OVERLAP at
-least (computed exactly, from the stored texts that the links to the copies need anyway).
+At index time each passage gets the LSH band values of a MinHash of its word shingles (`keys`), one 4-byte
+number per band in numeric columns of their own (`COLUMNS`); nothing is computed across passages, so an
+incremental `archive add` needs no pass over the old ones: a new copy and its original find each other at
+query time, through the band values they share (`Bands`: each column sorted once per index generation).
+The passages sharing a band value with a listed hit are its candidates, and a candidate is a copy when the
+shingles of the two texts overlap by OVERLAP at least (computed exactly, from the stored texts that the
+links to the copies need anyway). Columns rather than indexed terms: 8 terms of their own per passage
+grew the index by half and its build by 60 % (docs/web.md, "Near-duplicates").
 
 A results list shows a passage once: a passage that is a copy of one listed higher is left out, and the
 one listed says in which other documents its text also stands (`Hit.duplicates`). Why a MinHash of our
@@ -14,17 +16,18 @@ own rather than `datasketch`'s: see docs/web.md, "Near-duplicates".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .codec.reader import numeric_column
+
 if TYPE_CHECKING:
     from .generations import Generation
-
-FIELD = "near"
-"""The index field holding a passage's band keys (not a field a query may name)."""
+    from .postings import Arrays
 
 SHINGLE = 3
 """Words per shingle: a changed word changes three shingles, a changed 10-word sentence twelve."""
@@ -40,6 +43,9 @@ minima of one band agree. At a Jaccard similarity of 0.82 (OVERLAP between passa
 do with probability 1 - (1 - 0.82^4)^8 = 0.992, at 0.9 with 0.9998, at 0.5 with 0.41 (then the exact
 check says no), and two unrelated passages (0.03) almost never (6e-6)."""
 
+COLUMNS = tuple(f"near{band}" for band in range(BANDS))
+"""The numeric columns holding a passage's band values (0: none, a short passage)."""
+
 MIN_SHINGLES = 8
 """A passage of fewer shingles (about 10 words: a heading, a signature) gets no keys: two such passages
 being alike says little, and a list must not merge every "Article 1er"."""
@@ -52,13 +58,12 @@ WINDOW = 100
 """A list is merged over its first WINDOW passages (ten pages of ten): deeper passages are listed as ranked,
 so that a page far down the list does not read every text above it."""
 
-_constants = np.random.default_rng(1414).integers(
-    1, 1 << 63, size=(2, BANDS * ROWS + SHINGLE + ROWS), dtype=np.uint64
-)
-_MULTIPLY = _constants[0, : BANDS * ROWS] | np.uint64(1)  # odd: multiply-shift hashing
-_ADD = _constants[1, : BANDS * ROWS]
-_MIX = _constants[0, BANDS * ROWS : BANDS * ROWS + SHINGLE] | np.uint64(1)  # a shingle's words into one hash
-_BAND = _constants[1, BANDS * ROWS : BANDS * ROWS + ROWS] | np.uint64(1)  # a band's minima into one key
+_constants = np.random.default_rng(1414).integers(1, 1 << 63, size=SHINGLE + ROWS, dtype=np.uint64) | np.uint64(1)
+_MIX = _constants[:SHINGLE]  # odd multipliers: a shingle's words into one hash
+_BAND = _constants[SHINGLE:]  # a band's minima into one value
+_BINS = np.arange(BANDS * ROWS, dtype=np.uint64) << np.uint64(64 - 5)  # where each bin starts
+if BANDS * ROWS != 32:
+    raise ValueError("_BINS cuts the hashes into 32 bins by their top 5 bits")
 
 Shingles = npt.NDArray[np.uint64]
 
@@ -102,18 +107,53 @@ def _powers(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     return _held[0]
 
 
-def keys(text: str) -> list[str]:
-    """The band keys of a passage's text (none for a short one): what `FIELD` indexes."""
-    return band_keys(shingles(text))
+def keys(text: str) -> list[int]:
+    """The band values of a passage's text (none for a short one): what `COLUMNS` hold."""
+    return band_values(shingles(text))
 
 
-def band_keys(hashed: Shingles) -> list[str]:
-    """The band keys of a passage's shingles: `<band><12 hex digits>`, one per band."""
+def band_values(hashed: Shingles) -> list[int]:
+    """The band values of a passage's shingles, one per band: 32-bit numbers, never 0."""
     if hashed.size < MIN_SHINGLES:
         return []
-    minima = ((hashed[None, :] * _MULTIPLY[:, None] + _ADD[:, None]) >> np.uint64(32)).min(axis=1)
-    bands = (minima.reshape(BANDS, ROWS) * _BAND[None, :]).sum(axis=1, dtype=np.uint64) >> np.uint64(16)
-    return [f"{b:x}{int(v):012x}" for b, v in enumerate(bands)]
+    # one-permutation MinHash: the sorted hashes cut into BANDS x ROWS bins by their top bits, the least of
+    # each bin (its first) standing for one hash function's minimum; an empty bin counts as 0
+    starts = np.searchsorted(hashed, _BINS)
+    ends = np.append(starts[1:], hashed.size)
+    minima = np.where(starts < ends, hashed[np.minimum(starts, hashed.size - 1)], np.uint64(0))
+    bands = (minima.reshape(BANDS, ROWS) * _BAND[None, :]).sum(axis=1, dtype=np.uint64) >> np.uint64(32)
+    return [int(v) % 0xFFFFFFFF + 1 for v in bands]
+
+
+class Bands:
+    """The band values of every passage of one index generation, each column sorted: the passages holding
+    a value are found by bisection. 8 bytes per passage and band, built at the first search that merges."""
+
+    def __init__(self, arrays: Arrays) -> None:
+        n = arrays.doc_count
+        columns = [numeric_column(arrays.reader, n, name, ">u4").astype(np.uint32) for name in COLUMNS]
+        self._order = [np.argsort(c, kind="stable").astype(np.int64) for c in columns]
+        self._sorted = [c[o] for c, o in zip(columns, self._order, strict=True)]
+
+    def holding(self, values: list[int]) -> list[npt.NDArray[np.int64]]:
+        """For each band, the docnums holding its value in `values`."""
+        out = []
+        for column, order, value in zip(self._sorted, self._order, values, strict=False):
+            lo, hi = int(np.searchsorted(column, value, side="left")), int(np.searchsorted(column, value, "right"))
+            out.append(order[lo:hi])
+        return out
+
+
+_building = threading.Lock()
+
+
+def bands(arrays: Arrays) -> Bands:
+    """The `Bands` of a generation's arrays, built once."""
+    with _building:
+        if arrays.near is None:
+            arrays.near = Bands(arrays)
+        built: Bands = arrays.near
+        return built
 
 
 def overlap(a: Shingles, b: Shingles) -> float:
@@ -158,12 +198,14 @@ class Copies:
 
     def _find(self, docnum: int) -> list[int]:
         mine = self._shingled(docnum)
-        postings = [self._gen.arrays.term(FIELD, key) for key in band_keys(mine)]
-        if not postings:
+        values = band_values(mine)
+        if not values:
             return []
-        candidates, shared = np.unique(np.concatenate(postings), return_counts=True)
-        owner = self._gen.arrays.document_of
-        others = owner[candidates] != owner[docnum]  # a document repeating itself is crowding's business
+        arrays = self._gen.arrays
+        candidates, shared = np.unique(np.concatenate(bands(arrays).holding(values)), return_counts=True)
+        owner = arrays.document_of
+        # live passages only; a document repeating itself is crowding's business
+        others = arrays.live[candidates] & (owner[candidates] != owner[docnum])
         candidates, shared = candidates[others], shared[others]
         checked = candidates[np.argsort(-shared, kind="stable")[:LOOKED_AT]]
         return sorted(int(c) for c in checked if overlap(mine, self._shingled(int(c))) >= OVERLAP)
@@ -204,7 +246,3 @@ def distinct(rank: Callable[[int], Ranked], needed: int, copies: Copies) -> Rank
             return out[:needed]
         n = max(2 * n, needed + (n - len(out)))
 
-
-def joined(keys_: Iterable[str]) -> str:
-    """Band keys as the comma-separated value of `FIELD`."""
-    return ",".join(keys_)

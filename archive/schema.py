@@ -34,7 +34,7 @@ SCHEMA_VERSION = 10
 8: keys from inflection rules (`analysis.stem`), no longer Snowball to a fixed point (issue 13).
 9: keys from the French lexicon where it knows the word (`analysis.base`, `archive/lexicon.py`); the
 lexicon's own digest is recorded beside this version (`indexer.needs_full_rebuild`).
-10: each passage's near-duplicate band keys in `near` (`archive/duplicates.py`, issue 14)."""
+10: each passage's near-duplicate band values in the columns `near0`..`near7` (`archive/duplicates.py`)."""
 
 PASSAGE = "p"
 DOCUMENT = "d"
@@ -183,7 +183,7 @@ def build_schema() -> fields.Schema:
         source=_id_field(),
         type=_id_field(),
         date=_id_field(),
-        near=_keyword_field(),  # band keys of near-duplicate detection (duplicates.FIELD), never named by a query
+        **{name: fields.COLUMN(columns.NumericColumn("I")) for name in duplicates.COLUMNS},  # near-duplicates
         position=fields.COLUMN(columns.NumericColumn("i")),  # read as an array, never searched
         data=fields.STORED(),
     )
@@ -218,7 +218,7 @@ def records(document: Document, words: Callable[[Mapping[str, str]], None]) -> I
             "section": section,
             "agency": ",".join(agency),
             "offence": ",".join(offence),
-            duplicates.FIELD: duplicates.joined(duplicates.keys(p.text)),
+            **dict(zip(duplicates.COLUMNS, duplicates.keys(p.text), strict=False)),
             "position": p.position,
             "data": {
                 "position": p.position,
