@@ -7,7 +7,7 @@ query time, through the band values they share (`Bands`: each column sorted once
 The passages sharing a band value with a listed hit are its candidates, and a candidate is a copy when the
 shingles of the two texts overlap by OVERLAP at least (computed exactly, from the stored texts that the
 links to the copies need anyway). Columns rather than indexed terms: 8 terms of their own per passage
-grew the index by half and its build by 60 % (docs/web.md, "Near-duplicates").
+grew the index by half (docs/web.md, "Near-duplicates").
 
 A results list shows a passage once: a passage that is a copy of one listed higher is left out, and the
 one listed says in which other documents its text also stands (`Hit.duplicates`). Why a MinHash of our

@@ -196,8 +196,8 @@ def test_a_copy_added_after_its_original_is_found_both_ways(tmp_path: Path) -> N
         assert archive.search(SearchRequest(FRAUD)).hits[0].duplicates == ()
 
 
-def test_an_index_without_band_keys_is_rebuilt(tmp_path: Path) -> None:
-    """An index of the schema before (9: no `near` field) is refused, then rebuilt by `reindex`."""
+def test_an_index_without_band_columns_is_rebuilt(tmp_path: Path) -> None:
+    """An index of the schema before (9: no band columns) is refused, then rebuilt by `reindex`."""
     (tmp_path / "documents").mkdir()
     write_documents(tmp_path, documents())
     with pytest.MonkeyPatch.context() as patch:
