@@ -22,7 +22,7 @@ from archive.duplicates import OVERLAP, keys, overlap, shingles
 from archive.schema import SCHEMA_VERSION
 from web.app import create_app
 
-from .conftest import write_documents
+from .conftest import HANG_GUARD, write_documents
 from .duplicate_texts import COMMUNIQUE, DECISION, HALF, NEAR_COPY
 
 HTML = {"Accept": "text/html"}
@@ -75,6 +75,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def archive(home: Path) -> Iterator[Archive]:
     with Archive(settings(home)) as a:
+        a.searcher.deadline = HANG_GUARD  # a busy machine must not cut a ranking these tests compare
         yield a
 
 
