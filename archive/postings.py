@@ -75,6 +75,7 @@ class Arrays(Columns):
     )
     _phrases: Lru[Chain, Ids] = field(default_factory=lambda: Lru(KEPT))
     _lengths: dict[str, Weights] = field(default_factory=dict)
+    near: Any = None  # duplicates.Bands, built by the first search that merges copies
     _io: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------------ reading Whoosh

@@ -59,6 +59,9 @@ def _hit(hit: Hit, out: TextIO) -> None:
     print("  " + terminal(hit.highlight, out), file=out)
     if hit.more_in_document:
         print(f"  + {hit.more_in_document} more matching passage(s) in this document", file=out)
+    if hit.duplicates:  # near-duplicates left out of the list (issue 14)
+        others = ", ".join(c.document for c in hit.duplicates)
+        print(f"  = also in {len(hit.duplicates)} other document(s): {others}", file=out)
 
 
 def terminal(highlight: str, out: TextIO) -> str:

@@ -35,6 +35,24 @@ def facets_json(facets: dict[str, tuple[FacetValue, ...]]) -> wire.Facets:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another document holding the same text as a hit (or nearly): where its copy stands."""
+
+    document: str
+    position: int
+    title: str
+
+    def to_json(self) -> wire.Copy:
+        """One entry of a hit's `duplicates.documents`."""
+        return {
+            "document": self.document,
+            "position": self.position,
+            "title": self.title,
+            "url": wire.document_path(self.document, self.position),
+        }
+
+
+@dataclass(frozen=True)
 class Hit:
     """A matching passage with its document's metadata; `to_json` adds the address of its page."""
 
@@ -54,6 +72,7 @@ class Hit:
     start: int  # offset of the passage in its document's clean text: what its permalink names
     more_in_document: int = 0  # matching passages of its document that a crowded list leaves out
     excerpts: tuple[str, ...] = ()  # one or two stretches around the matches, escaped HTML like `highlight`
+    duplicates: tuple[Copy, ...] | None = None  # other documents holding its text; None: not looked for
 
     def to_json(self) -> wire.Hit:
         """One hit of the `/search` body."""
@@ -75,6 +94,9 @@ class Hit:
             "more_in_document": self.more_in_document,
             "excerpts": list(self.excerpts),
             "permalink": wire.permalink(self.document, self.start),
+            "duplicates": None
+            if self.duplicates is None
+            else {"count": len(self.duplicates), "documents": [c.to_json() for c in self.duplicates]},
         }
 
 

@@ -25,15 +25,16 @@ from whoosh.analysis import (
 from whoosh.analysis import Token as WhooshToken
 from whoosh.system import pack_uint
 
-from . import analysis
+from . import analysis, duplicates
 from .codec.positions import RawPositions
 from .models import Document, Terms
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """7: the text fields' positions are raw ints (`codec.positions.RawPositions`), no longer pickled.
 8: keys from inflection rules (`analysis.stem`), no longer Snowball to a fixed point (issue 13).
 9: keys from the French lexicon where it knows the word (`analysis.base`, `archive/lexicon.py`); the
-lexicon's own digest is recorded beside this version (`indexer.needs_full_rebuild`)."""
+lexicon's own digest is recorded beside this version (`indexer.needs_full_rebuild`).
+10: each passage's near-duplicate band values in the columns `near0`..`near7` (`archive/duplicates.py`)."""
 
 PASSAGE = "p"
 DOCUMENT = "d"
@@ -182,6 +183,7 @@ def build_schema() -> fields.Schema:
         source=_id_field(),
         type=_id_field(),
         date=_id_field(),
+        **{name: fields.COLUMN(columns.NumericColumn("I")) for name in duplicates.COLUMNS},  # near-duplicates
         position=fields.COLUMN(columns.NumericColumn("i")),  # read as an array, never searched
         data=fields.STORED(),
     )
@@ -216,6 +218,7 @@ def records(document: Document, words: Callable[[Mapping[str, str]], None]) -> I
             "section": section,
             "agency": ",".join(agency),
             "offence": ",".join(offence),
+            **dict(zip(duplicates.COLUMNS, duplicates.keys(p.text), strict=False)),
             "position": p.position,
             "data": {
                 "position": p.position,

@@ -18,6 +18,7 @@ from whoosh.searching import Searcher as WhooshSearcher
 from . import phrasing, planning, query, stats, viewer
 from .cursor import Cursors, Position
 from .deadline import SEARCH_DEADLINE, Deadline, noted
+from .duplicates import WINDOW, Copies, distinct
 from .excerpts import excerpts
 from .facets import facet_counts
 from .feed import FEED_ENTRIES, Feed, indexed_at, newest
@@ -26,7 +27,7 @@ from .highlighting import NOTHING, Marks, marked_words, render
 from .models import FACETS
 from .ranking import Crowd
 from .request import SearchRequest
-from .results import DocumentView, Hit, SearchResults, Stats
+from .results import Copy, DocumentView, Hit, SearchResults, Stats
 from .taxonomy import Taxonomy
 from .wire import DOCUMENT_PAGE
 
@@ -66,12 +67,14 @@ class Searcher:
             resume = self._cursors.read(request.cursor, gen.state, request) if request.cursor else None
             plan, suggestion, looked = planning.searched(gen, self._parser, request, deadline)
             crowd = planning.crowding(gen, request)
-            if request.group:
+            copies = Copies(gen)
+            if request.group:  # one entry per document: its passages are listed, copies or not
                 start = (request.page - 1) * request.per_page
                 hits = planning.by_document(gen, request, plan, start, request.per_page, deadline)
-                offset, next_cursor = start, None
+                offset, next_cursor, whole = start, None, None
             else:
-                hits, offset, next_cursor = self._page(gen, request, plan, resume, crowd, deadline)
+                merge = copies if crowd is not None else None  # crowding=false: the plain passage ranking
+                hits, offset, next_cursor, whole = self._page(gen, request, plan, resume, crowd, merge, deadline)
             facets = facet_counts(gen.arrays, self.taxonomy, request.filters, plan.matched, plan.selections)
             parsed = plan.parsed
             if not looked:  # optional work, after the page's: a search out of time offers no suggestion
@@ -80,6 +83,8 @@ class Searcher:
             listed, left = planning.listed(plan, crowd)
             if request.group:
                 listed = gen.arrays.distinct_documents(plan.final)
+            elif whole is not None:  # the end of the list was read: its copies merged, it is counted exactly
+                listed = whole
             document_of = gen.arrays.document_of
             return SearchResults(
                 query=request.query,
@@ -89,7 +94,7 @@ class Searcher:
                 page=offset // request.per_page + 1,
                 per_page=request.per_page,
                 hits=tuple(
-                    _hit(gen, d, score, marks, int(left[document_of[d]]) if left.size else 0)
+                    _hit(gen, d, score, marks, int(left[document_of[d]]) if left.size else 0, copies)
                     for d, score in hits
                 ),
                 facets=facets,
@@ -110,21 +115,31 @@ class Searcher:
         plan: planning.Plan,
         resume: Position | None,
         crowd: Crowd | None,
+        merge: Copies | None,
         deadline: Deadline,
-    ) -> tuple[list[tuple[int, float]], int, str | None]:
-        """A page of the list: its (docnum, score) pairs, the hits before it, and the next page's cursor."""
+    ) -> tuple[list[tuple[int, float]], int, str | None, int | None]:
+        """A page of the list: its (docnum, score) pairs, the hits before it, the next page's cursor, and
+        how many passages the list holds when this page reached its end with copies merged (else None).
+
+        With `merge`, the passages that are copies of one listed higher are left out (`duplicates.distinct`;
+        after a cursor, of one higher on the same page)."""
         by_score = request.sort == "relevance" and plan.scoring is not None
         start = 0 if resume else (request.page - 1) * request.per_page
         after = planning.sort_key(resume.after, by_score) if resume else None
         # one more than the page: whether a next page exists, without counting what comes after it
-        ranked = planning.ranked(gen, request, plan, start + request.per_page + 1, deadline, after, crowd)
+        needed = start + request.per_page + 1
+
+        def rank(n: int) -> list[tuple[int, float]]:
+            return planning.ranked(gen, request, plan, n, deadline, after, crowd)
+
+        ranked = rank(needed) if merge is None else distinct(rank, needed, merge)
         hits = ranked[start : start + request.per_page]
         offset = resume.offset if resume else start  # hits before this page
         if not hits or len(ranked) <= start + request.per_page:
-            return hits, offset, None
+            return hits, offset, None, len(ranked) if merge is not None and resume is None else None
         last, score = hits[-1]
         key = (score, last) if by_score else gen.arrays.sort_key(last, request.sort != "oldest")
-        return hits, offset, self._cursors.make(gen.state, request, key, offset + len(hits))
+        return hits, offset, self._cursors.make(gen.state, request, key, offset + len(hits)), None
 
     def export(self, request: SearchRequest, limit: int) -> Export:
         """Every match of a search in ranked order, up to `limit`, ranked once on one index generation.
@@ -292,13 +307,16 @@ class Export:
 def _export_order(
     gen: Generation, request: SearchRequest, plan: planning.Plan, limit: int, deadline: Deadline
 ) -> list[tuple[int, float]]:
-    """Every match up to `limit`, in the order of the search's list (crowded) then the passages crowding
-    left out, in ranked order: an export holds every match, the list's first."""
+    """Every match up to `limit`, in the order of the search's list (crowded, copies merged) then the
+    passages the list left out, in ranked order: an export holds every match, the list's first."""
     if limit <= 0:
         return []
     crowd = planning.crowding(gen, request)
     first = planning.ranked(gen, request, plan, limit, deadline, crowd=crowd)
-    if crowd is None or len(first) >= limit or len(first) >= plan.final.size:
+    if crowd is None:
+        return first
+    first = Copies(gen).merged(first[:WINDOW]) + first[WINDOW:]  # the copies left out, as the list does
+    if len(first) >= limit or len(first) >= plan.final.size:
         return first
     listed = {d for d, _ in first}
     rest = planning.ranked(gen, request, plan, limit + len(first), deadline)
@@ -311,9 +329,12 @@ def _close_export(generations: Generations, gen: Generation, own: WhooshSearcher
     generations.release(gen)
 
 
-def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0) -> Hit:
-    """A hit from its stored fields, its text highlighted with `marks`, and excerpted around them."""
-    stored = gen.searcher.stored_fields(docnum)
+def _hit(
+    gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0, copies: Copies | None = None
+) -> Hit:
+    """A hit from its stored fields, its text highlighted with `marks`, and excerpted around them; with
+    `copies`, the other documents holding its text."""
+    stored = copies.stored(docnum) if copies is not None else gen.searcher.stored_fields(docnum)
     data = stored["data"]
     spans, words = marked_words(data["text"], marks)
     record = gen.record(gen.arrays.record_of(docnum))
@@ -334,6 +355,7 @@ def _hit(gen: Generation, docnum: int, score: float, marks: Marks, more: int = 0
         start=data["start"],
         more_in_document=more,
         excerpts=excerpts(data["text"], spans, words),
+        duplicates=None if copies is None else tuple(Copy(*c) for c in copies.documents(docnum)),
     )
 
 

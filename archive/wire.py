@@ -84,6 +84,30 @@ class Hit(TypedDict):
         ),
     ]
     permalink: Annotated[str, _PERMALINK]
+    duplicates: Annotated[
+        Duplicates | None,
+        Meta(
+            description="the other documents holding this passage's text, the same or nearly (90 % of its "
+            "word shingles at least): the list shows the text once, here, and leaves their copies out "
+            "(unless crowding=false); null where not looked for (exports, feeds)"
+        ),
+    ]
+
+
+class Copy(TypedDict):
+    """Another document holding a hit's text, the same or nearly: its copy of the passage."""
+
+    document: Annotated[str, Meta(description="the document's id")]
+    position: Annotated[int, _POSITION]
+    title: str
+    url: Annotated[str, Meta(description="relative address of the document page, landing on the copy")]
+
+
+class Duplicates(TypedDict):
+    """Where else a hit's text stands: "aussi dans N documents"."""
+
+    count: Annotated[int, Meta(ge=0, description="other documents holding a copy of the passage")]
+    documents: Annotated[list[Copy], Meta(description="each of them, with its copy (its first one)")]
 
 
 class SearchResults(TypedDict):

@@ -92,6 +92,7 @@ HIT_KEYS = {
     "more_in_document",
     "excerpts",
     "permalink",
+    "duplicates",
 }
 
 

@@ -222,6 +222,11 @@ class SearchPage:
             return None
         return in_document(hit.document, None, self.request, self.results.page)
 
+    def copy_url(self, document: str, position: int) -> str:
+        """A copy of a hit's text in another document (`Hit.duplicates`): its passage there, the search's
+        matches marked, and the way back to this page of the list."""
+        return in_document(document, position, self.request, self.results.page)
+
     @property
     def show_interpretation(self) -> bool:
         """Whether the query was understood otherwise than typed, or corrected (then the page says how);

@@ -118,16 +118,21 @@ def position_lists(values: list[bytes]) -> tuple[npt.NDArray[np.uint32], npt.NDA
 
 def position_column(reader: Any, n: int) -> npt.NDArray[np.int32]:
     """Each docnum's value in the sortable `position` column (0 for document records), all segments."""
+    return numeric_column(reader, n, "position", ">i4").astype(np.int32)
+
+
+def numeric_column(reader: Any, n: int, name: str, layout: str) -> npt.NDArray[Any]:
+    """Each docnum's value in a 4-byte numeric column (`layout`: ">i4" or ">u4"; 0 where none), all segments."""
     parts = []
     for leaf, _ in reader.leaf_readers():
         count = leaf.doc_count_all()
-        part = np.zeros(count, dtype=np.int32)
-        if count and leaf.has_column("position"):
-            column = leaf._perdoc.column_reader("position", leaf.schema["position"].column_type)
+        part = np.zeros(count, dtype=layout)
+        if count and leaf.has_column(name):
+            column = leaf._perdoc.column_reader(name, leaf.schema[name].column_type)
             stored = min(column._count, count)
-            part[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored * 4), dtype=">i4")
+            part[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored * 4), dtype=layout)
         parts.append(part)
-    return np.concatenate(parts) if parts else np.zeros(n, dtype=np.int32)
+    return np.concatenate(parts) if parts else np.zeros(n, dtype=layout)
 
 
 def segment_lengths(leaf: Any, fieldname: str) -> npt.NDArray[np.float64]:

@@ -1,0 +1,254 @@
+"""Near-duplicate passages: the same text in several documents (syndicated copies, a republished communiqué).
+
+At index time each passage gets the LSH band values of a MinHash of its word shingles (`keys`), one 4-byte
+number per band in numeric columns of their own (`COLUMNS`); nothing is computed across passages, so an
+incremental `archive add` needs no pass over the old ones: a new copy and its original find each other at
+query time, through the band values they share (`Bands`: each column sorted once per index generation).
+The passages sharing a band value with a listed hit are its candidates, and a candidate is a copy when the
+shingles of the two texts overlap by OVERLAP at least (computed exactly, from the stored texts that the
+links to the copies need anyway). Columns rather than indexed terms: 8 terms of their own per passage
+grew the index by half (docs/web.md, "Near-duplicates").
+
+A results list shows a passage once: a passage that is a copy of one listed higher is left out, and the
+one listed says in which other documents its text also stands (`Hit.duplicates`). Why a MinHash of our
+own rather than `datasketch`'s: see docs/web.md, "Near-duplicates".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .codec.reader import numeric_column
+from .idsets import Ids
+
+if TYPE_CHECKING:
+    from .generations import Generation
+    from .postings import Arrays
+
+SHINGLE = 3
+"""Words per shingle: a changed word changes three shingles, a changed 10-word sentence twelve."""
+
+OVERLAP = 0.9
+"""Two passages are copies when the shingles they share are this share of the larger one's at least: a
+passage of 150 words with one sentence of up to about 12 words rewritten is a copy of the original; one
+sharing half its text is not."""
+
+BANDS, ROWS = 8, 4
+"""LSH bands of the MinHash (BANDS x ROWS hash functions): two passages become candidates when all ROWS
+minima of one band agree. At a Jaccard similarity of 0.82 (OVERLAP between passages of equal size) they
+do with probability 1 - (1 - 0.82^4)^8 = 0.992, at 0.9 with 0.9998, at 0.5 with 0.41 (then the exact
+check says no), and two unrelated passages (0.03) almost never (6e-6)."""
+
+COLUMNS = tuple(f"near{band}" for band in range(BANDS))
+"""The numeric columns holding a passage's band values (0: none, a short passage)."""
+
+MIN_SHINGLES = 8
+"""A passage of fewer shingles (about 10 words: a heading, a signature) gets no keys: two such passages
+being alike says little, and a list must not merge every "Article 1er"."""
+
+LOOKED_AT = 50
+"""Candidates checked per passage at most (those sharing the most bands first): what a passage repeated
+in thousands of documents costs a search. The copies counted are then the ones checked."""
+
+WINDOW = 100
+"""A list is merged over its first WINDOW passages (ten pages of ten): deeper passages are listed as ranked,
+so that a page far down the list does not read every text above it."""
+
+_constants = np.random.default_rng(1414).integers(1, 1 << 63, size=SHINGLE + ROWS, dtype=np.uint64) | np.uint64(1)
+_MIX = _constants[:SHINGLE]  # odd multipliers: a shingle's words into one hash
+_BAND = _constants[SHINGLE:]  # a band's minima into one value
+_BINS = np.arange(BANDS * ROWS, dtype=np.uint64) << np.uint64(64 - 5)  # where each bin starts
+if BANDS * ROWS != 32:
+    raise ValueError("_BINS cuts the hashes into 32 bins by their top 5 bits")
+
+Shingles = npt.NDArray[np.uint64]
+
+
+def shingles(text: str) -> Shingles:
+    """The distinct hashed word shingles of a text, sorted. A word is a run of letters and digits (any
+    non-ASCII character counts as a letter), lowercase; punctuation and spacing are ignored."""
+    data = np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8)
+    inside = _LETTER[data]
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], inside, [False])).astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2]
+    if starts.size < SHINGLE:
+        return np.zeros(0, dtype=np.uint64)
+    powers, inverses = _powers(data.size + 1)
+    prefix = np.concatenate(([np.uint64(0)], np.cumsum(data * powers[: data.size], dtype=np.uint64)))
+    words = (prefix[ends] - prefix[starts]) * inverses[starts]  # a polynomial hash of each word's bytes
+    n = words.size - SHINGLE + 1
+    hashed = words[:n] * _MIX[0]
+    for i in range(1, SHINGLE):
+        hashed = hashed ^ (words[i : i + n] * _MIX[i])  # uint64 arrays wrap around: a hash, not a number
+    hashed.sort()
+    distinct_: Shingles = hashed[np.concatenate(([True], hashed[1:] != hashed[:-1]))]  # np.unique, faster
+    return distinct_
+
+
+_LETTER = np.zeros(256, dtype=np.bool_)
+_LETTER[np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)] = True  # after lower()
+_LETTER[0x80:] = True  # the bytes of a non-ASCII character (an accented letter, mostly)
+_BASE = 1_000_003  # odd, so invertible modulo 2**64
+_held: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = []
+
+
+def _powers(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """_BASE ** i and its inverse modulo 2**64 for i < n at least (computed once, grown when a text is longer)."""
+    if not _held or _held[0][0].size < n:
+        size = max(n, 4096, 2 * _held[0][0].size if _held else 0)
+        one = np.ones(1, dtype=np.uint64)
+        powers = np.cumprod(np.full(size, _BASE, dtype=np.uint64), dtype=np.uint64)
+        inverses = np.cumprod(np.full(size, pow(_BASE, -1, 1 << 64), dtype=np.uint64), dtype=np.uint64)
+        _held[:] = [(np.concatenate((one, powers[:-1])), np.concatenate((one, inverses[:-1])))]
+    return _held[0]
+
+
+def keys(text: str) -> list[int]:
+    """The band values of a passage's text (none for a short one): what `COLUMNS` hold."""
+    return band_values(shingles(text))
+
+
+def band_values(hashed: Shingles) -> list[int]:
+    """The band values of a passage's shingles, one per band: 32-bit numbers, 0 for a band it has none of."""
+    if hashed.size < MIN_SHINGLES:
+        return []
+    # one-permutation MinHash: the sorted hashes cut into BANDS x ROWS bins by their top bits, the least of
+    # each bin (its first) standing for one hash function's minimum. A band with an empty bin has no value
+    # (0): short passages would otherwise all share the band of four empty bins.
+    starts = np.searchsorted(hashed, _BINS)
+    ends = np.append(starts[1:], hashed.size)
+    minima = hashed[np.minimum(starts, hashed.size - 1)].reshape(BANDS, ROWS)
+    full: list[bool] = np.all(np.reshape(starts < ends, (BANDS, ROWS)), axis=1).tolist()
+    bands = (minima * _BAND[None, :]).sum(axis=1, dtype=np.uint64) >> np.uint64(32)
+    return [int(v) % 0xFFFFFFFF + 1 if ok else 0 for v, ok in zip(bands, full, strict=True)]
+
+
+class Bands:
+    """The band values of every passage of one index generation, and each column sorted: the passages
+    holding a passage's values are found by bisection, without reading its text. 12 bytes per passage and
+    band (96 per passage: 19 MB at 200,000 passages), built at the first search that merges copies."""
+
+    def __init__(self, arrays: Arrays) -> None:
+        n = arrays.doc_count
+        columns = [numeric_column(arrays.reader, n, name, ">u4").astype(np.uint32) for name in COLUMNS]
+        self._values = np.stack(columns, axis=1) if columns else np.zeros((n, 0), dtype=np.uint32)
+        self._order = [np.argsort(c, kind="stable").astype(np.int32) for c in columns]
+        self._sorted = [c[o] for c, o in zip(columns, self._order, strict=True)]
+
+    def others(self, docnum: int) -> Ids:
+        """The docnums sharing a band value with `docnum`, once per band shared (itself left out)."""
+        out = []
+        for column, order, value in zip(self._sorted, self._order, self._values[docnum], strict=True):
+            if value:
+                out.append(order[np.searchsorted(column, value, "left") : np.searchsorted(column, value, "right")])
+        found: Ids = np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+        others: Ids = found[found != docnum]
+        return others
+
+
+_building = threading.Lock()
+
+
+def bands(arrays: Arrays) -> Bands:
+    """The `Bands` of a generation's arrays, built once."""
+    with _building:
+        if arrays.near is None:
+            arrays.near = Bands(arrays)
+        built: Bands = arrays.near
+        return built
+
+
+def overlap(a: Shingles, b: Shingles) -> float:
+    """The shingles two passages share, as a share of the larger one's (0 when either has none)."""
+    if not a.size or not b.size:
+        return 0.0
+    return np.intersect1d(a, b, assume_unique=True).size / max(a.size, b.size)
+
+
+Ranked = list[tuple[int, float]]
+
+
+class Copies:
+    """The copies of passages of one generation, found once per search (a passage's stored fields, its
+    shingles and its copies are kept for the search's life)."""
+
+    def __init__(self, gen: Generation) -> None:
+        self._gen = gen
+        self._stored: dict[int, dict[str, Any]] = {}
+        self._shingles: dict[int, Shingles] = {}
+        self._copies: dict[int, list[int]] = {}
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        """A passage's stored fields."""
+        found = self._stored.get(docnum)
+        if found is None:
+            found = self._stored[docnum] = self._gen.searcher.stored_fields(docnum)
+        return found
+
+    def _shingled(self, docnum: int) -> Shingles:
+        found = self._shingles.get(docnum)
+        if found is None:
+            found = self._shingles[docnum] = shingles(self.stored(docnum)["data"]["text"])
+        return found
+
+    def of(self, docnum: int) -> list[int]:
+        """The live passages of other documents whose text is a copy of `docnum`'s (in docnum order)."""
+        found = self._copies.get(docnum)
+        if found is None:
+            found = self._copies[docnum] = self._find(docnum)
+        return found
+
+    def _find(self, docnum: int) -> list[int]:
+        arrays = self._gen.arrays
+        found = bands(arrays).others(docnum)
+        owner = arrays.document_of
+        # live passages only; a document repeating itself is crowding's business
+        found = found[arrays.live[found] & (owner[found] != owner[docnum])]
+        if not found.size:  # most passages: no text read, no shingle computed
+            return []
+        candidates, shared = np.unique(found, return_counts=True)
+        checked = candidates[np.argsort(-shared, kind="stable")[:LOOKED_AT]]
+        mine = self._shingled(docnum)
+        return sorted(int(c) for c in checked if overlap(mine, self._shingled(int(c))) >= OVERLAP)
+
+    def merged(self, ranked: Ranked) -> Ranked:
+        """`ranked` without the passages that are copies of one kept higher in it (of another document)."""
+        kept: Ranked = []
+        shown: set[int] = set()
+        for docnum, score in ranked:
+            if not shown.isdisjoint(self.of(docnum)):
+                continue
+            kept.append((docnum, score))
+            shown.add(docnum)
+        return kept
+
+    def documents(self, docnum: int) -> list[tuple[str, int, str]]:
+        """The other documents holding a copy of a passage: (id, position of the copy, title), the first
+        copy of each document, in docnum order."""
+        seen: dict[str, tuple[str, int, str]] = {}
+        for other in self.of(docnum):
+            stored = self.stored(other)
+            document = stored["doc"]
+            if document in seen:
+                continue
+            record = self._gen.record(self._gen.arrays.record_of(other))
+            seen[document] = (document, int(stored["data"]["position"]), record.get("title") or document)
+        return list(seen.values())
+
+
+def distinct(rank: Callable[[int], Ranked], needed: int, copies: Copies) -> Ranked:
+    """The first `needed` passages of a list without the copies of passages listed higher (over its first
+    WINDOW passages; past them, as ranked). `rank(n)` gives the first n of the list as ranked."""
+    n = needed
+    while True:
+        ranked = rank(n)
+        out = copies.merged(ranked[:WINDOW]) + ranked[WINDOW:]
+        if len(out) >= needed or len(ranked) < n:
+            return out[:needed]
+        n = max(2 * n, needed + (n - len(out)))
+
