@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import readout
+from . import progress, readout
 from .errors import ArchiveError, UsageError, relative_to_home
 from .home import Archive
 from .outcomes import Report, printable
@@ -199,26 +199,6 @@ def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> 
         return 130
 
 
-def _progress(label: str) -> Callable[[int, int], None] | None:
-    """A progress bar on stderr when it is a terminal, nothing otherwise."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    bar: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        """Move the bar to `done` of `total`, closing it at the end."""
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=label, unit="doc", leave=False)
-        bar["bar"].n = done
-        bar["bar"].refresh()
-        if done >= total:
-            bar["bar"].close()
-
-    return update
-
-
 def _print_json(value: Mapping[str, Any]) -> int:
     """Print a model's `to_json()`, as the HTTP API sends it (but indented)."""
     json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
@@ -226,9 +206,8 @@ def _print_json(value: Mapping[str, Any]) -> int:
     return 0
 
 
-def _report(report: Report) -> int:
-    for outcome in report.outcomes:
-        print(outcome.describe())
+def _summary(report: Report) -> int:
+    """After the outcome lines (`progress` printed them as they came): the counts, and the exit code."""
     counts = ", ".join(
         f"{report.count(s)} {s}"
         for s in ("added", "updated", "unchanged", "removed", "duplicate", "rejected")
@@ -242,6 +221,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Copy files into documents/ (never over a different file of the same name) and index them.
 
     Rejected files (empty, binary, unknown format, PDF without text layer...) are reported and not copied.
+    Each file's line is printed as soon as it is settled; on a terminal a progress line stays below them.
 
       archive add rapport.pdf communique.md --to 2024
       archive add ~/inbox --workers 2
@@ -249,15 +229,19 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
-    archive = Archive(_with_workers(settings, args.workers))
-    try:
-        return _report(archive.add(args.paths, args.folder, progress=_progress("add")))
-    finally:
-        archive.close()
+    with progress.shown("add") as shown:  # on a terminal, says at once that the command runs
+        archive = Archive(_with_workers(settings, args.workers))
+        try:
+            report = archive.add(args.paths, args.folder, progress=shown.advance, listener=shown.tell)
+        finally:
+            archive.close()
+    return _summary(report)
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     """Index new and changed files of documents/ and drop removed ones; --full rebuilds beside and swaps.
+
+    Each document's line is printed as soon as it is settled; on a terminal a progress line stays below.
 
     archive reindex
     archive reindex --full     # after editing taxonomy.toml
@@ -265,13 +249,18 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     archive reindex --full --scheduler tcp://10.0.0.5:8786   # on a Dask cluster
     archive reindex --full --workers 4
     """
-    archive = Archive(_with_workers(settings, args.workers))
-    try:
-        return _report(
-            archive.reindex(full=args.full, progress=_progress("reindex"), accept_changes=args.accept_changes)
-        )
-    finally:
-        archive.close()
+    with progress.shown("reindex") as shown:
+        archive = Archive(_with_workers(settings, args.workers))
+        try:
+            report = archive.reindex(
+                full=args.full,
+                progress=shown.advance,
+                accept_changes=args.accept_changes,
+                listener=shown.tell,
+            )
+        finally:
+            archive.close()
+    return _summary(report)
 
 
 def _with_workers(settings: Settings, workers: int | None) -> Settings:

@@ -21,7 +21,7 @@ from .extracted import Survey
 from .feed import FEED_ENTRIES, Feed
 from .generations import IndexVersion
 from .models import Document
-from .outcomes import Outcome, Problem, Report
+from .outcomes import Listener, Outcome, Problem, Report
 from .pipeline import Pipeline
 from .reindex import reindex
 from .request import SearchRequest
@@ -133,14 +133,16 @@ class Archive:
         progress: Progress | None = None,
         wait: float = 0.0,
         accept_changes: bool = False,
+        listener: Listener | None = None,
     ) -> Report:
         """Bring the index in line with documents/: incrementally, or as a complete new generation.
 
         Originals that differ from the fixity manifest (altered or missing) stop the reindex with a
         FixityError before anything is written, unless `accept_changes` says the change is intended.
+        `listener` hears each document's outcome as it is settled, in the report's order.
         """
         with self._writing("reindex --full" if full else "reindex", wait) as write:
-            return reindex(write, full, progress, accept_changes)
+            return reindex(write, full, progress, accept_changes, listener)
 
     def add(
         self,
@@ -148,11 +150,15 @@ class Archive:
         folder: str | None = None,
         wait: float = 0.0,
         progress: Progress | None = None,
+        listener: Listener | None = None,
     ) -> Report:
-        """Copy files (or the files under folders) into documents/ and index them; rejected files stay out."""
+        """Copy files (or the files under folders) into documents/ and index them; rejected files stay out.
+
+        `listener` hears each file's outcome as it is settled, in the report's order."""
         files = intake.files_under(paths, folder)
         with self._writing("add", wait) as write:
-            return intake.store_and_index(write, intake.from_paths(files), len(files), progress)
+            items, total = intake.from_paths(files), intake.batch_size(files)
+            return intake.store_and_index(write, items, total, progress, listener)
 
     def add_upload(
         self, files: Sequence[tuple[str, bytes]], folder: str | None = None, wait: float = 0.0

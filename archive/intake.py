@@ -21,7 +21,7 @@ from .documents import sha256_bytes, sha256_file
 from .errors import RejectedInput
 from .models import Document
 from .names import safe_folder, safe_name
-from .outcomes import Outcome, Rejection, Report
+from .outcomes import Listener, Outcome, Outcomes, Rejection, Report
 from .preparing import Job
 from .reindex import Plan
 from .write import Progress, Write
@@ -45,16 +45,34 @@ def files_under(paths: Sequence[Path], folder: str | None) -> list[tuple[str, Pa
 
 def from_paths(items: list[tuple[str, Path]]) -> Iterator[Item]:
     """The items of `files_under`, read as they are stored; a sidecar travels with its document."""
-    given = {p.resolve() for _, p in items}
-    stems = {(g.parent, g.stem) for g in given}  # a sidecar may be named after its document's stem
+    travelling = _travelling(items)
     for target_folder, path in items:
-        if path.name.endswith(metadata.SIDECAR_SUFFIX):
-            document = path.with_name(path.name[: -len(metadata.SIDECAR_SUFFIX)])
-            if document.resolve() not in given and (path.parent.resolve(), document.name) not in stems:
-                yield target_folder, str(path), _lone_sidecar(path), None
+        if path in travelling:
             continue  # sidecars travel with their document
+        if path.name.endswith(metadata.SIDECAR_SUFFIX):
+            yield target_folder, str(path), _lone_sidecar(path), None
+            continue
         sidecar = metadata.sidecar_for(path)
         yield target_folder, str(path), path.read_bytes, sidecar.read_bytes() if sidecar else None
+
+
+def batch_size(items: list[tuple[str, Path]]) -> int:
+    """How many files `from_paths` gives for `items`: the sidecars travelling with their document are not."""
+    travelling = _travelling(items)
+    return sum(1 for _, path in items if path not in travelling)
+
+
+def _travelling(items: list[tuple[str, Path]]) -> set[Path]:
+    """The sidecars among `items` whose document is given too (named after its name or its stem)."""
+    given = {p.resolve() for _, p in items}
+    stems = {(g.parent, g.stem) for g in given}  # a sidecar may be named after its document's stem
+    travelling = set()
+    for _, path in items:
+        if path.name.endswith(metadata.SIDECAR_SUFFIX):
+            document = path.with_name(path.name[: -len(metadata.SIDECAR_SUFFIX)])
+            if document.resolve() in given or (path.parent.resolve(), document.name) in stems:
+                travelling.add(path)
+    return travelling
 
 
 def from_uploads(files: Iterable[tuple[str, bytes]], folder: str | None) -> Iterator[Item]:
@@ -62,12 +80,19 @@ def from_uploads(files: Iterable[tuple[str, bytes]], folder: str | None) -> Iter
     return ((folder or "", name, _constant(data), None) for name, data in files)
 
 
-def store_and_index(write: Write, items: Iterable[Item], total: int, progress: Progress | None) -> Report:
+def store_and_index(
+    write: Write,
+    items: Iterable[Item],
+    total: int,
+    progress: Progress | None,
+    listener: Listener | None = None,
+) -> Report:
     """Store the new files among `items` and index them, all or nothing; rejected files stay out.
 
     The batch streams: each file is read, prepared (`Write.prepare_all`) and stored in turn, and its
-    document goes straight to the index writer, so memory does not grow with the batch."""
-    added = _Addition(write, items, total, progress)
+    document goes straight to the index writer, so memory does not grow with the batch. `listener` hears
+    each file's outcome as it is settled (`Outcomes`), before the add commits."""
+    added = _Addition(write, items, total, progress, listener)
     try:  # an error or an interrupt at any point (full disk, Ctrl-C) leaves the archive as it was
         added.index()
     except BaseException:
@@ -93,7 +118,14 @@ class _Taken:
 class _Addition:
     """One add under way: what it stored (to undo), what is being prepared, what it says."""
 
-    def __init__(self, write: Write, items: Iterable[Item], total: int, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        write: Write,
+        items: Iterable[Item],
+        total: int,
+        progress: Progress | None,
+        listener: Listener | None,
+    ) -> None:
         self.write = write
         self.store = write.store
         self.items = enumerate(items)
@@ -102,7 +134,7 @@ class _Addition:
         self.manifest = write.store.read_manifest()
         self.before = dict(self.manifest)
         self.by_sha = {sha: path for path, sha in self.manifest.items()}
-        self.outcomes: list[tuple[int, Outcome]] = []  # by place in the batch
+        self.outcomes = Outcomes(listener)  # by place in the batch
         self.written: list[str] = []  # names stored so far, each listed before it is written
         self.added: set[str] = set()
         self.out: dict[str, _Taken] = {}  # files being prepared, by document id
@@ -129,7 +161,7 @@ class _Addition:
 
     def report(self) -> Report:
         """What happened to each file, in the batch's order."""
-        return Report(tuple(o for _, o in sorted(self.outcomes, key=lambda p: p[0])))
+        return self.outcomes.report()
 
     def undo(self) -> None:
         """Best effort after a failed add: remove the files it stored and put the manifest back."""
@@ -181,6 +213,7 @@ class _Addition:
         for place, (folder, given, read, sidecar) in self.items:
             if self.progress:
                 self.progress(place, self.total)
+            self.outcomes.open(place)
             return _Taken(place, folder, given, read, sidecar)
         return None
 
@@ -254,7 +287,7 @@ class _Addition:
         return True
 
     def _say(self, taken: _Taken, outcome: Outcome) -> None:
-        self.outcomes.append((taken.place, outcome))
+        self.outcomes.say(taken.place, outcome)
 
 
 def _then(first: Document, rest: Iterator[Document]) -> Iterator[Document]:

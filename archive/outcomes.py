@@ -1,11 +1,15 @@
 """What a write did: each file's `Outcome` (with the `Rejection` that refused it), the `Report` of an
 `add`, `reindex` or `remove`, and the `Problem`s `archive check` finds; `printable` shows a file's name on
-one line whatever it holds.
+one line whatever it holds. `Outcomes` collects a write's outcomes and tells a `Listener` each one as soon
+as it can, in the report's order.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -113,3 +117,53 @@ class Problem:
     severity: Literal["error", "warning"]
     path: str
     message: str
+
+
+Listener = Callable[[Outcome], None]
+"""Told each file's outcome of an `add` or `reindex` while it runs (the CLI prints them as they come)."""
+
+
+class Outcomes:
+    """A write's outcomes by their place in its batch, each told to `listener` as soon as every outcome
+    before it in the report is known: the listener hears the report's lines, in its order, as they happen.
+
+    A file's place is `open`ed when the write takes it up and its outcome `said` when settled, in any
+    order (several files are prepared at once, and a file held behind its twin is settled last); an
+    outcome waits only for the open places before it. Places are opened in increasing order."""
+
+    def __init__(self, listener: Listener | None = None) -> None:
+        self.listener = listener
+        self._said: list[tuple[int, Outcome]] = []
+        self._open: list[int] = []  # a heap of opened places, some of them settled since (`_settled`)
+        self._settled: set[int] = set()
+        self._frontier: float = 0  # no file yet to be taken up has a place below this
+        self._waiting: list[tuple[int, int, Outcome]] = []  # (place, order said, outcome): a heap
+
+    def open(self, place: int) -> None:
+        """A file at `place` taken up: the outcomes after it wait for its own."""
+        if self.listener:
+            heapq.heappush(self._open, place)
+            self._frontier = max(self._frontier, place + 1)
+
+    def say(self, place: int, outcome: Outcome) -> None:
+        """The outcome of the file at `place` (-1 before them all); told when those before it are."""
+        self._said.append((place, outcome))
+        if self.listener:
+            self._settled.add(place)
+            heapq.heappush(self._waiting, (place, len(self._said), outcome))
+            self._tell()
+
+    def report(self) -> Report:
+        """Every outcome in the order of the batch, all of them told by now."""
+        self._open.clear()
+        self._frontier = math.inf
+        self._tell()
+        return Report(tuple(o for _, o in sorted(self._said, key=lambda p: p[0])))
+
+    def _tell(self) -> None:
+        """Tell the waiting outcomes that no file still open or still to come may precede."""
+        while self._open and self._open[0] in self._settled:
+            self._settled.discard(heapq.heappop(self._open))
+        bound = min(self._open[0], self._frontier) if self._open else self._frontier
+        while self._waiting and self._waiting[0][0] < bound and self.listener:
+            self.listener(heapq.heappop(self._waiting)[2])

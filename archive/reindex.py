@@ -20,7 +20,7 @@ from .documents import read_sidecar
 from .errors import FixityError, ReaderFailed, ReaderUnavailable, RejectedInput
 from .metadata import SIDECAR_SUFFIX
 from .models import Document, Status
-from .outcomes import Outcome, Rejection, Report, printable
+from .outcomes import Listener, Outcome, Outcomes, Rejection, Report, printable
 from .preparing import Job
 from .write import Progress, Write
 
@@ -28,12 +28,20 @@ Records = dict[str, dict[str, Any]]
 """Indexed documents' records (fingerprint, passage count...), by document id."""
 
 
-def reindex(write: Write, full: bool, progress: Progress | None, accept_changes: bool = True) -> Report:
-    """Reindex under the write lock `write` holds; FixityError for unaccepted changes to the originals."""
+def reindex(
+    write: Write,
+    full: bool,
+    progress: Progress | None,
+    accept_changes: bool = True,
+    listener: Listener | None = None,
+) -> Report:
+    """Reindex under the write lock `write` holds; FixityError for unaccepted changes to the originals.
+
+    `listener` hears each document's outcome as it is settled (`Outcomes`), before the reindex commits."""
     index_dir = write.settings.index_dir
     fingerprint = write.pipeline.taxonomy.fingerprint
     full = full or indexer.needs_full_rebuild(index_dir, fingerprint) is not None
-    plan = Plan(write, full, progress)
+    plan = Plan(write, full, progress, listener=listener)
     if not accept_changes:
         plan.refuse_changes()
     if full:
@@ -55,7 +63,12 @@ class Plan:
     generation: its own files first, then the rest through this plan)."""
 
     def __init__(
-        self, write: Write, full: bool, progress: Progress | None, skip: Collection[str] = ()
+        self,
+        write: Write,
+        full: bool,
+        progress: Progress | None,
+        skip: Collection[str] = (),
+        listener: Listener | None = None,
     ) -> None:
         self.write = write
         self.what = "reindex --full" if full else "reindex"
@@ -64,7 +77,7 @@ class Plan:
         self.progress = progress
         self.skip = skip
         self.diff = fixity.diff(write.store, write.settings.index_dir / fixity.CACHE)
-        self.outcomes: list[tuple[int, Outcome]] = []  # by place in diff.ids: refused first, removed last
+        self.outcomes = Outcomes(listener)  # by place in diff.ids: refused first, removed last
         self.lost: list[tuple[str, str]] = []  # indexed documents the reader failed on: (id, reason)
         self.keep: set[str] = set()
         self._pending: dict[str, int] = {}  # the place of each document given out to be prepared
@@ -92,7 +105,7 @@ class Plan:
         present = set(self.diff.ids)
         for document_id in sorted(set(self.records) - self.keep):
             if document_id not in present:
-                self.outcomes.append((len(self.diff.ids), Outcome(document_id, "removed")))
+                self.outcomes.say(len(self.diff.ids), Outcome(document_id, "removed"))
             yield document_id
 
     def manifest(self) -> dict[str, str]:
@@ -103,17 +116,18 @@ class Plan:
 
     def report(self) -> Report:
         """The outcomes, in the order of the documents."""
-        return Report(tuple(o for _, o in sorted(self.outcomes, key=lambda p: p[0])))
+        return self.outcomes.report()
 
     def _refuse(self) -> None:
         """The files the walk refused and those it could not read: rejected, and lost if indexed."""
         refused = self.diff.refused.items()
-        self.outcomes.extend((-1, Outcome(printable(p), "rejected", why)) for p, why in refused)
+        for path, why in refused:
+            self.outcomes.say(-1, Outcome(printable(path), "rejected", why))
         for document_id, e in self.diff.unreadable.items():
             if document_id in self.indexed and e.errno not in (errno.ENOENT, errno.ELOOP):
                 self.lost.append((document_id, f"cannot read: {e.strerror}"))  # EMFILE, EIO: ours
             why = Rejection("unreadable", f"cannot read: {e.strerror}")
-            self.outcomes.append((-1, Outcome(document_id, "rejected", why)))
+            self.outcomes.say(-1, Outcome(document_id, "rejected", why))
 
     def _jobs(self) -> Iterator[Job]:
         """The documents to prepare, read one at a time: the others are decided without preparing."""
@@ -123,6 +137,7 @@ class Plan:
                 self.progress(place, len(ids))
             if document_id in shas and document_id not in self.skip:
                 self._pending[document_id] = place
+                self.outcomes.open(place)
                 job = self._job(document_id)
                 if job is not None:
                     yield job
@@ -186,4 +201,4 @@ class Plan:
 
     def _say(self, document_id: str, outcome: Outcome) -> None:
         """Record the outcome of a document given out by `_jobs`, in its place."""
-        self.outcomes.append((self._pending.pop(document_id), outcome))
+        self.outcomes.say(self._pending.pop(document_id), outcome)
