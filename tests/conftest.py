@@ -38,6 +38,25 @@ from archive.write import Write
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# The French lexicon's table is cached under $XDG_CACHE_HOME (archive/lexicon.py), and writing it drops the
+# tables of other versions: two checkouts with different inflection rules sharing ~/.cache rebuilt it in
+# turn, 4 s of CPU in each process that loads it (in a worker, out of a document's CPU budget). The
+# suite keeps its own, beside the checkout, built once; every child process inherits these settings.
+ROOT = Path(__file__).resolve().parent.parent
+os.environ["XDG_CACHE_HOME"] = str(ROOT / ".cache")
+# Child processes, the installed `archive` script included, import this checkout's code: in a git worktree
+# sharing another checkout's virtualenv, its editable install would otherwise run the other checkout's.
+os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Load (on a fresh checkout: build) the lexicon before any test, so that no test's child process,
+    which loads it on its first word, spends a reader's CPU budget or a hang guard deriving it."""
+    from archive import lexicon
+
+    lexicon.table()
+
+
 SMALL_ARCHIVE: dict[str, str] = {
     "2023/eurojust-blanchiment.md": (
         "---\ntitle: Coup de filet contre le blanchiment aggravé\ndate: 2023-05-12\nsource: Le Journal fictif\n"

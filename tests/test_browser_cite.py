@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -20,14 +19,17 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 UNDATED = {"divers/note.txt": "Une note sans date sur le blanchiment des fonds.\n"}
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with uvicorn_serving(web_build_home(tmp_path / "home", {**WEB_DOCUMENTS, **UNDATED})) as base:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over the web documents and an undated note; read only (no token), shared by the module."""
+    home = web_build_home(tmp_path_factory.mktemp("cite") / "home", {**WEB_DOCUMENTS, **UNDATED})
+    with uvicorn_serving(home) as base:
         yield base
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium for the module; each test opens its pages in a context of its own."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

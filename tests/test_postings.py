@@ -45,17 +45,31 @@ def _corpus(seed: int, n: int) -> dict[str, str | bytes]:
     return docs
 
 
-@pytest.fixture
-def corpus(tmp_path: Path) -> Iterator[Archive]:
-    (tmp_path / "documents").mkdir()
-    write_documents(tmp_path, _corpus(7, 60))
-    archive = Archive(Settings(home=tmp_path, passage_min_words=10, passage_max_words=40))
+def _indexed_corpus(home: Path) -> Archive:
+    (home / "documents").mkdir()
+    write_documents(home, _corpus(7, 60))
+    archive = Archive(Settings(home=home, passage_min_words=10, passage_max_words=40))
     archive.reindex()
     # an incremental change leaves deleted documents in the segments: the arrays must ignore them
     for name in ("2015/doc000.md", "2016/doc001.md"):
-        (tmp_path / "documents" / name).write_text("---\ntitle: Remplacé\n---\n\nblanchiment remplacé.\n")
-    (tmp_path / "documents" / "2017/doc002.md").unlink()
+        (home / "documents" / name).write_text("---\ntitle: Remplacé\n---\n\nblanchiment remplacé.\n")
+    (home / "documents" / "2017/doc002.md").unlink()
     archive.reindex(accept_changes=True)
+    return archive
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    """The corpus, built once for the tests that only search it (nothing here writes to it)."""
+    archive = _indexed_corpus(tmp_path_factory.mktemp("postings"))
+    yield archive
+    archive.close()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Iterator[Archive]:
+    """The corpus of one test, which changes it."""
+    archive = _indexed_corpus(tmp_path)
     yield archive
     archive.close()
 
@@ -93,8 +107,8 @@ QUERIES = [
 
 
 @pytest.mark.parametrize("q", QUERIES, ids=str)
-def test_matches_and_ranking_equal_whooshs(corpus: Archive, q: wq.Query) -> None:
-    searcher = corpus.searcher
+def test_matches_and_ranking_equal_whooshs(indexed: Archive, q: wq.Query) -> None:
+    searcher = indexed.searcher
     with searcher.generations.lock:
         gen = searcher.generations.current()
         assert gen is not None
@@ -108,12 +122,12 @@ def test_matches_and_ranking_equal_whooshs(corpus: Archive, q: wq.Query) -> None
         assert [round(s, 6) for _, s in ours] == [round(h.score, 6) for h in theirs]
 
 
-def test_facet_counts_equal_a_count_over_stored_fields(corpus: Archive) -> None:
-    results = corpus.search(SearchRequest("blanchiment", per_page=100, crowding=False))
+def test_facet_counts_equal_a_count_over_stored_fields(indexed: Archive) -> None:
+    results = indexed.search(SearchRequest("blanchiment", per_page=100, crowding=False))
     hits = [
         h
         for page in (1, 2, 3)
-        for h in corpus.search(SearchRequest("blanchiment", per_page=100, page=page, crowding=False)).hits
+        for h in indexed.search(SearchRequest("blanchiment", per_page=100, page=page, crowding=False)).hits
     ]
     expected: dict[str, dict[str, int]] = {"year": {}, "source": {}, "type": {}}
     for hit in hits:
@@ -161,9 +175,9 @@ def test_set_operations_equal_numpys(lists: list[list[int]], size: int) -> None:
     assert found.dtype == np.int64 and idsets.union(arrays, size).dtype == np.int64
 
 
-def test_filters_and_distinct_documents_equal_a_scan(corpus: Archive) -> None:
-    with corpus.searcher.generations.lock:
-        gen = corpus.searcher.generations.current()
+def test_filters_and_distinct_documents_equal_a_scan(indexed: Archive) -> None:
+    with indexed.searcher.generations.lock:
+        gen = indexed.searcher.generations.current()
         assert gen is not None
         arrays = gen.arrays
         stored = {d: gen.searcher.stored_fields(d) for d in arrays.live_passages.tolist()}
