@@ -6,7 +6,8 @@ ARCHIVE_HOME=/tmp/sample .venv/bin/python docs/screenshot.py
 - results.png: a whole results page, down to its pager (page numbers, page size, exports);
 - phone.png: the same search on a phone, 375 px wide: the filter panel closed above the results;
 - document.png: the document the first hit opens, its matches counted and linked;
-- citation.png, permalink.png: a hit's « Citer » open, and a permalink's landing.
+- citation.png, permalink.png: a hit's « Citer » open, and a permalink's landing;
+- duplicates.png: a passage republished by a newspaper, listed once with « Aussi dans 1 autre document ».
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from archive.settings import Settings
 from web.app import create_app
 
 URL = "/search?q=blanchiment&offence=blanchiment"
+COPIES = "/search?q=travailleurs+saisonniers+vendanges"
 RESULTS = "/search?q=blanchiment&per_page=5&page=2"
 OUT = Path(__file__).parent
 
@@ -40,10 +42,12 @@ def _shots(page: Page, base: str) -> list[Path]:
     page.wait_for_load_state()
     page.evaluate("window.scrollTo(0, 0)")  # its head: the count of matches and the way back
     page.screenshot(path=str(OUT / "document.png"))
+    page.goto(base + COPIES)
+    page.locator("li.hit").first.screenshot(path=str(OUT / "duplicates.png"))
     page.set_viewport_size({"width": 375, "height": 812})
     page.goto(base + URL)
     page.screenshot(path=str(OUT / "phone.png"))
-    return [OUT / name for name in ("search.png", "results.png", "document.png", "phone.png")]
+    return [OUT / name for name in ("search.png", "results.png", "document.png", "duplicates.png", "phone.png")]
 
 
 def main() -> int:

@@ -8,6 +8,7 @@ is rendered.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
@@ -35,7 +36,7 @@ def _under_heading(value: str, heading: str) -> str:
     """A passage's highlight without its first line when that line is the heading shown above it (a passage
     holds its section's heading as its first line, where the document page shows it as a title)."""
     first, sep, rest = value.partition("\n")
-    if sep and " ".join(_MARK.sub("", first).split()) == " ".join(str(escape(heading)).split()):
+    if sep and html.unescape(_MARK.sub("", first)).split() == heading.split():  # (escaped as it may be)
         return rest.lstrip("\n")
     return value
 
