@@ -60,19 +60,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .errors import ClusterMismatch, ReaderUnavailable, RejectedInput, SchedulerUnreachable, SettingsError
-from .models import Document
+from .errors import ClusterMismatch, ReaderUnavailable, SchedulerUnreachable, SettingsError
+from .preparing import Job, Prepared
 from .settings import Settings
 from .taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from distributed import Client, Future, KilledWorker
 
-Job = tuple[str, bytes, bytes | None]
-"""document id, the file's bytes, its sidecar's bytes (or None): what `archive/preparing.py` calls a Job."""
-
-Prepared = Document | RejectedInput
-"""What one job gives: the document, or why it was refused."""
 
 CONNECT_SECONDS = 10.0
 """Seconds to reach the scheduler, and for a first worker to join it: Dask's own default is 30 s, but a

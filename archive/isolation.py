@@ -229,17 +229,22 @@ class _Worker:
     def _start(self, message: tuple[Any, ...]) -> None:
         """A setup step, within START_SECONDS of the wall clock."""
         self._send(message)
-        outcome, value = self._receive(lambda started: time.monotonic() - started < START_SECONDS)
+        outcome, value, _ = self._receive(lambda started: time.monotonic() - started < START_SECONDS)
         if outcome == "timeout":
             raise _Lost("reader_unavailable", f"the reader process did not start in {START_SECONDS:.0f} s")
         if outcome != "result":
             raise _Lost("reader_unavailable", f"the reader process cannot load its libraries ({value})")
 
     def _call(self, task: Task) -> Any:
-        """`task.function(*task.args)` within `task.seconds` of the worker's CPU."""
+        """`task.function(*task.args)` within `task.seconds` of the worker's CPU.
+
+        Watched from here while it runs (the worker's CPU time in /proc, counted from before the task is
+        sent: the worker is idle then), so that a runaway reader is killed; and, once it has answered,
+        held to the CPU time the worker measured around the call itself: a task that used its budget up
+        is too complex even when its answer came before this thread looked again (a busy machine)."""
         name, seconds = task.name, task.seconds
-        self._send((task.function, task.args))
         cpu = _cpu_seconds(self.process.pid)
+        self._send((task.function, task.args))
 
         def keep_waiting(started: float) -> bool:
             """True while the file has budget left; _TooComplex once used up, _Lost when starved."""
@@ -254,7 +259,9 @@ class _Worker:
                 )
             return True
 
-        outcome, value = self._receive(keep_waiting, step=min(seconds, 1.0))
+        outcome, value, used = self._receive(keep_waiting, step=min(seconds, 1.0))
+        if outcome == "result" and used >= seconds:
+            raise _TooComplex
         if outcome == "lost":
             raise _Lost("reader_crashed", str(value))
         if outcome == "raised":
@@ -274,8 +281,9 @@ class _Worker:
         except (OSError, ValueError):
             raise _Lost("reader_crashed", "the reader process was gone") from None
 
-    def _receive(self, keep_waiting: Callable[[float], bool], step: float = 1.0) -> tuple[str, Any]:
-        """('result' | 'raised', value), or ('timeout', None) once `keep_waiting(started)` says stop."""
+    def _receive(self, keep_waiting: Callable[[float], bool], step: float = 1.0) -> tuple[str, Any, float]:
+        """('result' | 'raised' | 'lost', value, CPU seconds the call took in the worker), or
+        ('timeout', None, 0.0) once `keep_waiting(started)` says stop."""
         started = time.monotonic()
         sentinel = self.process.sentinel
         while True:
@@ -285,16 +293,16 @@ class _Worker:
                 raise _Lost("reader_crashed", "the reader process was gone") from None
             if self._conn in ready:
                 try:
-                    outcome, value = self._conn.recv()
+                    outcome, value, used = self._conn.recv()
                 except (EOFError, OSError):
                     raise _Lost(
                         "reader_crashed", "the reader crashed on this file (out of memory?)"
                     ) from None
-                return str(outcome), value
+                return str(outcome), value, float(used)
             if sentinel in ready:
                 raise _Lost("reader_crashed", "the reader crashed on this file (out of memory?)")
             if not keep_waiting(started):
-                return "timeout", None
+                return "timeout", None, 0.0
 
     def stop(self) -> None:
         """Kill the worker and close its pipe."""
@@ -324,6 +332,7 @@ def _serve(conn: Any) -> None:
             function, args = conn.recv()
         except (EOFError, OSError):
             return
+        started = time.process_time()  # this process's CPU (all its threads), the budget's measure
         try:
             message: tuple[str, Any] = ("result", function(*args))
         except RejectedInput as e:
@@ -335,7 +344,7 @@ def _serve(conn: Any) -> None:
         except (Exception, RecursionError) as e:  # a reader's bug costs one file, never the worker
             message = ("raised", type(e).__name__)
         try:
-            conn.send(message)
+            conn.send((*message, time.process_time() - started))
         except (OSError, ValueError):
             return
 

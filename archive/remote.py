@@ -24,8 +24,8 @@ from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .errors import ClusterMismatch, RejectedInput
-from .models import Document
 from .pipeline import Pipeline
+from .preparing import Job, Prepared
 from .settings import Settings
 from .taxonomy import Taxonomy
 
@@ -46,9 +46,6 @@ DAEMONIC = (
     "a daemonic process, which may not start the reader process: run `dask worker` with "
     "DASK_DISTRIBUTED__WORKER__DAEMON=False (or --no-nanny)"
 )
-
-Job = tuple[str, bytes, bytes | None]
-"""document id, the file's bytes, its sidecar's bytes (or None)."""
 
 _PIPELINES: dict[str, Pipeline] = {}
 """On a worker: the pipelines its plugins built, by plugin name (one per connected writer)."""
@@ -73,7 +70,7 @@ class PipelinePlugin(WorkerPlugin):
         _PIPELINES.pop(self.name, None)
 
 
-def prepare(pipeline: str, expected: dict[str, str], jobs: list[Job]) -> list[Document | RejectedInput]:
+def prepare(pipeline: str, expected: dict[str, str], jobs: list[Job]) -> list[Prepared]:
     """On a worker: each job prepared by the pipeline of plugin `pipeline`, or why it was refused.
 
     ClusterMismatch when this worker cannot prepare them as the writer's machine would."""
@@ -88,7 +85,7 @@ def prepare(pipeline: str, expected: dict[str, str], jobs: list[Job]) -> list[Do
 
 def _prepare(
     pipeline: Pipeline, document_id: str, data: bytes, sidecar: bytes | None
-) -> Document | RejectedInput:
+) -> Prepared:
     try:
         return pipeline.prepare(document_id, data, sidecar)
     except RejectedInput as refused:

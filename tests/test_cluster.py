@@ -27,7 +27,7 @@ from distributed import Client, LocalCluster
 
 from archive import isolation
 from archive.cli import main
-from archive.cluster import ClusterPreparer, Job, Prepared, cluster_preparer, preparer_for
+from archive.cluster import ClusterPreparer, cluster_preparer, preparer_for
 from archive.errors import (
     ClusterMismatch,
     ReaderUnavailable,
@@ -37,6 +37,7 @@ from archive.errors import (
 )
 from archive.models import Document
 from archive.pipeline import Pipeline
+from archive.preparing import Job, Prepared
 from archive.remote import DAEMONIC, versions
 from archive.settings import Settings
 from archive.taxonomy import Taxonomy

@@ -226,6 +226,28 @@ def test_a_fault_of_ours_in_a_worker_is_tried_again_then_reported_as_ours() -> N
         slot.run(isolation.Task(_fault_of_ours, ("a.md",), "a.md", 5.0))
 
 
+def _burns(name: str, seconds: float) -> str:
+    """In a worker: spend `seconds` of the process's CPU, then answer `name`."""
+    until = time.process_time() + seconds
+    while time.process_time() < until:
+        pass
+    return name
+
+
+def test_an_answer_over_its_budget_is_too_complex_however_soon_it_comes() -> None:
+    """A fifth over its budget of CPU, answered before the writer's second look at the worker's CPU (it
+    looks once per budget): refused all the same, on the CPU time the worker measured around the call."""
+    slot, here = isolation.Slot(), (__name__,)  # this module imported before the budget starts
+    try:
+        with pytest.raises(RejectedInput) as refused:
+            slot.run(isolation.Task(_burns, ("a.md", 0.12), "a.md", 0.1, here))
+        assert refused.value.reason_code == "too_complex"
+        assert not isinstance(refused.value, ReaderUnavailable)
+        assert slot.run(isolation.Task(_burns, ("b.md", 0.0), "b.md", 0.1, here)) == "b.md"  # a fresh worker
+    finally:
+        slot.close()
+
+
 def test_a_full_rebuild_never_shrinks_the_index_when_the_reader_keeps_failing(tmp_path: Path) -> None:
     """Every reader killed as it starts: the rebuild fails with ReaderFailed, the live generation keeps
     serving every document, the health record says why, and the next successful write clears it."""

@@ -182,13 +182,14 @@ def test_a_batch_and_its_pool_stop_when_the_reader_of_the_results_stops(pipeline
 def test_a_file_over_its_budget_is_rejected_its_worker_replaced_and_the_batch_goes_on(
     pipeline: Pipeline,
 ) -> None:
-    """A file that takes more CPU than its budget (here 0.2 s for the large one, seconds of work) is
-    `too_complex`; its worker is killed and replaced, and the files after it are prepared."""
-    large = _judgements(1, 6000, seed=7)[0]  # seconds of work: well past the first look at its CPU (1 s)
+    """A file that takes more CPU than its budget (here 0.01 s for the large one: it needs some 0.3 s) is
+    `too_complex`, however soon its answer comes; its worker is killed and replaced, and the files after
+    it are prepared."""
+    large = _judgements(1, 1500, seed=7)[0]  # 1.5 MB: thirty times its budget of work on a fast machine
     jobs = [*_judgements(6, 2), ("grand.md", large[1], None), *_judgements(6, 2, seed=8)]
 
     def budget(size: int) -> float:
-        return 0.2 if size > 1_000_000 else isolation.budget(size)
+        return 0.01 if size > 1_000_000 else isolation.budget(size)
 
     with Watcher() as watcher, Pool(pipeline, 2, budget=budget) as pool:
         found = list(pool.map(jobs))
