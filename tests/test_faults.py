@@ -309,15 +309,16 @@ MID_WRITE = {  # a file with data there: the writer is writing, most documents s
 }
 
 
-def _interrupt(home: Path, args: list[str], sig: signal.Signals, pattern: str) -> tuple[int, str] | None:
+def _interrupt(home: Path, args: list[str], sig: signal.Signals, pattern: str) -> tuple[int, str, str] | None:
     """Start the writer and send it `sig` as soon as a file matching `pattern` holds data (the writer is
-    then mid-way): its exit status and stderr, or None if it was done before (it needs more work)."""
-    err = home.parent / f"{home.name}.stderr"
-    with open(err, "wb") as errors:
+    then mid-way): its exit status, stderr and report's end, or None if it was done before (it needs more
+    work)."""
+    err, out = home.parent / f"{home.name}.stderr", home.parent / f"{home.name}.stdout"
+    with open(err, "wb") as errors, open(out, "wb") as stdout:
         proc = subprocess.Popen(
             [sys.executable, "-m", "archive", *args],
             env=_env(home),
-            stdout=subprocess.DEVNULL,
+            stdout=stdout,  # kept: should the writer end otherwise, its report says how (a rejected file...)
             stderr=errors,
             preexec_fn=restore_signals,  # a background job's children start with SIGINT ignored
         )
@@ -331,11 +332,11 @@ def _interrupt(home: Path, args: list[str], sig: signal.Signals, pattern: str) -
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    stderr = err.read_text("utf-8", "replace")
+    stderr, report = err.read_text("utf-8", "replace"), out.read_text("utf-8", "replace")
     if not signalled:
         assert proc.returncode == 0, f"the writer failed on its own: {stderr}"
         return None
-    return proc.returncode, stderr
+    return proc.returncode, stderr, report[-4000:]
 
 
 @dataclass
@@ -348,6 +349,7 @@ class Interrupted:
     problems: list[str]  # `archive check` errors before the writer
     returncode: int
     stderr: str
+    report: str  # the end of its stdout: should it end otherwise than interrupted, what it did
 
 
 def interrupt_mid_write(template: Path, tmp_path: Path, command: str, sig: signal.Signals) -> Interrupted:
@@ -377,7 +379,7 @@ def test_sigint_mid_write_unwinds_and_leaves_everything_serving(
 ) -> None:
     writer = interrupt_mid_write(template, tmp_path, command, signal.SIGINT)
     home, before, files = writer.home, writer.before, writer.files
-    assert writer.returncode == 130, writer.stderr
+    assert writer.returncode == 130, (writer.stderr, writer.report)
     assert "interrupted" in writer.stderr and "Traceback" not in writer.stderr
     after = fresh_answers(home)
     assert after[STABLE] == before[STABLE] and after[""][0] >= before[""][0]
