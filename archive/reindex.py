@@ -37,7 +37,7 @@ def reindex(write: Write, full: bool, progress: Progress | None, accept_changes:
     if not accept_changes:
         plan.refuse_changes()
     if full:
-        indexer.build(index_dir, plan.documents(), fingerprint)
+        indexer.build(index_dir, plan.documents(), fingerprint, parallel_after=write.helper_after())
     else:
         indexer.update(index_dir, plan.documents(), plan.removed(), fingerprint)
     manifest = plan.manifest()  # every file read is recorded as it is now
