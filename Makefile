@@ -59,10 +59,13 @@ BENCH_HTTP_SECONDS ?= 60
 
 .PHONY: bench bench-quality bench-smoke bench-hostile bench-ingest bench-deps bench-compare
 
-# Tantivy is a bench-only dependency (the `bench` optional group of pyproject.toml).
+# Tantivy is a bench-only dependency (the `bench` optional group of pyproject.toml); wrk (Debian's package)
+# loads `archive serve` in `make bench` and `make bench-ingest`, never in `make test`.
 bench-deps: $(STAMP)
 	@$(BIN)/python -c "import tantivy, Stemmer, fpdf" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	@command -v wrk >/dev/null || echo "wrk not found: the HTTP load test is skipped (apt-get install wrk)"
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk not found: the HTTP load steps are skipped; install it with: sudo apt-get install wrk"; fi; }
 
 bench: bench-deps
 	@for n in $(BENCH_SCALES); do \

@@ -231,6 +231,12 @@ class Store:
         folders; nothing is written then. Folders are created and opened one at a time relative to the
         one before, without following links, so a folder swapped for a link meanwhile is refused too.
         """
+        self.stage(document_id, data).commit()
+
+    def stage(self, document_id: str, data: bytes) -> Staged:
+        """`put`'s first half: the bytes written and synced under a hidden name in their folder, to be named
+        by `Staged.commit` (or dropped by `Staged.discard`). The slow half, the disk's sync: an add stages
+        its files in threads while they are being prepared. Refusals as `put`'s."""
         rel = PurePosixPath(document_id)
         self.target(document_id)  # the clear refusals; the opens below close the race
         self.root.mkdir(parents=True, exist_ok=True)
@@ -253,37 +259,11 @@ class Store:
                     ) from None
                 os.close(folder)
                 folder, where = inner, where / part
-            self._put_in(folder, document_id, rel.name, data)
-        except OSError as e:  # names relative to a folder descriptor: say which file, in full
-            if isinstance(e.filename, str) and not os.path.isabs(e.filename):
-                e.filename = str(where / e.filename)
-            raise
-        finally:
+            return Staged(folder, where, document_id, _write_hidden(folder, rel.name, data))
+        except BaseException as e:
             os.close(folder)
-
-    @staticmethod
-    def _put_in(folder: int, document_id: str, name: str, data: bytes) -> None:
-        tmp = f".{name}.{os.getpid()}.tmp"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=folder)  # a leftover of ours, or a link someone placed there
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder)
-        try:
-            with open(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            try:  # fails if the name was taken meanwhile: nothing is overwritten
-                os.link(tmp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
-            except FileExistsError:
-                raise RejectedInput(
-                    document_id,
-                    "name_taken",
-                    f"another file was stored as {printable(document_id)} meanwhile: "
-                    "rename yours, or remove the stored one first",
-                ) from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp, dir_fd=folder)
+            _full_name(e, where)
+            raise
 
     def leftovers(self) -> list[str]:
         """Temporary files a killed writer left in documents/ (hidden `.NAME.PID.tmp` files)."""
@@ -305,6 +285,64 @@ class Store:
         path.unlink()
         if sidecar is not None:
             sidecar.unlink(missing_ok=True)
+
+
+class Staged:
+    """A new file's bytes synced under a hidden name in their folder (`Store.stage`), held open till named."""
+
+    def __init__(self, folder: int, where: Path, document_id: str, hidden: str) -> None:
+        self._folder, self._where, self.document_id, self._hidden = folder, where, document_id, hidden
+
+    def commit(self) -> None:
+        """Name the file (never over another: RejectedInput `name_taken`); the hidden file goes either way."""
+        name, fd = PurePosixPath(self.document_id).name, self._folder
+        try:
+            os.link(self._hidden, name, src_dir_fd=fd, dst_dir_fd=fd, follow_symlinks=False)
+        except FileExistsError:
+            raise RejectedInput(
+                self.document_id,
+                "name_taken",
+                f"another file was stored as {printable(self.document_id)} meanwhile: "
+                "rename yours, or remove the stored one first",
+            ) from None
+        except OSError as e:
+            _full_name(e, self._where)
+            raise
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the hidden file and let the folder go (again: nothing)."""
+        if self._folder < 0:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._hidden, dir_fd=self._folder)
+        os.close(self._folder)
+        self._folder = -1
+
+
+def _write_hidden(folder: int, name: str, data: bytes) -> str:
+    """`data` written and synced to a new hidden file beside `name` in `folder`: the hidden name."""
+    tmp = f".{name}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=folder)  # a leftover of ours, or a link someone placed there
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder)
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=folder)
+        raise
+    return tmp
+
+
+def _full_name(e: BaseException, where: Path) -> None:
+    """An OSError's file named relative to a folder descriptor: say which file, in full."""
+    if isinstance(e, OSError) and isinstance(e.filename, str) and not os.path.isabs(e.filename):
+        e.filename = str(where / e.filename)
 
 
 class Survey(NamedTuple):

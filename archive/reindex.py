@@ -45,7 +45,7 @@ def reindex(
     if not accept_changes:
         plan.refuse_changes()
     if full:
-        indexer.build(index_dir, plan.documents(), fingerprint)
+        indexer.build(index_dir, plan.documents(), fingerprint, parallel_after=write.helper_after())
     else:
         indexer.update(index_dir, plan.documents(), plan.removed(), fingerprint)
     manifest = plan.manifest()  # every file read is recorded as it is now

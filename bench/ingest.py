@@ -83,6 +83,7 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
     )
     b = ingest_steps.Bench(a.work, batch_dir, a.repeat, a.warmup, features=ingest_steps.features())
     _log(f"features of this build: {b.features}")
+    b.warm()
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.ingest", *(sys.argv[1:] if a.argv is None else a.argv)]),

@@ -30,6 +30,7 @@ def cluster(b: Bench, home: Path) -> dict[str, Any]:
     local = b.archive(home, ["reindex", "--full", *b.workers_flag("reindex", None)], "cluster-local.log")
     expected = b.stats(home)
     os.environ["PYTHONPATH"] = str(ROOT)  # the workers import this checkout's archive
+    os.environ["XDG_CACHE_HOME"] = str(b.cache)  # and read the run's lexicon table
     two_workers = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from archive.documents import Store
+from archive.documents import Staged, Store
 from archive.errors import DocumentNotFound, RejectedInput
 from archive.home import Archive
 from archive.settings import Settings
@@ -366,10 +366,10 @@ def test_a_name_taken_meanwhile_is_409_without_server_paths(home: Path, client: 
     archive: Archive = client.app.state.archive  # type: ignore[attr-defined]
 
     class HandDropped(Store):  # the other person's copy lands right before ours is linked
-        def put(self, document_id: str, data: bytes) -> None:
-            (docs / document_id).parent.mkdir(parents=True, exist_ok=True)
+        def stage(self, document_id: str, data: bytes) -> Staged:
+            staged = super().stage(document_id, data)  # ours, synced under a hidden name
             (docs / document_id).write_text("le fichier de quelqu'un d'autre", encoding="utf-8")
-            super().put(document_id, data)
+            return staged
 
     archive.store = HandDropped(docs)
     r = client.post(
