@@ -128,7 +128,7 @@ class Killer:
 
 
 def _ids(archive: Archive) -> set[str]:
-    results = archive.search(SearchRequest(query="", per_page=100))
+    results = archive.search(SearchRequest(query="", per_page=100, crowding=False))  # copies listed too
     return {h.document for h in results.hits}
 
 
