@@ -93,7 +93,7 @@ ELISIONS: frozenset[str] = frozenset("l d j m n s t c qu jusqu lorsqu puisqu quo
 
 _APOSTROPHES = re.escape("'’ʼ‘`´")
 _HYPHENS = re.escape("-‐‑‒–")  # escaped: a bare "-" inside a character class would make a range
-_WORD = r"[^\W_]+"
+_WORD = r"[^\W_ʼ]+"  # ʼ (U+02BC) is a letter to Unicode, an apostrophe to French writers: never a word alone
 _TOKEN = re.compile(
     rf"(?P<acronym>(?:{_WORD}[{_APOSTROPHES}])?(?:[^\W\d_]\.){{2,}})"  # O.N.U., l'O.N.U.
     rf"|(?P<number>\d+(?:[.,]\d+)+)"  # 1,2  10.000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import doctest
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from archive import analysis
@@ -185,6 +185,8 @@ def test_highlight_marks_original_words_and_escapes(text: str, query: str, expec
 
 @settings(max_examples=300, deadline=None)
 @given(st.text())
+@example("ʼ")  # U+02BC: a letter to Unicode, taken alone as a word with an empty key
+@example("ʼʼ lʼenquête ʼ")
 def test_any_text_tokenizes_with_offsets_inside_the_text(text: str) -> None:
     for t in tokens(text):
         assert 0 <= t.start < t.end <= len(text)

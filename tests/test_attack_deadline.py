@@ -28,6 +28,7 @@ from archive.home import Archive
 from archive.request import SearchRequest
 from archive.settings import Settings
 from web.app import create_app
+from web.rendering import sentence
 
 from .generated import formula_phrase, judgement, write_judgements
 
@@ -147,7 +148,7 @@ def test_document_view_matches_stop_at_the_deadline(client: TestClient) -> None:
     assert PARTIAL in body["notes"]
     assert body["total_passages"] >= 2000 and len(body["passages"]) == body["per_page"]
     page = client.get(f"/documents/{BIG}", params={"q": PHRASE}, headers={"Accept": "text/html"}).text
-    assert f'<p class="note">{PARTIAL}</p>' in page
+    assert f'<p class="note">{sentence(PARTIAL)}</p>' in page  # the page writes notes as sentences
 
 
 def test_csv_export_stops_at_the_deadline(client: TestClient) -> None:
