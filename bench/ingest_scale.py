@@ -18,24 +18,29 @@ from typing import Any
 
 from . import http, queries, run
 from .hostile_archive import free_port
-from .ingest_steps import NOT_AVAILABLE, ROOT, Bench, figures
+from .ingest_steps import NOT_AVAILABLE, ROOT, Bench, StepFailed, figures
 
 
 def cluster(b: Bench, home: Path) -> dict[str, Any]:
     """A full rebuild of `home` through a LocalCluster of 2 workers, beside a local one: times, same index?"""
     if not b.features.get("scheduler"):
         return {"skipped": f"`archive reindex --scheduler`: {NOT_AVAILABLE}"}
+    import dask
     from distributed import LocalCluster
 
     local = b.archive(home, ["reindex", "--full", *b.workers_flag("reindex", None)], "cluster-local.log")
     expected = b.stats(home)
     os.environ["PYTHONPATH"] = str(ROOT)  # the workers import this checkout's archive
     os.environ["XDG_CACHE_HOME"] = str(b.cache)  # and read the run's lexicon table
-    two_workers = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    with two_workers as lc:
+    # the workers must be able to start the reader process: not daemonic (read again when a nanny restarts one)
+    with (
+        dask.config.set({"distributed.worker.daemon": False}),
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc,
+    ):
         remote = b.archive(home, ["reindex", "--full", "--scheduler", lc.scheduler_address], "cluster.log")
+    if remote.returncode != 0:  # a refused cluster exits 1 having written nothing: no figure to report
+        tail = (b.logs / "cluster.log").read_text("utf-8", "replace")[-3000:]
+        raise StepFailed(f"archive reindex --full --scheduler exited {remote.returncode}:\n{tail}")
     got = b.stats(home)
     keys = ("documents", "passages", "facets")
     return {

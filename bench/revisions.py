@@ -71,6 +71,8 @@ def source(revision: str, work: Path) -> Path:
         tar = subprocess.run(["git", "archive", commit, "archive"], cwd=ROOT, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(target)], input=tar.stdout, check=True)
     bench = target / "bench"
+    if bench.is_symlink() and bench.resolve() != HERE.resolve():  # another checkout's harness (or gone)
+        bench.unlink()
     if not bench.exists():
         bench.symlink_to(HERE, target_is_directory=True)  # the same harness on every side
     return target

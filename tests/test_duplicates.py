@@ -14,11 +14,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
 from archive import Archive, SearchRequest, Settings, document_path, indexer, pipeline
-from archive.duplicates import OVERLAP, keys, overlap, shingles
+from archive.duplicates import OVERLAP, is_copy, keys, overlap, shingles
 from archive.schema import SCHEMA_VERSION
 from web.app import create_app
 
@@ -258,3 +259,16 @@ def test_a_document_repeating_a_paragraph_is_left_to_crowding(tmp_path: Path) ->
         results = archive.search(SearchRequest(FRAUD))
     assert results.total == 4 and len(results.hits) == 2
     assert all(h.duplicates == () and h.more_in_document == 2 for h in results.hits)
+
+
+def test_is_copy_agrees_with_the_overlap_on_random_shingle_sets() -> None:
+    rng = np.random.default_rng(14)
+    for _ in range(500):
+        pool = rng.choice(1 << 20, size=400, replace=False).astype(np.uint64)
+        a = np.sort(rng.choice(pool, size=int(rng.integers(0, 200)), replace=False))
+        b = np.sort(rng.choice(pool, size=int(rng.integers(0, 200)), replace=False))
+        shared = np.intersect1d(a, b).size
+        exact = shared / max(a.size, b.size) if a.size and b.size else 0.0
+        assert overlap(a, b) == exact and is_copy(a, b) == (exact >= OVERLAP)
+    same = np.arange(50, dtype=np.uint64)
+    assert is_copy(same, same) and is_copy(same, same[:46]) and not is_copy(same, same[:44])
