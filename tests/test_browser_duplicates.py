@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from . import test_browser_results
 from .conftest import web_build_home
 from .test_browser import CHROMIUM, uvicorn_serving
 from .test_duplicates import COMMUNIQUES, ESCAPED_TITLE, STUPS, documents
@@ -31,14 +32,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
+browser = test_browser_results.browser  # the module's Chromium: the same fixture, one per module
 
 
 def _page(browser: Browser, javascript: bool) -> Page:
