@@ -234,14 +234,11 @@ class Copies:
         mine = self._shingled(docnum)
         return sorted(int(c) for c in checked if is_copy(mine, self._shingled(int(c))))
 
-    def merged(self, ranked: Ranked, enough: int | None = None) -> Ranked:
-        """`ranked` without the passages that are copies of one kept higher in it (of another document);
-        only its first `enough` of those when given (the rest is not looked at)."""
+    def merged(self, ranked: Ranked) -> Ranked:
+        """`ranked` without the passages that are copies of one kept higher in it (of another document)."""
         kept: Ranked = []
         shown: set[int] = set()
         for docnum, score in ranked:
-            if enough is not None and len(kept) >= enough:
-                break
             if not shown.isdisjoint(self.of(docnum)):
                 continue
             kept.append((docnum, score))
@@ -265,10 +262,10 @@ class Copies:
 def distinct(rank: Callable[[int], Ranked], needed: int, copies: Copies) -> Ranked:
     """The first `needed` passages of a list without the copies of passages listed higher (over its first
     WINDOW passages; past them, as ranked). `rank(n)` gives the first n of the list as ranked."""
-    n = 2 * needed  # room for the copies left out: ranking again for more costs a whole ranking
+    n = needed
     while True:
         ranked = rank(n)
-        out = copies.merged(ranked[:WINDOW], needed) + ranked[WINDOW:]
+        out = copies.merged(ranked[:WINDOW]) + ranked[WINDOW:]
         if len(out) >= needed or len(ranked) < n:
             return out[:needed]
         n = max(2 * n, needed + (n - len(out)))
