@@ -6,8 +6,8 @@ incremental `archive add` needs no pass over the old ones: a new copy and its or
 query time, through the band values they share (`Bands`: each column sorted once per index generation).
 The passages sharing a band value with a listed hit are its candidates, and a candidate is a copy when the
 shingles of the two texts overlap by OVERLAP at least (computed exactly, from the stored texts that the
-links to the copies need anyway). Columns rather than indexed terms: 8 terms of their own per passage
-grew the index by half (docs/web.md, "Near-duplicates").
+links to the copies need anyway); the copies found are kept for the generation's life. Columns rather than
+indexed terms: 8 terms of their own per passage grew the index by half (docs/web.md, "Near-duplicates").
 
 A results list shows a passage once: a passage that is a copy of one listed higher is left out, and the
 one listed says in which other documents its text also stands (`Hit.duplicates`). Why a MinHash of our
@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from .codec.reader import numeric_column
 from .idsets import Ids
+from .lru import Lru
 
 if TYPE_CHECKING:
     from .generations import Generation
@@ -59,7 +60,9 @@ WINDOW = 100
 """A list is merged over its first WINDOW passages (ten pages of ten): deeper passages are listed as ranked,
 so that a page far down the list does not read every text above it."""
 
-_constants = np.random.default_rng(1414).integers(1, 1 << 63, size=SHINGLE + ROWS, dtype=np.uint64) | np.uint64(1)
+_constants = np.random.default_rng(1414).integers(
+    1, 1 << 63, size=SHINGLE + ROWS, dtype=np.uint64
+) | np.uint64(1)
 _MIX = _constants[:SHINGLE]  # odd multipliers: a shingle's words into one hash
 _BAND = _constants[SHINGLE:]  # a band's minima into one value
 _BINS = np.arange(BANDS * ROWS, dtype=np.uint64) << np.uint64(64 - 5)  # where each bin starts
@@ -128,13 +131,24 @@ def band_values(hashed: Shingles) -> list[int]:
     return [int(v) % 0xFFFFFFFF + 1 if ok else 0 for v, ok in zip(bands, full, strict=True)]
 
 
+KEPT = 1 << 18
+"""Copies kept per index generation (`Bands.kept`), counted in passages (a list of n copies counts n + 1):
+about 10 MB at most."""
+
+
 class Bands:
     """The band values of every passage of one index generation, and each column sorted: the passages
     holding a passage's values are found by bisection, without reading its text. 12 bytes per passage and
     band (96 per passage: 19 MB at 200,000 passages), built at the first search that merges copies; a passage
-    sharing no value with another (most) is told at once."""
+    sharing no value with another (most) is told at once.
+
+    The copies found of a passage are kept too (`kept`, least recently used first out, under `lock`): they
+    depend on the generation only, and a list read again (its next page, another search reaching the same
+    passages) then reads no text."""
 
     def __init__(self, arrays: Arrays) -> None:
+        self.kept: Lru[int, list[int]] = Lru(KEPT, lambda found: 1 + len(found))
+        self.lock = threading.Lock()
         n = arrays.doc_count
         columns = [numeric_column(arrays.reader, n, name, ">u4").astype(np.uint32) for name in COLUMNS]
         self._values = np.stack(columns, axis=1) if columns else np.zeros((n, 0), dtype=np.uint32)
@@ -154,7 +168,9 @@ class Bands:
         out = []
         for column, order, value in zip(self._sorted, self._order, self._values[docnum], strict=True):
             if value:
-                out.append(order[np.searchsorted(column, value, "left") : np.searchsorted(column, value, "right")])
+                out.append(
+                    order[np.searchsorted(column, value, "left") : np.searchsorted(column, value, "right")]
+                )
         found: Ids = np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
         others: Ids = found[found != docnum]
         return others
@@ -192,8 +208,8 @@ Ranked = list[tuple[int, float]]
 
 
 class Copies:
-    """The copies of passages of one generation, found once per search (a passage's stored fields, its
-    shingles and its copies are kept for the search's life)."""
+    """The copies of passages of one generation, for one search: a passage's copies are found once per
+    generation (`Bands.kept`), its stored fields and shingles read once per search."""
 
     def __init__(self, gen: Generation) -> None:
         self._gen = gen
@@ -223,16 +239,26 @@ class Copies:
 
     def _find(self, docnum: int) -> list[int]:
         arrays = self._gen.arrays
-        found = bands(arrays).others(docnum)
+        near = bands(arrays)
+        with near.lock:
+            kept = near.kept.get(docnum)
+        if kept is not None:
+            return kept
+        found = near.others(docnum)
+        if not found.size:  # most passages: no text read, no shingle computed
+            return []
         owner = arrays.document_of
         # live passages only; a document repeating itself is crowding's business
         found = found[arrays.live[found] & (owner[found] != owner[docnum])]
-        if not found.size:  # most passages: no text read, no shingle computed
-            return []
-        candidates, shared = np.unique(found, return_counts=True)
-        checked = candidates[np.argsort(-shared, kind="stable")[:LOOKED_AT]]
-        mine = self._shingled(docnum)
-        return sorted(int(c) for c in checked if is_copy(mine, self._shingled(int(c))))
+        copies: list[int] = []
+        if found.size:
+            candidates, shared = np.unique(found, return_counts=True)
+            checked = candidates[np.argsort(-shared, kind="stable")[:LOOKED_AT]]
+            mine = self._shingled(docnum)
+            copies = sorted(int(c) for c in checked if is_copy(mine, self._shingled(int(c))))
+        with near.lock:
+            near.kept.put(docnum, copies)
+        return copies
 
     def merged(self, ranked: Ranked) -> Ranked:
         """`ranked` without the passages that are copies of one kept higher in it (of another document)."""
@@ -269,4 +295,3 @@ def distinct(rank: Callable[[int], Ranked], needed: int, copies: Copies) -> Rank
         if len(out) >= needed or len(ranked) < n:
             return out[:needed]
         n = max(2 * n, needed + (n - len(out)))
-

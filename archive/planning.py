@@ -8,12 +8,12 @@ can), or by date, from where a cursor left off.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-import numpy.typing as npt
 
-from . import postings, query, relaxation
+from . import postings, query, ranking, relaxation
 from .deadline import Deadline
 from .errors import UsageError
 from .facets import narrowed, selections
@@ -48,6 +48,21 @@ class Plan:
     relaxed: bool
     complete: int = 0  # passages matching the query in full (with the filters), before any loosening
     corrected: str | None = None  # the query searched instead of the request's, which found nothing
+    scored: tuple[Ids, ranking.Scores] | None = field(default=None, repr=False, compare=False)
+    """The ranking scores of some candidates (`final`, or a narrowing of it in a copy of the plan), once
+    computed: a list that needs a longer ranking (copies left out of a page) costs no second scoring."""
+
+    def scores(
+        self, gen: Generation, scoring: query.Query, candidates: Ids, deadline: Deadline
+    ) -> ranking.Scores:
+        """The ranking scores of `candidates` for `scoring` (the plan's, `ranking.scored`), computed once
+        for the same array."""
+        if self.scored is None or self.scored[0] is not candidates:
+            found = ranking.scored(
+                gen.arrays, scoring, candidates, gen.searcher, self.coordination, deadline, self.parsed.near
+            )
+            self.scored = (candidates, found)
+        return self.scored[1]
 
 
 def plan(gen: Generation, parsers: query.Parsers, request: SearchRequest, deadline: Deadline) -> Plan:
@@ -141,10 +156,10 @@ def ranked(
         listed = crowd.first(candidates) if crowd is not None else candidates
         return [(d, 0.0) for d in gen.arrays.sorted_page(listed, needed, request.sort != "oldest", dated)]
     scored = after if after is None or len(after) == 2 else None
-    near = plan.parsed.near
     try:
+        scores = plan.scores(gen, plan.scoring, candidates, deadline)
         out = gen.arrays.top(
-            plan.scoring, candidates, needed, gen.searcher, plan.coordination, deadline, scored, near, crowd
+            plan.scoring, candidates, needed, gen.searcher, after=scored, crowd=crowd, scores=scores
         )
     except postings.Unsupported:  # spans Whoosh scores itself, in the time left
         out = gen.ranked(plan.scoring, candidates, needed, deadline, scored)
@@ -168,7 +183,9 @@ def by_document(
         return []
     documents = document_of[np.array([d for d, _ in leads], dtype=np.int64)]
     theirs = replace(plan, final=plan.final[np.isin(document_of[plan.final], documents)])
-    each = ranked(gen, request, theirs, len(leads) * PER_DOCUMENT, deadline, crowd=Crowd(PER_DOCUMENT, document_of))
+    each = ranked(
+        gen, request, theirs, len(leads) * PER_DOCUMENT, deadline, crowd=Crowd(PER_DOCUMENT, document_of)
+    )
     order = {int(d): i for i, d in enumerate(documents)}
     return sorted(each, key=lambda hit: order[int(document_of[hit[0]])])  # stable: rank order within
 
@@ -179,14 +196,23 @@ def crowding(gen: Generation, request: SearchRequest) -> Crowd | None:
     return Crowd(PER_DOCUMENT, gen.arrays.document_of) if request.crowding else None
 
 
-def listed(plan: Plan, crowd: Crowd | None) -> tuple[int, npt.NDArray[np.int64]]:
-    """How many passages the crowded list holds in all, and by document (its index in
-    `crowd.document_of`) how many of its matching passages the list leaves out."""
-    if crowd is None or not plan.final.size:
-        return int(plan.final.size), np.zeros(0, dtype=np.int64)
-    counts = np.bincount(crowd.document_of[plan.final])
-    shown = np.minimum(counts, crowd.per_document)
-    return int(shown.sum()), counts - shown
+def listed(plan: Plan, crowd: Crowd | None) -> tuple[int, Callable[[int], int]]:
+    """How many passages the crowded list holds in all, and for a passage of the list how many matching
+    passages of its document the list leaves out (0 without crowding)."""
+    final = plan.final
+    if crowd is None or not final.size:
+        return int(final.size), lambda _docnum: 0
+    # sorted docnums: a document's passages are consecutive (see Columns.distinct_documents)
+    owners = crowd.document_of[final]
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    runs = np.diff(np.r_[starts, final.size])
+    shown = np.minimum(runs, crowd.per_document)
+
+    def left(docnum: int) -> int:
+        run = int(np.searchsorted(starts, np.searchsorted(final, docnum), "right")) - 1
+        return int(runs[run] - shown[run])
+
+    return int(shown.sum()), left
 
 
 def sort_key(after: tuple[float, ...], by_score: bool) -> SortKey:

@@ -44,6 +44,9 @@ CACHE_BYTES = 256 * 1024 * 1024
 """Decoded posting lists kept per index generation: most of a term's cost is decoding Whoosh's blocks
 (unpickling, inflating), and a query mix cycles through more terms than a count-bounded cache holds."""
 
+STATISTICS_KEPT = 1 << 16
+"""Term statistics (idf, document frequency) kept per index generation, about 100 bytes each."""
+
 Weights = npt.NDArray[np.float64]
 
 _Evaluate = Callable[[wq.Query], Ids]
@@ -75,6 +78,7 @@ class Arrays(Columns):
     )
     _phrases: Lru[Chain, Ids] = field(default_factory=lambda: Lru(KEPT))
     _lengths: dict[str, Weights] = field(default_factory=dict)
+    _statistics: Lru[tuple[str, str, str], float] = field(default_factory=lambda: Lru(STATISTICS_KEPT))
     near: Any = None  # duplicates.Bands, built by the first search that merges copies
     _io: threading.Lock = field(default_factory=threading.Lock)
 
@@ -125,11 +129,11 @@ class Arrays(Columns):
         weight_parts: list[Weights] = []
         found: list[bytes] = []
         for leaf, offset in self.reader.leaf_readers():
-            if (fieldname, text) in leaf:
-                try:
-                    ids, weights = read_postings(leaf, fieldname, text, found if values else None)
-                except UnknownLayout as e:
-                    raise Unsupported(str(e)) from e
+            try:
+                ids, weights = read_postings(leaf, fieldname, text, found if values else None)
+            except UnknownLayout as e:
+                raise Unsupported(str(e)) from e
+            if ids.size:
                 ids_parts.append(ids + offset)
                 weight_parts.append(weights)
         if not ids_parts:
@@ -142,6 +146,24 @@ class Arrays(Columns):
             if values:
                 found = list(itertools.compress(found, keep))
         return ids, weights, found
+
+    def idf(self, searcher: Any, fieldname: str, text: str) -> float:
+        """Whoosh's idf of a term (`searcher`: this reader's), kept (see `_statistic`)."""
+        return self._statistic("idf", fieldname, text, lambda: float(searcher.idf(fieldname, text)))
+
+    def doc_frequency(self, fieldname: str, text: str) -> int:
+        """How many passages and documents hold a term (deleted ones too until their segment is merged), kept."""
+        return int(self._statistic("df", fieldname, text, lambda: self.reader.doc_frequency(fieldname, text)))
+
+    def _statistic(self, kind: str, fieldname: str, text: str, compute: Callable[[], float]) -> float:
+        """A term statistic, computed once: Whoosh sums it over every segment, looking the term up in each
+        (a build writes one segment per 25,000 passages)."""
+        with self._io:
+            key = (kind, fieldname, text)
+            found = self._statistics.get(key)
+            if found is None:
+                found = self._statistics.put(key, float(compute()))
+            return found
 
     def lengths(self, fieldname: str) -> Weights:
         """Each docnum's length in a field, as Whoosh stores it (one byte, lossy above 108)."""
@@ -310,6 +332,7 @@ class Arrays(Columns):
         after: tuple[float, int] | None = None,
         near: ranking.Near | None = None,
         crowd: ranking.Crowd | None = None,
+        scores: Weights | None = None,
     ) -> list[tuple[int, float]]:
         """The k best candidates by score (ties: lower docnum first), with their scores.
 
@@ -320,9 +343,12 @@ class Arrays(Columns):
         ranked after it compete: the next page costs one partition of k, not a ranking of all before it.
         With `near` (a plain query's words), the passages holding them together score up to
         `ranking.PROXIMITY` more (`ranking.top`). With `crowd`, at most `crowd.per_document` passages of
-        each document.
+        each document. `scores`: the candidates' scores from `ranking.scored` with the same arguments,
+        when already computed (a second ranking of the same matches, longer, costs no scoring).
         """
-        return ranking.top(self, q, candidates, k, searcher, coordination, deadline, after, near, crowd)
+        return ranking.top(
+            self, q, candidates, k, searcher, coordination, deadline, after, near, crowd, scores
+        )
 
 
 def _text(text: object) -> str:

@@ -92,7 +92,7 @@ def term_scores(
             continue
         w = weights[where[present]]
         if searcher.schema[fieldname].scorable:
-            idf = searcher.idf(fieldname, text)
+            idf = arrays.idf(searcher, fieldname, text)
             average = searcher.avg_field_length(fieldname) or 1
             s = bm25f(w, arrays.lengths(fieldname)[candidates[present]], idf, average)
         else:
@@ -118,7 +118,9 @@ def best(
 def _later(candidates: Ids, scores: Scores, after: tuple[float, int]) -> npt.NDArray[np.bool_]:
     """Which candidates a ranking puts after (score, docnum) `after`."""
     last_score, last_docnum = after
-    later: npt.NDArray[np.bool_] = (scores < last_score) | ((scores == last_score) & (candidates > last_docnum))
+    later: npt.NDArray[np.bool_] = (scores < last_score) | (
+        (scores == last_score) & (candidates > last_docnum)
+    )
     return later
 
 
@@ -191,20 +193,38 @@ def top(
     after: tuple[float, int] | None = None,
     near: Near | None = None,
     crowd: Crowd | None = None,
+    scores: Scores | None = None,
 ) -> list[tuple[int, float]]:
-    """The k best candidates for `q` (see `postings.Arrays.top`), each score raised by up to PROXIMITY
-    where the words of `near` (a plain query's) stand together (`proximity`); with `crowd`, at most
+    """The k best candidates for `q` (see `postings.Arrays.top`) by their `scored` scores, or by `scores`
+    when given (the same, computed earlier for the same candidates); with `crowd`, at most
     `crowd.per_document` of each document (`best_crowded`)."""
     if not candidates.size or k <= 0:
         return []
+    if scores is None:
+        scores = scored(arrays, q, candidates, searcher, coordination, deadline, near)
+    if crowd is not None:
+        return best_crowded(candidates, scores, k, crowd, after)
+    return best(candidates, scores, k, after)
+
+
+def scored(
+    arrays: Arrays,
+    q: Any,
+    candidates: Ids,
+    searcher: Any,
+    coordination: list[tuple[Ids, float]] | None = None,
+    deadline: Deadline | None = None,
+    near: Near | None = None,
+) -> Scores:
+    """The ranking score of each candidate for `q`: BM25F (`Arrays.scores`), raised by up to PROXIMITY
+    where the words of `near` (a plain query's) stand together (`proximity`), and times the coverage of
+    a loosened query's words (`coordination`)."""
     scores = arrays.scores(q, candidates, searcher, deadline)
     if near and len(near) > 1 and PROXIMITY and not (deadline is not None and deadline.expired()):
         scores = scores * (1 + PROXIMITY * proximity(arrays, near, candidates, scores))
     if coordination:
         scores = scores * coverage(candidates, coordination) ** COORDINATION
-    if crowd is not None:
-        return best_crowded(candidates, scores, k, crowd, after)
-    return best(candidates, scores, k, after)
+    return scores
 
 
 def proximity(arrays: Arrays, near: Near, candidates: Ids, scores: Scores) -> Scores:

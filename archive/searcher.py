@@ -74,7 +74,9 @@ class Searcher:
                 offset, next_cursor, whole = start, None, None
             else:
                 merge = copies if crowd is not None else None  # crowding=false: the plain passage ranking
-                hits, offset, next_cursor, whole = self._page(gen, request, plan, resume, crowd, merge, deadline)
+                hits, offset, next_cursor, whole = self._page(
+                    gen, request, plan, resume, crowd, merge, deadline
+                )
             facets = facet_counts(gen.arrays, self.taxonomy, request.filters, plan.matched, plan.selections)
             parsed = plan.parsed
             if not looked:  # optional work, after the page's: a search out of time offers no suggestion
@@ -85,7 +87,6 @@ class Searcher:
                 listed = gen.arrays.distinct_documents(plan.final)
             elif whole is not None:  # the end of the list was read: its copies merged, it is counted exactly
                 listed = whole
-            document_of = gen.arrays.document_of
             return SearchResults(
                 query=request.query,
                 interpreted_as=plan.interpretation,
@@ -93,10 +94,7 @@ class Searcher:
                 documents=gen.arrays.distinct_documents(plan.final),
                 page=offset // request.per_page + 1,
                 per_page=request.per_page,
-                hits=tuple(
-                    _hit(gen, d, score, marks, int(left[document_of[d]]) if left.size else 0, copies)
-                    for d, score in hits
-                ),
+                hits=tuple(_hit(gen, d, score, marks, left(d), copies) for d, score in hits),
                 facets=facets,
                 suggestion=suggestion,
                 relaxed=plan.relaxed,
@@ -156,7 +154,9 @@ class Searcher:
             return Export(0, (), False, [], self.generations, None, NOTHING)
         try:
             with gen.borrowed():
-                plan = planning.searched(gen, self._parser, request, deadline)[0]  # corrected as its search is
+                plan = planning.searched(gen, self._parser, request, deadline)[
+                    0
+                ]  # corrected as its search is
                 ranked = _export_order(gen, request, plan, limit, deadline)
         except BaseException:
             self.generations.release(gen)
@@ -178,7 +178,6 @@ class Searcher:
             crowd = planning.crowding(gen, request)
             docnums = newest(gen, crowd.first(plan.final) if crowd else plan.final, limit)
             listed, left = planning.listed(plan, crowd)
-            owner = gen.arrays.document_of
             marks = phrasing.marks(plan.scoring)
             results = SearchResults(
                 query=request.query,
@@ -187,9 +186,7 @@ class Searcher:
                 documents=gen.arrays.distinct_documents(plan.final),
                 page=1,
                 per_page=max(limit, 1),
-                hits=tuple(
-                    _hit(gen, d, 0.0, marks, int(left[owner[d]]) if left.size else 0) for d in docnums
-                ),
+                hits=tuple(_hit(gen, d, 0.0, marks, left(d)) for d in docnums),
                 facets={},
                 suggestion=None,
                 relaxed=plan.relaxed,

@@ -9,7 +9,6 @@ the French dictionary knows is no typo, even where the archive lacks it: `casier
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from . import analysis, lexicon
 from .deadline import Deadline
@@ -23,15 +22,14 @@ def suggest(gen: Generation, text: str, words: list[str], deadline: Deadline) ->
 
     Each unknown word costs a fuzzy search of the vocabulary: 64 of them took 18 s; the words left
     when the deadline passes get no suggestion."""
-    reader = gen.searcher.reader()
     replacements: dict[str, str] = {}
     for word in words:
         if deadline.expired():
             break
         keys = analysis.keys(word)
-        if not keys or any(reader.doc_frequency("content", k) for k in keys):
+        if not keys or any(gen.arrays.doc_frequency("content", k) for k in keys):
             continue
-        better = _known(gen, reader, word)
+        better = _known(gen, word)
         if better is not None:
             replacements[word] = better
     if not replacements:
@@ -42,7 +40,7 @@ def suggest(gen: Generation, text: str, words: list[str], deadline: Deadline) ->
     return out if out != text else None
 
 
-def _known(gen: Generation, reader: Any, word: str) -> str | None:
+def _known(gen: Generation, word: str) -> str | None:
     """`word` with its one unknown word (its elision kept: `l'enqute`) replaced by the closest word the
     index holds, as the documents write it; None when there is none, or the word is short or not plain."""
     kept = [t for t in analysis.tokens(word) if not t.stop]
@@ -52,6 +50,6 @@ def _known(gen: Generation, reader: Any, word: str) -> str | None:
     if lexicon.known(analysis.fold(unknown.word)):
         return None
     for candidate in gen.vocabulary.similar(analysis.fold(unknown.word), limit=_CANDIDATES):
-        if reader.doc_frequency("content", analysis.key(candidate)):
+        if gen.arrays.doc_frequency("content", analysis.key(candidate)):
             return word[: unknown.start] + gen.vocabulary.form(candidate) + word[unknown.end :]
     return None

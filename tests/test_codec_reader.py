@@ -83,6 +83,16 @@ def test_postings_equal_whooshs_matcher(whoosh_index: Any, fieldname: str) -> No
             assert found == [list(p) for _, _, p in expected]
 
 
+def test_a_term_or_field_a_segment_lacks_has_no_postings(whoosh_index: Any) -> None:
+    held = {leaf: {b.decode("utf-8") for b in leaf.lexicon("content")} for leaf, _ in _leaves(whoosh_index)}
+    everywhere = set.union(*held.values())
+    for leaf, _ in _leaves(whoosh_index):
+        for text in sorted(everywhere - held[leaf])[:20] + ["zzzabsent"]:
+            ids, weights = codec.read_postings(leaf, "content", text)
+            assert ids.size == weights.size == 0 and ("content", text) not in leaf
+        assert codec.read_postings(leaf, "no_such_field", "saisie")[0].size == 0
+
+
 def test_field_lengths_equal_whooshs(whoosh_index: Any) -> None:
     for leaf, _ in _leaves(whoosh_index):
         for fieldname in ("content", "title", "id"):

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from whoosh.codec import whoosh3
 from whoosh.filedb.filestore import FileStorage
+from whoosh.reading import TermNotFound
 from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
@@ -54,7 +55,8 @@ def read_postings(
     leaf: Any, fieldname: str, text: str, values: list[bytes] | None = None
 ) -> tuple[Ids, npt.NDArray[np.float64]]:
     """Every posting of a term in one segment (deleted documents included): docnums and weights, and
-    each posting's encoded value (positions) appended to `values` when given."""
+    each posting's encoded value (positions) appended to `values` when given; none for a term the
+    segment lacks (one lookup of its table, where asking first whether it holds the term costs two)."""
     ids: list[Any] = []
     weights: list[Any] = []
     for raw_ids, raw_weights, raw_values in _blocks(leaf, fieldname, text):
@@ -81,8 +83,13 @@ def _blocks(leaf: Any, fieldname: str, text: str) -> Iterator[tuple[Any, Any, An
     (`W3PostingsWriter._write_block`): a 4-byte tag, then per block a signed length (negative for the
     last), a pickled info tuple (count, last id, max weight, compression, min/max length) and the data.
     """
-    btext = leaf.schema[fieldname].to_bytes(text)
-    terminfo = leaf._terms.term_info(fieldname, btext)
+    terms = getattr(leaf, "_terms", None)  # an EmptyReader (an empty index) has none
+    if terms is None or fieldname not in leaf.schema:
+        return
+    try:
+        terminfo = terms.term_info(fieldname, leaf.schema[fieldname].to_bytes(text))
+    except TermNotFound:
+        return
     if terminfo.is_inlined():  # never written by our codec settings; read as Whoosh would
         inline_ids, inline_weights, inline_values = terminfo.inlined_postings()
         gaps = np.diff(np.asarray(inline_ids, dtype=np.int64), prepend=0)
@@ -91,7 +98,7 @@ def _blocks(leaf: Any, fieldname: str, text: str) -> Iterator[tuple[Any, Any, An
     offset, length = terminfo.extent()
     if isinstance(length, tuple):  # whoosh3's W3TermInfo.from_bytes leaves the length in its unpacked tuple
         (length,) = length
-    raw = leaf._terms._postfile.get(offset, length)
+    raw = terms._postfile.get(offset, length)
     if raw[:4] != whoosh3.WHOOSH3_HEADER_MAGIC:
         raise UnknownLayout(f"posting list of {fieldname}:{text!r} has no whoosh3 header")
     stream = io.BytesIO(raw)
