@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,8 +45,8 @@ CACHE_BYTES = 256 * 1024 * 1024
 """Decoded posting lists kept per index generation: most of a term's cost is decoding Whoosh's blocks
 (unpickling, inflating), and a query mix cycles through more terms than a count-bounded cache holds."""
 
-STATISTICS_KEPT = 1 << 16
-"""Term statistics (idf, document frequency) kept per index generation, about 100 bytes each."""
+FREQUENCIES_KEPT = 1 << 16
+"""Document frequencies of terms kept per index generation (`Arrays.doc_frequency`), about 100 bytes each."""
 
 Weights = npt.NDArray[np.float64]
 
@@ -78,7 +79,7 @@ class Arrays(Columns):
     )
     _phrases: Lru[Chain, Ids] = field(default_factory=lambda: Lru(KEPT))
     _lengths: dict[str, Weights] = field(default_factory=dict)
-    _statistics: Lru[tuple[str, str, str], float] = field(default_factory=lambda: Lru(STATISTICS_KEPT))
+    _frequencies: Lru[tuple[str, str], int] = field(default_factory=lambda: Lru(FREQUENCIES_KEPT))
     near: Any = None  # duplicates.Bands, built by the first search that merges copies
     _io: threading.Lock = field(default_factory=threading.Lock)
 
@@ -136,6 +137,7 @@ class Arrays(Columns):
             if ids.size:
                 ids_parts.append(ids + offset)
                 weight_parts.append(weights)
+        self._frequencies.put((fieldname, text), sum(part.size for part in ids_parts))  # deleted ones too
         if not ids_parts:
             return EMPTY, np.empty(0, dtype=np.float64), found
         ids = np.concatenate(ids_parts)
@@ -147,22 +149,20 @@ class Arrays(Columns):
                 found = list(itertools.compress(found, keep))
         return ids, weights, found
 
-    def idf(self, searcher: Any, fieldname: str, text: str) -> float:
-        """Whoosh's idf of a term (`searcher`: this reader's), kept (see `_statistic`)."""
-        return self._statistic("idf", fieldname, text, lambda: float(searcher.idf(fieldname, text)))
+    def idf(self, fieldname: str, text: str) -> float:
+        """Whoosh's idf of a term, as BM25F takes it from `WeightingModel.idf`: log(N / (df + 1)) + 1,
+        N counting every docnum and df every docnum holding the term, deleted ones included."""
+        return math.log(self.doc_count / (self.doc_frequency(fieldname, text) + 1)) + 1
 
     def doc_frequency(self, fieldname: str, text: str) -> int:
-        """How many passages and documents hold a term (deleted ones too until their segment is merged), kept."""
-        return int(self._statistic("df", fieldname, text, lambda: self.reader.doc_frequency(fieldname, text)))
-
-    def _statistic(self, kind: str, fieldname: str, text: str, compute: Callable[[], float]) -> float:
-        """A term statistic, computed once: Whoosh sums it over every segment, looking the term up in each
-        (a build writes one segment per 25,000 passages)."""
+        """How many docnums hold a term, deleted ones too (as Whoosh counts it), kept: Whoosh sums it over
+        every segment, looking the term up in each (a build writes one per 25,000 passages), and a term
+        whose postings were read has it already."""
         with self._io:
-            key = (kind, fieldname, text)
-            found = self._statistics.get(key)
+            key = (fieldname, text)
+            found = self._frequencies.get(key)
             if found is None:
-                found = self._statistics.put(key, float(compute()))
+                found = self._frequencies.put(key, int(self.reader.doc_frequency(fieldname, text)))
             return found
 
     def lengths(self, fieldname: str) -> Weights:

@@ -1,7 +1,7 @@
 """Ranking matches: BM25F scores computed as Whoosh computes them, coordination, proximity, and the top k.
 
 Whoosh scores a match by summing, over the query's positive terms, BM25F of the term's weight in the
-document (`searcher.idf`, `searcher.avg_field_length` and the stored field length, with Whoosh's default
+document (its idf, `searcher.avg_field_length` and the stored field length, with Whoosh's default
 `B` and `K1`, kept in the codec), times the term's boost; a phrase's words count only where the phrase
 is. Here the same sum is taken over all candidates at once. `tests/test_postings.py` compares scores
 and order with Whoosh's own.
@@ -92,7 +92,7 @@ def term_scores(
             continue
         w = weights[where[present]]
         if searcher.schema[fieldname].scorable:
-            idf = arrays.idf(searcher, fieldname, text)
+            idf = arrays.idf(fieldname, text)
             average = searcher.avg_field_length(fieldname) or 1
             s = bm25f(w, arrays.lengths(fieldname)[candidates[present]], idf, average)
         else:

@@ -122,6 +122,23 @@ def test_matches_and_ranking_equal_whooshs(indexed: Archive, q: wq.Query) -> Non
         assert [round(s, 6) for _, s in ours] == [round(h.score, 6) for h in theirs]
 
 
+def test_term_statistics_equal_whooshs_read_or_not(indexed: Archive) -> None:
+    searcher = indexed.searcher
+    with searcher.generations.lock:
+        gen = searcher.generations.current()
+        assert gen is not None
+        reader = gen.searcher.reader()
+        assert len(list(reader.leaf_readers())) > 1 and gen.arrays.deleted.any()
+        words = [b.decode("utf-8") for b in reader.lexicon("content")]
+        for i, text in enumerate(words + ["absent"]):
+            if i % 2:  # half of them counted from their postings, read first
+                gen.arrays.postings("content", text)
+            assert gen.arrays.doc_frequency("content", text) == reader.doc_frequency("content", text)
+            assert gen.arrays.idf("content", text) == pytest.approx(
+                gen.searcher.idf("content", text), rel=1e-12
+            )
+
+
 def test_facet_counts_equal_a_count_over_stored_fields(indexed: Archive) -> None:
     results = indexed.search(SearchRequest("blanchiment", per_page=100, crowding=False))
     hits = [
