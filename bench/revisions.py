@@ -155,8 +155,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def summary(run: dict[str, Any]) -> dict[str, float]:
-    """p50, p95, p99 and the mean of one search run's per-query times (ms), and the p50 of their CPU
-    times (`cpu50`: what the search itself spent, whatever else the machine was running)."""
+    """p50, p95, p99 and the mean of one search run's per-query times (ms), the p50 of their CPU times
+    (`cpu50`: what the search itself spent, whatever else the machine was running), and the p50 of each
+    query's first time (`first50`: its first search in the process, the caches of its terms and
+    passages cold after the warm-up, as `make bench` times each query once)."""
     ms = [q["ms"] for q in run["queries"]]
     return {
         "p50": percentile(ms, 50),
@@ -164,6 +166,7 @@ def summary(run: dict[str, Any]) -> dict[str, float]:
         "p99": percentile(ms, 99),
         "mean": statistics.fmean(ms),
         "cpu50": percentile([q.get("cpu_ms", math.nan) for q in run["queries"]], 50),
+        "first50": percentile([q.get("ms_all", [q["ms"]])[0] for q in run["queries"]], 50),
     }
 
 
@@ -173,7 +176,7 @@ def agreement(a: dict[str, Any], b: dict[str, Any], key: str) -> int:
     return sum(q.get(key) is not None and q.get(key) == theirs.get(q["id"]) for q in a["queries"])
 
 
-_FIGURES = ("p50", "p95", "p99", "mean", "cpu50")
+_FIGURES = ("p50", "p95", "p99", "mean", "cpu50", "first50")
 
 
 def _row(label: str, figures: dict[str, float], *more: str) -> str:
@@ -183,8 +186,8 @@ def _row(label: str, figures: dict[str, float], *more: str) -> str:
 
 def report(sides: list[Side], runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Markdown: each side's figures per round and over the rounds, then which answers agree."""
-    head = "| p50 (ms) | p95 (ms) | p99 (ms) | mean (ms) | CPU p50 (ms) |"
-    lines = [f"| side, round {head}", "| --- " + "| ---: " * 5 + "|"]
+    head = "| p50 (ms) | p95 (ms) | p99 (ms) | mean (ms) | CPU p50 (ms) | first p50 (ms) |"
+    lines = [f"| side, round {head}", "| --- " + "| ---: " * len(_FIGURES) + "|"]
     medians: dict[str, dict[str, float]] = {}
     for side in sides:
         rows = [summary(r) for r in runs[side.label]]
@@ -193,10 +196,28 @@ def report(sides: list[Side], runs: dict[str, list[dict[str, Any]]]) -> list[str
     first = medians[sides[0].label]
     lines += [
         "",
-        f"| side (median of the rounds) {head} p50 / {sides[0].label} |",
-        "| --- " + "| ---: " * 6 + "|",
+        f"| side (median of the rounds) {head} p50 / {sides[0].label} | first p50 / {sides[0].label} |",
+        "| --- " + "| ---: " * (len(_FIGURES) + 2) + "|",
     ]
-    lines += [_row(s.label, medians[s.label], f"{medians[s.label]['p50'] / first['p50']:.2f}") for s in sides]
+    lines += [
+        _row(
+            s.label,
+            medians[s.label],
+            f"{medians[s.label]['p50'] / first['p50']:.2f}",
+            f"{medians[s.label]['first50'] / first['first50']:.2f}",
+        )
+        for s in sides
+    ]
+    lines.append("")
+    base_rounds = [summary(r) for r in runs[sides[0].label]]
+    for side in sides[1:]:  # each round's ratio: the spread of the rounds is the noise of this machine
+        for key, name in (("p50", "p50"), ("first50", "first p50")):
+            ratios = [summary(r)[key] / b[key] for r, b in zip(runs[side.label], base_rounds, strict=True)]
+            lines.append(
+                f"- {side.label} ÷ {sides[0].label}, {name}, round by round: "
+                + ", ".join(f"{x:.2f}" for x in ratios)
+                + f" (median {statistics.median(ratios):.2f})"
+            )
     lines.append("")
     for side in sides:  # every round of a side answers alike; and each side against the first
         one, n = runs[side.label][0], len(runs[side.label][0]["queries"])
