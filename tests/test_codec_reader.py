@@ -22,11 +22,13 @@ def test_bm25_constants_are_whooshs_defaults() -> None:
     assert (codec.BM25_B, codec.BM25_K1) == (default.B, default.K1)
 
 
-@pytest.fixture(scope="module")
-def whoosh_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=["mapped", "read"])
+def whoosh_index(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Any]:
     """An index written by Whoosh's own writer: three segments, one with deletions, and posting lists of
     one posting, of one block and of several blocks. (None inlined in its term: whoosh-reloaded 2.7.5
-    never inlines by default, and fails when asked to, `W3TermInfo.set_inline` being missing.)"""
+    never inlines by default, and fails when asked to, `W3TermInfo.set_inline` being missing.) Opened as
+    Whoosh opens it (files mapped in memory), and as the archive does (`open_index`: plain reads, which
+    the codec makes positional)."""
     schema = fields.Schema(
         id=fields.ID(stored=True, unique=True),
         content=fields.TEXT(phrase=True),
@@ -35,7 +37,8 @@ def whoosh_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     )
     for name, boost in (("content", 1.0), ("title", 1.5)):  # the text fields' format, as archive's schema
         schema[name].format = RawPositions(field_boost=boost)
-    ix = index.create_in(str(tmp_path_factory.mktemp("whoosh")), schema)
+    directory = tmp_path_factory.mktemp("whoosh")
+    ix = index.create_in(str(directory), schema)
     rnd = random.Random(3)
     for segment in range(3):
         writer = ix.writer()
@@ -52,7 +55,14 @@ def whoosh_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     for i in range(0, 300, 7):
         writer.delete_by_term("id", f"0-{i}")
     writer.commit(merge=False)
+    if request.param == "read":
+        ix.close()
+        ix = codec.open_index(directory)
     with ix.reader() as r:
+        positional = [
+            isinstance(codec._reads(leaf._terms._postfile), codec.Positional) for leaf, _ in r.leaf_readers()
+        ]
+        assert positional == [request.param == "read"] * 3
         yield r
     ix.close()
 
@@ -87,7 +97,7 @@ def test_a_term_or_field_a_segment_lacks_has_no_postings(whoosh_index: Any) -> N
     held = {leaf: {b.decode("utf-8") for b in leaf.lexicon("content")} for leaf, _ in _leaves(whoosh_index)}
     everywhere = set.union(*held.values())
     for leaf, _ in _leaves(whoosh_index):
-        for text in sorted(everywhere - held[leaf])[:20] + ["zzzabsent"]:
+        for text in [*sorted(everywhere - held[leaf])[:20], "zzzabsent"]:
             ids, weights = codec.read_postings(leaf, "content", text)
             assert ids.size == weights.size == 0 and ("content", text) not in leaf
         assert codec.read_postings(leaf, "no_such_field", "saisie")[0].size == 0

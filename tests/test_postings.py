@@ -130,7 +130,7 @@ def test_term_statistics_equal_whooshs_read_or_not(indexed: Archive) -> None:
         reader = gen.searcher.reader()
         assert len(list(reader.leaf_readers())) > 1 and gen.arrays.deleted.any()
         words = [b.decode("utf-8") for b in reader.lexicon("content")]
-        for i, text in enumerate(words + ["absent"]):
+        for i, text in enumerate([*words, "absent"]):
             if i % 2:  # half of them counted from their postings, read first
                 gen.arrays.postings("content", text)
             assert gen.arrays.doc_frequency("content", text) == reader.doc_frequency("content", text)

@@ -11,17 +11,19 @@ and `tests/test_postings.py` the answers built on them: run both before moving t
 from __future__ import annotations
 
 import io
+import os
 import pickle
+import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from whoosh.codec import whoosh3
+from whoosh.filedb.compound import SubFile
 from whoosh.filedb.filestore import FileStorage
-from whoosh.reading import TermNotFound
 from whoosh.system import unpack_int
 from whoosh.util.numeric import byte_to_length
 
@@ -86,10 +88,10 @@ def _blocks(leaf: Any, fieldname: str, text: str) -> Iterator[tuple[Any, Any, An
     terms = getattr(leaf, "_terms", None)  # an EmptyReader (an empty index) has none
     if terms is None or fieldname not in leaf.schema:
         return
-    try:
-        terminfo = terms.term_info(fieldname, leaf.schema[fieldname].to_bytes(text))
-    except TermNotFound:
+    found = _term_row(terms._tindex, terms._keycoder(fieldname, leaf.schema[fieldname].to_bytes(text)))
+    if found is None:
         return
+    terminfo = whoosh3.W3TermInfo.from_bytes(found)
     if terminfo.is_inlined():  # never written by our codec settings; read as Whoosh would
         inline_ids, inline_weights, inline_values = terminfo.inlined_postings()
         gaps = np.diff(np.asarray(inline_ids, dtype=np.int64), prepend=0)
@@ -98,7 +100,7 @@ def _blocks(leaf: Any, fieldname: str, text: str) -> Iterator[tuple[Any, Any, An
     offset, length = terminfo.extent()
     if isinstance(length, tuple):  # whoosh3's W3TermInfo.from_bytes leaves the length in its unpacked tuple
         (length,) = length
-    raw = terms._postfile.get(offset, length)
+    raw = _reads(terms._postfile)(offset, length)
     if raw[:4] != whoosh3.WHOOSH3_HEADER_MAGIC:
         raise UnknownLayout(f"posting list of {fieldname}:{text!r} has no whoosh3 header")
     stream = io.BytesIO(raw)
@@ -113,6 +115,70 @@ def _blocks(leaf: Any, fieldname: str, text: str) -> Iterator[tuple[Any, Any, An
         if size < 0:
             return
         position = end
+
+
+_LENGTHS = struct.Struct("!ii")  # whoosh.filedb.filetables: an item's key and value lengths
+_POINTER = struct.Struct("!Iq")  # a hash slot: the key's hash and the item's position (0: empty slot)
+_AHEAD = 64  # bytes read past an item's key at once: a term's row (W3TermInfo) is shorter
+
+
+def _term_row(table: Any, key: bytes) -> bytes | None:
+    """A term's row in a segment's term table (Whoosh's `HashReader`), None if the segment lacks it.
+
+    `HashReader.ranges_for_key` probes the same slots; each of its reads goes through three file
+    wrappers, two of them in Python. Here a probe is one positional read of the segment file, and the
+    item (lengths, key, row) one more: a cold term costs one lookup per segment, and a build writes one
+    segment per 25,000 passages. `tests/test_codec_reader.py` compares the rows with Whoosh's."""
+    keyhash = table.hashfn(key)
+    start, slots = table.tables[keyhash & 255]
+    if not slots:
+        return None
+    read = _reads(table.dbfile)
+    slot = (keyhash >> 8) % slots
+    for _ in range(slots):
+        slothash, item = _POINTER.unpack(read(start + slot * _POINTER.size, _POINTER.size))
+        if not item:
+            return None
+        if slothash == keyhash:
+            head = read(item, _LENGTHS.size + len(key) + _AHEAD)
+            keylen, datalen = _LENGTHS.unpack(head[: _LENGTHS.size])
+            at = _LENGTHS.size + keylen
+            if keylen == len(key) and head[_LENGTHS.size : at] == key:
+                row = head[at : at + datalen]
+                return row if len(row) == datalen else read(item + at, datalen)
+        slot = (slot + 1) % slots
+    return None
+
+
+def _reads(structfile: Any) -> Callable[[int, int], bytes]:
+    """`structfile.get(position, length)` as one positional read (os.pread) of the file holding it,
+    when it is a part of a segment's compound file opened without mmap (`open_index`), as it is here;
+    otherwise its own `get`. Positional reads leave the file's position alone, so they need no lock."""
+    found: Callable[[int, int], bytes] | None = getattr(structfile, "_archive_reads", None)
+    if found is None:
+        part = getattr(structfile, "file", None)
+        if isinstance(part, SubFile) and isinstance(part._file, io.BufferedReader):
+            found = Positional(part._file, part._offset)
+        else:
+            found = structfile.get
+        structfile._archive_reads = found
+    return found
+
+
+class Positional:
+    """Reads of a part of a file at `offset`, each one `os.pread`; ValueError once the file is closed,
+    as Whoosh's own reads raise (never a read of another file given the same descriptor)."""
+
+    __slots__ = ("_fd", "_file", "_offset")
+
+    def __init__(self, file: io.BufferedReader, offset: int) -> None:
+        self._file, self._fd, self._offset = file, file.fileno(), offset
+
+    def __call__(self, position: int, length: int) -> bytes:
+        """`length` bytes at `position` of the part (fewer at the end of the file)."""
+        if self._file.closed:
+            raise ValueError("read of closed file")
+        return os.pread(self._fd, length, self._offset + position)
 
 
 def position_lists(values: list[bytes]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
