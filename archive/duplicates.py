@@ -221,7 +221,7 @@ class Copies:
         """A passage's stored fields."""
         found = self._stored.get(docnum)
         if found is None:
-            found = self._stored[docnum] = self._gen.searcher.stored_fields(docnum)
+            found = self._stored[docnum] = self._gen.stored(docnum)
         return found
 
     def _shingled(self, docnum: int) -> Shingles:

@@ -183,13 +183,17 @@ class Generation:
             out = [(d, s) for d, s in out if s < score or (s == score and d > docnum)]
         return out
 
+    def stored(self, docnum: int) -> dict[str, Any]:
+        """A passage's or record's stored fields (`codec.reader.StoredFields`: any thread, no searcher)."""
+        return self.arrays.stored(docnum)
+
     def record(self, docnum: int) -> dict[str, Any]:
         """One document record (metadata of a hit's document), unpickled once per generation."""
         found = self._record_cache.get(docnum)  # one read: another thread may clear the cache meanwhile
         if found is None:
             if len(self._record_cache) > _RECORDS_CACHED:
                 self._record_cache.clear()
-            found = self._record_cache[docnum] = self.searcher.stored_fields(docnum)["data"]
+            found = self._record_cache[docnum] = self.stored(docnum)["data"]
         return found
 
     @property
@@ -198,7 +202,7 @@ class Generation:
         if self._records is None:
             records: dict[str, dict[str, Any]] = {}
             for docnum in self.arrays.records:
-                stored = self.searcher.stored_fields(int(docnum))
+                stored = self.stored(int(docnum))
                 records[stored["doc"]] = stored["data"]
             self._records = records
         return self._records

@@ -27,6 +27,7 @@ from whoosh.query.spans import SpanNear
 from . import ranking
 from .codec.positions import RawPositions
 from .codec.reader import (
+    StoredFields,
     UnknownLayout,
     deleted_mask,
     position_column,
@@ -81,6 +82,7 @@ class Arrays(Columns):
     _lengths: dict[str, Weights] = field(default_factory=dict)
     _frequencies: Lru[tuple[str, str], int] = field(default_factory=lambda: Lru(FREQUENCIES_KEPT))
     near: Any = None  # duplicates.Bands, built by the first search that merges copies
+    _stored: StoredFields | None = None
     _io: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------------ reading Whoosh
@@ -97,6 +99,14 @@ class Arrays(Columns):
         arrays.index_dates((value, arrays.term("date", value)) for value in sorted(_terms(reader, "date")))
         arrays.position = position_column(reader, n)
         return arrays
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        """A docnum's stored fields, as Whoosh's `stored_fields` gives them (`codec.reader.StoredFields`:
+        positional reads, so any thread reads them at once)."""
+        reads = self._stored
+        if reads is None:
+            reads = self._stored = StoredFields(self.reader, self._io)
+        return reads(docnum)
 
     def term(self, fieldname: str, text: str) -> Ids:
         """The live docnums holding a term."""

@@ -331,7 +331,7 @@ def _hit(
 ) -> Hit:
     """A hit from its stored fields, its text highlighted with `marks`, and excerpted around them; with
     `copies`, the other documents holding its text."""
-    stored = copies.stored(docnum) if copies is not None else gen.searcher.stored_fields(docnum)
+    stored = copies.stored(docnum) if copies is not None else gen.stored(docnum)
     data = stored["data"]
     spans, words = marked_words(data["text"], marks)
     record = gen.record(gen.arrays.record_of(docnum))

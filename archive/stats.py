@@ -47,5 +47,5 @@ def passage_counts(gen: Generation | None) -> dict[str, int]:
         return {}
     arrays = gen.arrays
     ordinals = np.bincount(arrays.document_of[arrays.live_passages], minlength=arrays.records.size)
-    names = [gen.searcher.stored_fields(int(d))["doc"] for d in arrays.records]
+    names = [gen.stored(int(d))["doc"] for d in arrays.records]
     return {names[i]: int(c) for i, c in enumerate(ordinals) if c}

@@ -102,7 +102,7 @@ def _holding(gen: Generation, docnums: Ids, at: int) -> int | None:
         return None
     while lo < hi:
         mid = (lo + hi) // 2
-        if gen.searcher.stored_fields(int(docnums[mid]))["data"]["end"] > at:
+        if gen.stored(int(docnums[mid]))["data"]["end"] > at:
             hi = mid
         else:
             lo = mid + 1
@@ -113,7 +113,7 @@ def _passages(gen: Generation, document_id: str, docnums: Ids) -> tuple[Passage,
     """The passages stored at `docnums`, in that order."""
     out: list[Passage] = []
     for docnum in docnums.tolist():
-        data = gen.searcher.stored_fields(docnum)["data"]
+        data = gen.stored(docnum)["data"]
         out.append(
             Passage(
                 document_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,6 +102,15 @@ def test_a_term_or_field_a_segment_lacks_has_no_postings(whoosh_index: Any) -> N
             ids, weights = codec.read_postings(leaf, "content", text)
             assert ids.size == weights.size == 0 and ("content", text) not in leaf
         assert codec.read_postings(leaf, "no_such_field", "saisie")[0].size == 0
+
+
+def test_stored_fields_equal_whooshs(whoosh_index: Any) -> None:
+    n = whoosh_index.doc_count_all()
+    stored = codec.StoredFields(whoosh_index, threading.Lock())
+    assert [stored(d) for d in range(n)] == [whoosh_index.stored_fields(d) for d in range(n)]
+    assert {stored(d)["id"] for d in range(n)} == {
+        f"{s}-{i}" for s, count in enumerate((300, 40, 40)) for i in range(count)
+    }
 
 
 def test_field_lengths_equal_whooshs(whoosh_index: Any) -> None:

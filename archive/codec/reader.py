@@ -10,10 +10,12 @@ and `tests/test_postings.py` the answers built on them: run both before moving t
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import pickle
 import struct
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from whoosh import columns
 from whoosh.codec import whoosh3
 from whoosh.filedb.compound import SubFile
 from whoosh.filedb.filestore import FileStorage
@@ -179,6 +182,57 @@ class Positional:
         if self._file.closed:
             raise ValueError("read of closed file")
         return os.pread(self._fd, length, self._offset + position)
+
+
+class StoredFields:
+    """Each docnum's stored fields, as `reader.stored_fields(docnum)` gives them, over every segment.
+
+    Whoosh's road to them goes through the multi-reader, the segment reader, its per-document reader, three
+    column readers and three file wrappers; here it is a bisection for the segment, one positional read of
+    the segment file (`_reads`), inflating and unpickling. Each segment's offsets are read by Whoosh's
+    own column reader, once, under `lock` (its reads move a shared file position); the reads after
+    need no lock. A segment in another layout is read through Whoosh. `tests/test_codec_reader.py`
+    compares every docnum's fields with Whoosh's."""
+
+    def __init__(self, reader: Any, lock: threading.Lock) -> None:
+        self._reader = reader
+        self._lock = lock
+        self._leaves = [leaf for leaf, _ in reader.leaf_readers()]
+        self._starts = [offset for _, offset in reader.leaf_readers()]
+        self._parts: list[Any] = [None] * len(self._leaves)
+        self._names = frozenset(reader.schema.names())
+
+    def __call__(self, docnum: int) -> dict[str, Any]:
+        """The stored fields of `docnum` (none: an empty dict)."""
+        i = bisect.bisect_right(self._starts, docnum) - 1
+        part: Any = self._parts[i] if i >= 0 else False
+        if part is None:
+            part = self._part(i)
+        if part is False:
+            found: dict[str, Any] = self._reader.stored_fields(docnum)
+            return found
+        offsets, lengths, base, read, inflate = part
+        local = docnum - self._starts[i]
+        length = lengths[local]
+        value = inflate(read(base + offsets[local], length)) if length else b""
+        if not value:
+            return {}
+        return {name: v for name, v in pickle.loads(value).items() if name in self._names}
+
+    def _part(self, i: int) -> Any:
+        with self._lock:
+            if self._parts[i] is None:
+                perdoc = getattr(self._leaves[i], "_perdoc", None)
+                column = (
+                    perdoc._cached_reader("_stored", whoosh3.STORED_COLUMN) if perdoc is not None else None
+                )
+                child = getattr(column, "_child", None)  # the CompressedBytesColumn's reader
+                if isinstance(child, columns.CompressedBytesColumn.Reader):
+                    read = _reads(child._dbfile)
+                    self._parts[i] = (child._offsets, child._lengths, child._basepos, read, child._decompress)
+                else:
+                    self._parts[i] = False
+            return self._parts[i]
 
 
 def position_lists(values: list[bytes]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
