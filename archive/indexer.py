@@ -296,12 +296,16 @@ def _adopt_part(generation: Path, vocabulary: Vocabulary) -> list[Any]:
     return segments
 
 
-SEGMENT_PASSAGES = 25_000
+SEGMENT_PASSAGES = 50_000
 """A full build commits a segment every this many passages (never merged by the build): documents stream
-in, so its postings, held until it is written and sorted, are what bounds a build's memory. Measured: a
-first `archive add` of 10,000 files (230,000 passages) peaked at 545 MB with 100,000, 425 with 50,000, 344
-with 25,000; at 200,000 passages 13 segments instead of 4 answered the search mix alike (same totals and
-facets, p95 no slower; first searches 15 % slower, cold), in a 6 % larger index."""
+in, so its postings, held until it is written and sorted, are what bounds a build's memory; and a cold
+term is read from every segment, one lookup and one partial block each, so fewer segments answer a new
+query sooner. Measured: a first `archive add` of 10,000 files (230,000 passages) peaked at 545 MB with
+100,000, 425 with 50,000, 344 with 25,000. At 200,000 passages (7 segments here, 13 at 25,000, 4 at
+100,000; `make bench-compare`, 5 rounds side by side, p50 of each query's first search against 15e13aa,
+whose build cut every 100,000): 1.13x at 25,000, 1.07x at 50,000, 1.00x at 100,000; the benchmark's build
+peaked at 792 + 296 MB (builder + helper), 853 + 356, 885 + 424. Totals and facet counts are the same
+whatever the cut; passages of equal score (exact copies) are listed in docnum order, which follows it."""
 
 
 class _Segments:

@@ -166,7 +166,7 @@ class Arrays(Columns):
 
     def doc_frequency(self, fieldname: str, text: str) -> int:
         """How many docnums hold a term, deleted ones too (as Whoosh counts it), kept: Whoosh sums it over
-        every segment, looking the term up in each (a build writes one per 25,000 passages), and a term
+        every segment, looking the term up in each (a build writes one per `indexer.SEGMENT_PASSAGES`), and a term
         whose postings were read has it already."""
         with self._io:
             key = (fieldname, text)

@@ -131,7 +131,7 @@ def _term_row(table: Any, key: bytes) -> bytes | None:
     `HashReader.ranges_for_key` probes the same slots; each of its reads goes through three file
     wrappers, two of them in Python. Here a probe is one positional read of the segment file, and the
     item (lengths, key, row) one more: a cold term costs one lookup per segment, and a build writes one
-    segment per 25,000 passages. `tests/test_codec_reader.py` compares the rows with Whoosh's."""
+    segment per `indexer.SEGMENT_PASSAGES`. `tests/test_codec_reader.py` compares the rows with Whoosh's."""
     keyhash = table.hashfn(key)
     start, slots = table.tables[keyhash & 255]
     if not slots:
