@@ -131,9 +131,9 @@ def band_values(hashed: Shingles) -> list[int]:
     return [int(v) % 0xFFFFFFFF + 1 if ok else 0 for v, ok in zip(bands, full, strict=True)]
 
 
-KEPT = 1 << 18
-"""Copies kept per index generation (`Bands.kept`), counted in passages (a list of n copies counts n + 1):
-about 10 MB at most."""
+KEPT = 1 << 16
+"""Copies kept per index generation (`Bands.kept`), counted in passages (a passage with n copies counts
+n + 1): about 150 bytes each, 10 MB at most."""
 
 
 class Bands:
@@ -147,7 +147,7 @@ class Bands:
     passages) then reads no text."""
 
     def __init__(self, arrays: Arrays) -> None:
-        self.kept: Lru[int, list[int]] = Lru(KEPT, lambda found: 1 + len(found))
+        self.kept: Lru[int, tuple[int, ...]] = Lru(KEPT, lambda found: 1 + len(found))
         self.lock = threading.Lock()
         n = arrays.doc_count
         columns = [numeric_column(arrays.reader, n, name, ">u4").astype(np.uint32) for name in COLUMNS]
@@ -215,7 +215,7 @@ class Copies:
         self._gen = gen
         self._stored: dict[int, dict[str, Any]] = {}
         self._shingles: dict[int, Shingles] = {}
-        self._copies: dict[int, list[int]] = {}
+        self._copies: dict[int, tuple[int, ...]] = {}
 
     def stored(self, docnum: int) -> dict[str, Any]:
         """A passage's stored fields."""
@@ -230,14 +230,14 @@ class Copies:
             found = self._shingles[docnum] = shingles(self.stored(docnum)["data"]["text"])
         return found
 
-    def of(self, docnum: int) -> list[int]:
+    def of(self, docnum: int) -> tuple[int, ...]:
         """The live passages of other documents whose text is a copy of `docnum`'s (in docnum order)."""
         found = self._copies.get(docnum)
         if found is None:
             found = self._copies[docnum] = self._find(docnum)
         return found
 
-    def _find(self, docnum: int) -> list[int]:
+    def _find(self, docnum: int) -> tuple[int, ...]:
         arrays = self._gen.arrays
         near = bands(arrays)
         with near.lock:
@@ -246,16 +246,16 @@ class Copies:
             return kept
         found = near.others(docnum)
         if not found.size:  # most passages: no text read, no shingle computed
-            return []
+            return ()
         owner = arrays.document_of
         # live passages only; a document repeating itself is crowding's business
         found = found[arrays.live[found] & (owner[found] != owner[docnum])]
-        copies: list[int] = []
+        copies: tuple[int, ...] = ()
         if found.size:
             candidates, shared = np.unique(found, return_counts=True)
             checked = candidates[np.argsort(-shared, kind="stable")[:LOOKED_AT]]
             mine = self._shingled(docnum)
-            copies = sorted(int(c) for c in checked if is_copy(mine, self._shingled(int(c))))
+            copies = tuple(sorted(int(c) for c in checked if is_copy(mine, self._shingled(int(c)))))
         with near.lock:
             near.kept.put(docnum, copies)
         return copies

@@ -42,8 +42,10 @@ _RECORDS_CACHED = 4096  # document records kept unpickled per generation before 
 class Generation:
     """One committed state of the index: Whoosh searchers (one per thread) and caches that live as long.
 
-    Whoosh searchers read files with seek-and-read, so threads never share one; the arrays and caches
-    are read-only once built. A generation replaced by a newer one is closed when its last user leaves.
+    Whoosh searchers read files with seek-and-read, so threads never share one (what the codec reads
+    itself, stored fields and posting lists, it reads with positional reads from the primary reader);
+    the arrays and caches are read-only once built. A generation replaced by a newer one is closed when
+    its last user leaves.
     """
 
     path: Path
@@ -109,16 +111,6 @@ class Generation:
         finally:
             self._local.searcher = None
             self._idle.put(mine)
-
-    @contextlib.contextmanager
-    def lent(self, searcher: WhooshSearcher) -> Iterator[None]:
-        """Use `searcher` (a caller's own) as this thread's Whoosh searcher for a while."""
-        previous = getattr(self._local, "searcher", None)
-        self._local.searcher = searcher
-        try:
-            yield
-        finally:
-            self._local.searcher = previous
 
     @property
     def arrays(self) -> postings.Arrays:

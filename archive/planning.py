@@ -156,6 +156,8 @@ def ranked(
         listed = crowd.first(candidates) if crowd is not None else candidates
         return [(d, 0.0) for d in gen.arrays.sorted_page(listed, needed, request.sort != "oldest", dated)]
     scored = after if after is None or len(after) == 2 else None
+    if not candidates.size:
+        return []
     try:
         scores = plan.scores(gen, plan.scoring, candidates, deadline)
         out = gen.arrays.top(

@@ -13,8 +13,6 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from whoosh.searching import Searcher as WhooshSearcher
-
 from . import phrasing, planning, query, stats, viewer
 from .cursor import Cursors, Position
 from .deadline import SEARCH_DEADLINE, Deadline, noted
@@ -269,12 +267,10 @@ class Export:
         self._ranked = ranked
         self._gen = gen
         self._marks = marks
-        # Its own Whoosh searcher, opened now: its open files outlive the generation's directory, which
-        # a later full reindex may delete while a slow client is still reading the export.
-        self._own = gen.ix.searcher() if gen is not None else None
-        self._release = (
-            weakref.finalize(self, _close_export, generations, gen, self._own) if gen is not None else None
-        )
+        # The generation stays open (acquired) until the export is closed: the files of its reader, open
+        # since it was, outlive its directory, which a later full reindex may delete while a slow client
+        # is still reading the export. Hits are read with positional reads (`Generation.stored`).
+        self._release = weakref.finalize(self, generations.release, gen) if gen is not None else None
 
     @property
     def rows(self) -> int:
@@ -283,11 +279,10 @@ class Export:
 
     def hits(self, start: int, stop: int) -> list[Hit]:
         """Hits `start` to `stop` of the ranking, highlighted, read from the export's generation."""
-        gen, own = self._gen, self._own
-        if gen is None or own is None or self._release is None or not self._release.alive:
+        gen = self._gen
+        if gen is None or self._release is None or not self._release.alive:
             return []
-        with gen.lent(own):
-            return [_hit(gen, d, s, self._marks) for d, s in self._ranked[start:stop]]
+        return [_hit(gen, d, s, self._marks) for d, s in self._ranked[start:stop]]
 
     def close(self) -> None:
         """Give the generation back (once; garbage collection does it otherwise)."""
@@ -318,12 +313,6 @@ def _export_order(
     listed = {d for d, _ in first}
     rest = planning.ranked(gen, request, plan, limit + len(first), deadline)
     return first + [hit for hit in rest if hit[0] not in listed][: limit - len(first)]
-
-
-def _close_export(generations: Generations, gen: Generation, own: WhooshSearcher | None) -> None:
-    if own is not None:
-        own.close()
-    generations.release(gen)
 
 
 def _hit(

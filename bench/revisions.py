@@ -158,7 +158,8 @@ def summary(run: dict[str, Any]) -> dict[str, float]:
     """p50, p95, p99 and the mean of one search run's per-query times (ms), the p50 of their CPU times
     (`cpu50`: what the search itself spent, whatever else the machine was running), and the p50 of each
     query's first time (`first50`: its first search in the process, the caches of its terms and
-    passages cold after the warm-up, as `make bench` times each query once)."""
+    passages cold after the warm-up, as `make bench` times each query once; NaN for a run saved without
+    each time)."""
     ms = [q["ms"] for q in run["queries"]]
     return {
         "p50": percentile(ms, 50),
@@ -166,7 +167,7 @@ def summary(run: dict[str, Any]) -> dict[str, float]:
         "p99": percentile(ms, 99),
         "mean": statistics.fmean(ms),
         "cpu50": percentile([q.get("cpu_ms", math.nan) for q in run["queries"]], 50),
-        "first50": percentile([q.get("ms_all", [q["ms"]])[0] for q in run["queries"]], 50),
+        "first50": percentile([q.get("ms_all", [math.nan])[0] for q in run["queries"]], 50),
     }
 
 

@@ -111,6 +111,9 @@ def test_stored_fields_equal_whooshs(whoosh_index: Any) -> None:
     assert {stored(d)["id"] for d in range(n)} == {
         f"{s}-{i}" for s, count in enumerate((300, 40, 40)) for i in range(count)
     }
+    # read by the codec itself, not through Whoosh: positionally where the index is read without mmap
+    positional = isinstance(codec._reads(_leaves(whoosh_index)[0][0]._terms._postfile), codec.Positional)
+    assert [type(part[3]) is codec.Positional for part in stored._parts] == [positional] * 3
 
 
 def test_field_lengths_equal_whooshs(whoosh_index: Any) -> None:

@@ -155,13 +155,17 @@ def _term_row(table: Any, key: bytes) -> bytes | None:
 
 def _reads(structfile: Any) -> Callable[[int, int], bytes]:
     """`structfile.get(position, length)` as one positional read (os.pread) of the file holding it,
-    when it is a part of a segment's compound file opened without mmap (`open_index`), as it is here;
-    otherwise its own `get`. Positional reads leave the file's position alone, so they need no lock."""
+    when it is a part of a segment's compound file, or a file, opened without mmap (`open_index`), as it
+    is here; otherwise its own `get` (a mapped file's reads move no file position either). Positional
+    reads leave the file's position alone, so threads sharing a reader need no lock for them: every read
+    the codec makes of a generation's primary reader goes through here."""
     found: Callable[[int, int], bytes] | None = getattr(structfile, "_archive_reads", None)
     if found is None:
         part = getattr(structfile, "file", None)
         if isinstance(part, SubFile) and isinstance(part._file, io.BufferedReader):
             found = Positional(part._file, part._offset)
+        elif isinstance(part, io.BufferedReader):  # a file of its own (a segment not in a compound file)
+            found = Positional(part, 0)
         else:
             found = structfile.get
         structfile._archive_reads = found
@@ -257,7 +261,7 @@ def numeric_column(reader: Any, n: int, name: str, layout: str) -> npt.NDArray[A
         if count and leaf.has_column(name):
             column = leaf._perdoc.column_reader(name, leaf.schema[name].column_type)
             stored = min(column._count, count)
-            part[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored * 4), dtype=layout)
+            part[:stored] = np.frombuffer(_reads(column._dbfile)(column._basepos, stored * 4), dtype=layout)
         parts.append(part)
     return np.concatenate(parts) if parts else np.zeros(n, dtype=layout)
 
@@ -277,7 +281,7 @@ def field_lengths(perdoc: Any, fieldname: str, n: int) -> npt.NDArray[np.float64
     if reader is None:
         return np.zeros(n)
     count = min(reader._count, n)
-    raw = np.frombuffer(reader._dbfile.get(reader._basepos, count), dtype=np.uint8)
+    raw = np.frombuffer(_reads(reader._dbfile)(reader._basepos, count), dtype=np.uint8)
     out = np.zeros(n, dtype=np.float64)
     out[:count] = _BYTE_TO_LENGTH[raw]
     return out
