@@ -297,15 +297,11 @@ def _adopt_part(generation: Path, vocabulary: Vocabulary) -> list[Any]:
 
 
 SEGMENT_PASSAGES = 50_000
-"""A full build commits a segment every this many passages (never merged by the build): documents stream
-in, so its postings, held until it is written and sorted, are what bounds a build's memory; and a cold
-term is read from every segment, one lookup and one partial block each, so fewer segments answer a new
-query sooner. Measured: a first `archive add` of 10,000 files (230,000 passages) peaked at 545 MB with
-100,000, 425 with 50,000, 344 with 25,000. At 200,000 passages (7 segments here, 13 at 25,000, 4 at
-100,000; `make bench-compare`, 5 rounds side by side, p50 of each query's first search against 15e13aa,
-whose build cut every 100,000): 1.13x at 25,000, 1.07x at 50,000, 1.00x at 100,000; the benchmark's build
-peaked at 792 + 296 MB (builder + helper), 853 + 356, 885 + 424. Totals and facet counts are the same
-whatever the cut; passages of equal score (exact copies) are listed in docnum order, which follows it."""
+"""A full build commits a segment every this many passages (never merged by the build): its postings, held
+until it is written, bound a build's memory, and a term read cold costs a lookup and a block per segment.
+A first `add` of 230,000 passages peaked at 545 MB at 100,000, 425 at 50,000, 344 at 25,000; at 200,000
+passages a query's first search took 1.00x, 1.07x, 1.13x of 15e13aa's (`make bench-compare`, 5 rounds).
+Totals and facets never depend on the cut; equal scores are listed in docnum order, which does."""
 
 
 class _Segments:

@@ -368,6 +368,7 @@ def write(path: Path = OUT) -> None:
         "quality.md",
         "profile.md",
         "revisions.md",
+        "revisions-aa.md",
         "soak.md",
         "hostile.md",
         "ingest.md",
