@@ -261,15 +261,16 @@ class Copies:
         return copies
 
     def merged(self, ranked: Ranked) -> Ranked:
-        """`ranked` without the passages that are copies of one kept higher in it (of another document)."""
+        """`ranked` without the passages that are copies of one kept higher in it (of another document),
+        over its first WINDOW passages; past them, as ranked."""
         kept: Ranked = []
         shown: set[int] = set()
-        for docnum, score in ranked:
+        for docnum, score in ranked[:WINDOW]:
             if not shown.isdisjoint(self.of(docnum)):
                 continue
             kept.append((docnum, score))
             shown.add(docnum)
-        return kept
+        return kept + ranked[WINDOW:]
 
     def documents(self, docnum: int) -> list[tuple[str, int, str]]:
         """The other documents holding a copy of a passage: (id, position of the copy, title), the first
@@ -286,12 +287,12 @@ class Copies:
 
 
 def distinct(rank: Callable[[int], Ranked], needed: int, copies: Copies) -> Ranked:
-    """The first `needed` passages of a list without the copies of passages listed higher (over its first
-    WINDOW passages; past them, as ranked). `rank(n)` gives the first n of the list as ranked."""
+    """The first `needed` passages of a list without the copies of passages listed higher (`Copies.merged`).
+    `rank(n)` gives the first n of the list as ranked."""
     n = needed
     while True:
         ranked = rank(n)
-        out = copies.merged(ranked[:WINDOW]) + ranked[WINDOW:]
+        out = copies.merged(ranked)
         if len(out) >= needed or len(ranked) < n:
             return out[:needed]
         n = max(2 * n, needed + (n - len(out)))

@@ -16,7 +16,7 @@ from typing import Any
 from . import phrasing, planning, query, stats, viewer
 from .cursor import Cursors, Position
 from .deadline import SEARCH_DEADLINE, Deadline, noted
-from .duplicates import WINDOW, Copies, distinct
+from .duplicates import Copies, distinct
 from .excerpts import excerpts
 from .facets import facet_counts
 from .feed import FEED_ENTRIES, Feed, indexed_at, newest
@@ -152,9 +152,8 @@ class Searcher:
             return Export(0, (), False, [], self.generations, None, NOTHING)
         try:
             with gen.borrowed():
-                plan = planning.searched(gen, self._parser, request, deadline)[
-                    0
-                ]  # corrected as its search is
+                # corrected as its search is
+                plan = planning.searched(gen, self._parser, request, deadline)[0]
                 ranked = _export_order(gen, request, plan, limit, deadline)
         except BaseException:
             self.generations.release(gen)
@@ -307,7 +306,7 @@ def _export_order(
     first = planning.ranked(gen, request, plan, limit, deadline, crowd=crowd)
     if crowd is None:
         return first
-    first = Copies(gen).merged(first[:WINDOW]) + first[WINDOW:]  # the copies left out, as the list does
+    first = Copies(gen).merged(first)  # the copies left out, as the list does
     if len(first) >= limit or len(first) >= plan.final.size:
         return first
     listed = {d for d, _ in first}
