@@ -17,7 +17,7 @@ from . import phrasing, planning, query
 from .deadline import Deadline, noted
 from .errors import UsageError
 from .generations import Generation
-from .highlighting import NOTHING, Marks, highlight
+from .highlighting import NOTHING, Marks, marked, render
 from .idsets import Ids, intersect
 from .models import Metadata, Passage
 from .request import SearchRequest
@@ -73,6 +73,7 @@ def view(
         page = min(index // per_page + 1, pages)
     passages = _passages(gen, document_id, docnums[order[(page - 1) * per_page : page * per_page]])
     marks, matches, plan = _matches(gen, parsers, search, docnums, deadline)
+    spans = [marked(p.text, marks) for p in passages]
     return DocumentView(
         id=document_id,
         sha256=record["sha256"],
@@ -82,7 +83,8 @@ def view(
         offence=tuple(record.get("offence", ())),
         passages=passages,
         size=record.get("size", 0),
-        highlights=tuple(highlight(p.text, marks) for p in passages),
+        highlights=tuple(render(p.text, s) for p, s in zip(passages, spans, strict=True)),
+        bodies=tuple(render(p.text, s, _under_heading(p)) for p, s in zip(passages, spans, strict=True)),
         matches=matches,
         page=page,
         per_page=per_page,
@@ -91,6 +93,15 @@ def view(
         corrected_query=plan.corrected if plan else None,
         cited=position if cited is not None else None,
     )
+
+
+def _under_heading(passage: Passage) -> int:
+    """Where a passage's text goes on under its section's heading: past its first line when that line is
+    the heading (a passage holds its section's heading as its first line), else at 0."""
+    first, sep, rest = passage.text.partition("\n")
+    if sep and passage.section and first.split() == passage.section.split():
+        return len(passage.text) - len(rest.lstrip("\n"))
+    return 0
 
 
 def _holding(gen: Generation, docnums: Ids, at: int) -> int | None:

@@ -126,3 +126,19 @@ def test_a_heading_shown_above_its_passage_is_not_repeated_in_its_text(web_app_f
     assert len(items) == 2 and all("Article" not in t and "comparaître" in t for t in items)
     passages = client.get("/documents/code.md", headers=JSON).json()["passages"]
     assert passages[0]["text"].startswith("Article 78 & 79")  # the passage's text keeps its heading
+
+
+def test_a_phrase_running_from_the_heading_into_the_text_stays_marked_under_the_heading(
+    web_app_factory: object,
+) -> None:
+    from .conftest import WebFactory
+
+    assert callable(web_app_factory)
+    factory: WebFactory = web_app_factory
+    body = "Douanière des biens saisis au port, la procédure suit son cours devant le tribunal judiciaire. " * 3
+    md = f"---\ntitle: Procédure\n---\n\n## Saisie\n\n{body}\n"
+    client = factory(documents={"saisie.md": md})
+    page = client.get('/documents/saisie.md?q="saisie douanière"', headers=HTML).text
+    text = page.split('<li id="p1"', 1)[1].split("</h2>", 1)[1].split("</p>", 1)[0]
+    assert text.strip().startswith("<p><mark>Douanière</mark> des biens")  # the mark reopened, none stray
+    assert text.count("<mark>") == text.count("</mark>") == 1

@@ -8,9 +8,7 @@ is rendered.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,18 +28,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _highlight(value: str) -> Markup:
     """The core's highlight: text already escaped, with only `<mark>` as markup (see `archive/highlighting.py`)."""
     return Markup(value)  # the single place highlight markup is trusted
-
-
-def _under_heading(value: str, heading: str) -> str:
-    """A passage's highlight without its first line when that line is the heading shown above it (a passage
-    holds its section's heading as its first line, where the document page shows it as a title)."""
-    first, sep, rest = value.partition("\n")
-    if sep and html.unescape(_MARK.sub("", first)).split() == heading.split():  # (escaped as it may be)
-        return rest.lstrip("\n")
-    return value
-
-
-_MARK = re.compile(r"</?mark>")
 
 
 def _number(value: int) -> str:
@@ -95,7 +81,6 @@ def make_templates() -> Jinja2Templates:
     env = templates.env
     env.autoescape = True
     env.filters["highlight"] = _highlight
-    env.filters["under_heading"] = _under_heading
     env.filters["number"] = _number
     env.filters["size"] = _size
     env.filters["date_fr"] = french_date
