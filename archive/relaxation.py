@@ -97,7 +97,9 @@ def _told(parsed: query.Parsed, complete: int) -> tuple[str, str]:
 
 def _parts(word: str) -> list[str]:
     """The parts a hyphenated word is searched by (`crypto-actifs`: crypto, cryptoactifs, actifs)."""
-    tokens = [t for t in analysis.tokens(word) if not t.stop]
-    parts = [t.word for t in tokens if "-" not in t.word]
-    joined = "".join(t.word for t in analysis.tokens(word) if "-" not in t.word)
+    found = list(analysis.tokens(word))
+    # one token per position: a compound's join shares its first part's (whatever its hyphen, - or ‑)
+    pieces = [t for i, t in enumerate(found) if i == 0 or t.position != found[i - 1].position]
+    parts = [t.word for t in pieces if not t.stop]
+    joined = "".join(t.word for t in pieces)
     return list(dict.fromkeys([*parts[:1], joined, *parts[1:]] if len(parts) > 1 else parts))

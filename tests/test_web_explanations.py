@@ -106,6 +106,8 @@ def test_the_words_typed_are_counted_and_a_hyphenated_word_names_its_parts(clien
     assert one["relaxed"], one
     assert one["interpreted_as"] == "450-1, puis 450 OR 4501 OR 1 (l'essentiel des parties de « 450-1 »)"
     assert one["notes"][0].startswith("1 passage(s) contiennent « 450-1 » en entier ; ")
+    other = body(client, "450\u20111")  # a non-breaking hyphen, as word processors write it
+    assert other["interpreted_as"] == one["interpreted_as"].replace("-", "\u2011"), other
 
 
 def test_an_unclosed_quote_is_ignored_and_said(client: TestClient) -> None:
