@@ -129,8 +129,8 @@ class Slot:
                     raise _Lost("reader_unavailable", "the reading was stopped")
                 worker = self._worker()
                 return worker.call(task)
-            except _TooComplex:
-                if worker is not None:
+            except _TooComplex as spent:
+                if worker is not None and not spent.finished:  # still at work on the file: stopped
                     self._discard(worker)
                 raise RejectedInput(
                     task.name,
@@ -184,7 +184,11 @@ class Slot:
 
 
 class _TooComplex(Exception):
-    """The file used up its CPU budget."""
+    """The file used up its CPU budget; `finished`: its worker answered all the same, and is idle."""
+
+    def __init__(self, finished: bool = False) -> None:
+        super().__init__()
+        self.finished = finished
 
 
 class _Lost(Exception):
@@ -261,7 +265,7 @@ class _Worker:
 
         outcome, value, used = self._receive(keep_waiting, step=min(seconds, 1.0))
         if outcome == "result" and used >= seconds:
-            raise _TooComplex
+            raise _TooComplex(finished=True)
         if outcome == "lost":
             raise _Lost("reader_crashed", str(value))
         if outcome == "raised":
