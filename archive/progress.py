@@ -19,8 +19,6 @@ import time
 from types import TracebackType
 from typing import TextIO
 
-from tqdm import tqdm
-
 from .outcomes import Outcome
 
 TICK = 0.1
@@ -112,6 +110,8 @@ class Live(Plain):
     def __init__(self, label: str) -> None:
         super().__init__()
         sized = _sized()
+        from tqdm import tqdm  # only a terminal's add or reindex draws: other commands start without it
+
         self.bar = tqdm(
             desc=label,
             total=None,
