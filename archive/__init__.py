@@ -38,6 +38,7 @@ _HOMES: dict[str, str] = {
     "SearchRequest": "request",
     "SearchResults": "results",
     "Hit": "results",
+    "Copy": "results",
     "FacetValue": "results",
     "DocumentView": "results",
     "Report": "outcomes",
@@ -94,6 +95,7 @@ __all__ = [
     "ArchiveError",
     "Block",
     "ClusterMismatch",
+    "Copy",
     "CursorExpired",
     "Document",
     "DocumentNotFound",
@@ -231,6 +233,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     )
     from .request import (
         SearchRequest as SearchRequest,
+    )
+    from .results import (
+        Copy as Copy,
     )
     from .results import (
         DocumentView as DocumentView,

@@ -20,7 +20,7 @@ def headline(results: SearchResults) -> str:
     """The first line: how many passages in how many documents, and how the query was understood."""
     found = f"{results.total} passages in {results.documents} documents"
     complete = results.complete_total
-    if results.relaxed and complete < results.total:
+    if results.loosened:
         found = (
             f"{complete} passages hold every word; {found} hold the essential of it"
             if complete

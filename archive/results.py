@@ -132,6 +132,12 @@ class SearchResults:
         return self.total if self.complete is None else self.complete
 
     @property
+    def loosened(self) -> bool:
+        """Whether some of the passages listed lack a word of the query (relaxation), so that a headline
+        tells them from those holding every word."""
+        return self.relaxed and self.complete_total < self.total
+
+    @property
     def pages(self) -> int:  # noqa: D102 (what it counts is said by `rows`)
         return max(1, -(-self.rows // self.per_page))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from archive import FACETS, SORTS, FacetValue, Hit, SearchRequest, SearchResults
+from archive import FACETS, SORTS, Copy, FacetValue, Hit, SearchRequest, SearchResults
 
 from . import histogram
 from .citation import Citation, of_hit
@@ -197,9 +197,10 @@ class SearchPage:
         out.extend(Chip(name, day, f"{text} {day}", name) for name, day, text in dates if day)
         return out
 
-    def document_url(self, hit: Hit) -> str:
-        """The hit's passage in its document: the search's matches marked, counted and stepped through
-        there, and the way back to this page of the list (links.py)."""
+    def document_url(self, hit: Hit | Copy) -> str:
+        """The hit's passage in its document (or a copy's, `Hit.duplicates`, in another document): the
+        search's matches marked, counted and stepped through there, and the way back to this page of the
+        list (links.py)."""
         return in_document(hit.document, hit.position, self.request, self.results.page)
 
     @staticmethod
@@ -222,11 +223,6 @@ class SearchPage:
             return None
         return in_document(hit.document, None, self.request, self.results.page)
 
-    def copy_url(self, document: str, position: int) -> str:
-        """A copy of a hit's text in another document (`Hit.duplicates`): its passage there, the search's
-        matches marked, and the way back to this page of the list."""
-        return in_document(document, position, self.request, self.results.page)
-
     @property
     def show_interpretation(self) -> bool:
         """Whether the query was understood otherwise than typed, or corrected (then the page says how);
@@ -243,4 +239,4 @@ class SearchPage:
     @property
     def loosened(self) -> bool:
         """Whether the headline must tell the passages holding every word from the others (relaxation)."""
-        return self.results.relaxed and self.results.complete_total < self.results.total
+        return self.results.loosened
