@@ -147,7 +147,8 @@ def test_notes_are_sentences_on_the_page_and_stable_phrases_in_json(client: Test
 
 
 @pytest.mark.parametrize(
-    ("french", "english"), [("pertinence", "relevance"), ("récents", "newest"), ("anciens", "oldest")]
+    ("french", "english"),
+    [("pertinence", "relevance"), ("Récents", "newest"), ("anciens", "oldest"), ("Newest", "newest")],
 )
 def test_the_page_labels_are_accepted_as_sorts(client: TestClient, french: str, english: str) -> None:
     ids = [h["id"] for h in body(client, "garde", sort=french, per_page=20)["hits"]]

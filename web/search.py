@@ -161,8 +161,8 @@ def listing(
 ) -> SearchRequest:
     """`search` listed as the query string asks: `sort`, `crowding`, and the page and its size, read from
     the parameters named `page` and `per_page` (a document's page names the search's `search_page`...)."""
-    sort = request.query_params.get("sort") or "relevance"
-    sort = SORT_ALIASES.get(sort.lower(), sort)
+    sort = (request.query_params.get("sort") or "relevance").lower()
+    sort = SORT_ALIASES.get(sort, sort)
     if sort not in SORTS:
         raise bad_parameter(
             "sort",
