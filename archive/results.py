@@ -178,7 +178,7 @@ class DocumentView:
     passages: tuple[Passage, ...]
     size: int
     highlights: tuple[str, ...] = ()  # each passage as escaped HTML, query words in <mark>
-    bodies: tuple[str, ...] = ()  # the same without a first line that is the passage's section heading
+    headed: tuple[tuple[str, str], ...] = ()  # each passage under its section heading: both highlighted
     matches: tuple[int, ...] = ()  # positions of the passages that match the query, in the whole document
     page: int = 1  # `passages` is this page of the document, DOCUMENT_PAGE passages at most
     per_page: int = DOCUMENT_PAGE

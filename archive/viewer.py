@@ -17,7 +17,7 @@ from . import phrasing, planning, query
 from .deadline import Deadline, noted
 from .errors import UsageError
 from .generations import Generation
-from .highlighting import NOTHING, Marks, marked, render
+from .highlighting import NOTHING, Marks, Span, marked, render
 from .idsets import Ids, intersect
 from .models import Metadata, Passage
 from .request import SearchRequest
@@ -84,7 +84,7 @@ def view(
         passages=passages,
         size=record.get("size", 0),
         highlights=tuple(render(p.text, s) for p, s in zip(passages, spans, strict=True)),
-        bodies=tuple(render(p.text, s, _under_heading(p)) for p, s in zip(passages, spans, strict=True)),
+        headed=tuple(_headed(p, s) for p, s in zip(passages, spans, strict=True)),
         matches=matches,
         page=page,
         per_page=per_page,
@@ -95,13 +95,15 @@ def view(
     )
 
 
-def _under_heading(passage: Passage) -> int:
-    """Where a passage's text goes on under its section's heading: past its first line when that line is
-    the heading (a passage holds its section's heading as its first line), else at 0."""
+def _headed(passage: Passage, spans: list[Span]) -> tuple[str, str]:
+    """A passage shown under its section's heading, each as highlighted HTML: the heading, and the text
+    going on under it (past its first line when that line is the heading, as a passage's first line is)."""
     first, sep, rest = passage.text.partition("\n")
     if sep and passage.section and first.split() == passage.section.split():
-        return len(passage.text) - len(rest.lstrip("\n"))
-    return 0
+        return render(passage.text, spans, 0, len(first)), render(
+            passage.text, spans, len(passage.text) - len(rest.lstrip("\n"))
+        )
+    return render(passage.section, []), render(passage.text, spans)
 
 
 def _holding(gen: Generation, docnums: Ids, at: int) -> int | None:

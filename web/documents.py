@@ -149,7 +149,7 @@ def _context(archive: Archive, view: DocumentView, search: SearchRequest) -> dic
         "first_match": to(matches[0]) if matches else None,
         "nav": nav,
         "highlights": view.highlights,
-        "bodies": view.bodies,
+        "headed": view.headed,
         "agency": [(a, taxonomy.label("agency", a)) for a in view.agency],
         "offence": [(o, taxonomy.label("offence", o)) for o in view.offence],
         "labels": {
