@@ -1,13 +1,14 @@
 """Near-duplicate passages: the same text in several documents (syndicated copies, a republished communiqué).
 
-At index time each passage gets the LSH band values of a MinHash of its word shingles (`keys`), one 4-byte
-number per band in numeric columns of their own (`COLUMNS`); nothing is computed across passages, so an
-incremental `archive add` needs no pass over the old ones: a new copy and its original find each other at
-query time, through the band values they share (`Bands`: each column sorted once per index generation).
-The passages sharing a band value with a listed hit are its candidates, and a candidate is a copy when the
-shingles of the two texts overlap by OVERLAP at least (computed exactly, from the stored texts that the
-links to the copies need anyway); the copies found are kept for the generation's life. Columns rather than
-indexed terms: 8 terms of their own per passage grew the index by half (docs/web.md, "Near-duplicates").
+When a passage is written it gets the LSH band values of a MinHash of its word shingles (`keys`), one
+4-byte number per band in numeric columns of their own (`COLUMNS`; sorted once per commit, `Bands`).
+The passages sharing a band value with a passage are its candidates (`candidates`), and a candidate is a
+copy when the shingles of the two texts overlap by OVERLAP at least (`find`: computed exactly, from the
+stored texts). After each commit, copylinks.py applies this rule to the passages the commit can have
+changed and saves what it finds beside the index; a search reads a passage's copies from there (`Copies`),
+or, for a commit without them, applies the rule itself and keeps what it found for the commit's life.
+Columns rather than indexed terms: 8 terms of their own per passage grew the index by half (docs/web.md,
+"Near-duplicates").
 
 A results list shows a passage once: a passage that is a copy of one listed higher is left out, and the
 one listed says in which other documents its text also stands (`Hit.duplicates`). Why a MinHash of our
@@ -161,6 +162,44 @@ class Bands:
             self._shared[order[1:][same]] = True
             self._shared[order[:-1][same]] = True
 
+    @property
+    def shared(self) -> npt.NDArray[np.bool_]:
+        """Whether each passage shares some band value with another."""
+        return self._shared
+
+    def holding(self, chosen: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """The passages sharing a band value with one of the `chosen` (a mask), the chosen among them
+        when they share one with each other."""
+        out = np.zeros(self._shared.size, dtype=np.bool_)
+        for column, order, values in zip(self._sorted, self._order, self._values.T, strict=True):
+            wanted = np.unique(values[chosen])
+            out[order[np.isin(column, wanted[wanted != 0])]] = True
+        return out
+
+    def pairs(self, limit: int) -> tuple[Ids, Ids, npt.NDArray[np.bool_]]:
+        """Every (passage, other passage) sharing a band value, once per band shared, for the values held
+        by `limit` passages at most; and the passages holding a value held by more (no pairs built)."""
+        firsts, seconds = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        crowded = np.zeros(self._shared.size, dtype=np.bool_)
+        for column, order in zip(self._sorted, self._order, strict=True):
+            if not column.size:
+                continue
+            change = np.flatnonzero(column[1:] != column[:-1]) + 1
+            starts = np.concatenate(([0], change))
+            sizes = np.diff(np.append(starts, column.size))
+            grouped = (sizes > 1) & (column[starts] != 0)
+            for start, size in zip(
+                starts[grouped & (sizes > limit)], sizes[grouped & (sizes > limit)], strict=True
+            ):
+                crowded[order[start : start + size]] = True
+            for size in np.unique(sizes[grouped & (sizes <= limit)]).tolist():
+                members = order[starts[grouped & (sizes == size)][:, None] + np.arange(size)].astype(np.int64)
+                first, second = np.repeat(members, size, axis=1), np.tile(members, (1, size))
+                other = first != second
+                firsts.append(first[other])
+                seconds.append(second[other])
+        return np.concatenate(firsts), np.concatenate(seconds), crowded
+
     def others(self, docnum: int) -> Ids:
         """The docnums sharing a band value with `docnum`, once per band shared (itself left out)."""
         if not self._shared[docnum]:
@@ -204,12 +243,41 @@ def is_copy(a: Shingles, b: Shingles) -> bool:
     return min(a.size, b.size) >= OVERLAP * max(a.size, b.size) and overlap(a, b) >= OVERLAP
 
 
+def find(arrays: Arrays, near: Bands, docnum: int, shingled: Callable[[int], Shingles]) -> tuple[int, ...]:
+    """The live passages of other documents whose text is a copy of `docnum`'s, in docnum order: its first
+    LOOKED_AT `candidates` are checked, from their `shingled` texts."""
+    return checked(candidates(arrays, near, docnum)[:LOOKED_AT], docnum, shingled)
+
+
+def candidates(arrays: Arrays, near: Bands, docnum: int) -> Ids:
+    """The live passages of other documents sharing a band value with `docnum` (a document repeating
+    itself is crowding's business), those sharing the most bands first, then in docnum order."""
+    found = near.others(docnum)
+    if found.size:  # most passages share none: no text read, no shingle computed
+        owner = arrays.document_of
+        found = found[arrays.live[found] & (owner[found] != owner[docnum])]
+    if not found.size:
+        return found
+    unique, shared = np.unique(found, return_counts=True)
+    ranked: Ids = unique[np.argsort(-shared, kind="stable")]
+    return ranked
+
+
+def checked(among: Ids, docnum: int, shingled: Callable[[int], Shingles]) -> tuple[int, ...]:
+    """The passages `among` whose text is a copy of `docnum`'s, in docnum order."""
+    if not among.size:
+        return ()
+    mine = shingled(docnum)
+    return tuple(sorted(int(c) for c in among if is_copy(mine, shingled(int(c)))))
+
+
 Ranked = list[tuple[int, float]]
 
 
 class Copies:
-    """The copies of passages of one generation, for one search: a passage's copies are found once per
-    generation (`Bands.kept`), its stored fields and shingles read once per search."""
+    """The copies of passages of one generation, for one search: read from the links saved when the
+    commit was written (copylinks.py), or else found once per generation (`Bands.kept`), the stored fields
+    and shingles they need read once per search."""
 
     def __init__(self, gen: Generation) -> None:
         self._gen = gen
@@ -238,24 +306,16 @@ class Copies:
         return found
 
     def _find(self, docnum: int) -> tuple[int, ...]:
+        links = self._gen.links  # found when the index was written (copylinks.py)
+        if links is not None:
+            return links.of(docnum)
         arrays = self._gen.arrays
         near = bands(arrays)
         with near.lock:
             kept = near.kept.get(docnum)
         if kept is not None:
             return kept
-        found = near.others(docnum)
-        if not found.size:  # most passages: no text read, no shingle computed
-            return ()
-        owner = arrays.document_of
-        # live passages only; a document repeating itself is crowding's business
-        found = found[arrays.live[found] & (owner[found] != owner[docnum])]
-        copies: tuple[int, ...] = ()
-        if found.size:
-            candidates, shared = np.unique(found, return_counts=True)
-            checked = candidates[np.argsort(-shared, kind="stable")[:LOOKED_AT]]
-            mine = self._shingled(docnum)
-            copies = tuple(sorted(int(c) for c in checked if is_copy(mine, self._shingled(int(c)))))
+        copies = find(arrays, near, docnum, self._shingled)
         with near.lock:
             near.kept.put(docnum, copies)
         return copies

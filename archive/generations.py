@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from whoosh import query as wq
 from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.searching import Searcher as WhooshSearcher
 
-from . import postings
+from . import copylinks, postings
 from .codec.reader import open_index
 from .cursor import State
 from .deadline import SEARCH_DEADLINE, Deadline
@@ -34,6 +35,9 @@ from .vocabulary import Vocabulary
 
 SEARCHERS = 4
 """Whoosh searchers per generation: requests beyond this many at once wait for one (bounded memory)."""
+
+LINKS_LOOKED_FOR = 1.0
+"""Seconds between two looks for a commit's copy links not saved yet (searches meanwhile find copies)."""
 
 _RECORDS_CACHED = 4096  # document records kept unpickled per generation before the cache starts over
 
@@ -62,6 +66,8 @@ class Generation:
     _record_cache: dict[int, dict[str, Any]] = field(default_factory=dict)
     _vocabulary: Vocabulary | None = None
     _vocabulary_stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the file it was loaded from
+    _links: copylinks.Links | None = None
+    _links_due: float = 0.0  # when to look for them again
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -120,6 +126,15 @@ class Generation:
                 if self._arrays is None:
                     self._arrays = postings.Arrays.load(self.primary.reader())
         return self._arrays
+
+    @property
+    def links(self) -> copylinks.Links | None:
+        """The copies of this commit's passages found when it was written (copylinks.py), or None: looked
+        for again at most every LINKS_LOOKED_FOR seconds, as an update saves them just after its commit."""
+        if self._links is None and time.monotonic() >= self._links_due:
+            self._links_due = time.monotonic() + LINKS_LOOKED_FOR
+            self._links = copylinks.load(self.path, self.arrays.reader.generation())
+        return self._links
 
     def close(self) -> None:
         """Close every Whoosh searcher and the index (once no request uses the generation)."""

@@ -3,6 +3,7 @@
 Layout of `index/`:
     CURRENT            the name of the live generation (replaced atomically with os.replace)
     gen-<stamp>/       a complete Whoosh index plus `meta.json` (schema version, taxonomy, build time)
+                       and `copies.npz` (each passage's copies at the last commit, copylinks.py)
     gen-<stamp>.tmp/   a generation being built: never read, removed when found stale
     write.lock         held (flock) by whoever writes: a crash releases it with the process
 
@@ -27,7 +28,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
-from . import lexicon, parallel
+from . import copylinks, lexicon, parallel
 from .codec import writer as codec_writer
 from .errors import IndexMissing
 from .models import Document
@@ -141,6 +142,7 @@ def _build(
                 segments.cancel()
                 raise
             segments.commit(extra)
+            copylinks.write(tmp)
         finally:
             ix.close()
         vocabulary.save(tmp)
@@ -167,30 +169,33 @@ def update(
     generation = live_generation(index_dir)
     if generation is None:
         raise IndexMissing(str(index_dir))
-    ix = whoosh_index.open_dir(str(generation))
-    writer: IndexWriter | None = None
-    try:
-        stream = itertools.chain(((d.id, d) for d in changed), ((i, None) for i in removed))
-        for document_id, document in stream:
-            if writer is None:
-                writer, vocabulary = codec_writer.Writer(ix), Vocabulary.load(generation)
-            writer.delete_by_term("doc", document_id)
-            if document is not None:
-                _add(writer, document, vocabulary)
-                if progress:
-                    progress(1)
-        if writer is not None:
-            _commit(writer)
-    except BaseException:
-        if writer is not None and not writer.is_closed:
-            writer.cancel()
-        raise
-    finally:
-        ix.close()
-    if writer is None:
-        return False
-    vocabulary.save(generation)  # after the commit: a crash in between only leaves words unexpanded
-    _write_meta(generation, taxonomy_fingerprint)
+    with contextlib.closing(whoosh_index.open_dir(str(generation))) as ix:
+        writer: IndexWriter | None = None
+        written: list[str] = []
+        previous = copylinks.load(generation, ix.latest_generation())
+        try:
+            stream = itertools.chain(((d.id, d) for d in changed), ((i, None) for i in removed))
+            for document_id, document in stream:
+                if writer is None:
+                    writer, vocabulary = codec_writer.Writer(ix), Vocabulary.load(generation)
+                writer.delete_by_term("doc", document_id)
+                written.append(document_id)
+                if document is not None:
+                    _add(writer, document, vocabulary)
+                    if progress:
+                        progress(1)
+            if writer is not None:
+                _commit(writer)
+        except BaseException:
+            if writer is not None and not writer.is_closed:
+                writer.cancel()
+            raise
+        if writer is None:
+            return False
+        vocabulary.save(generation)  # after the commit: a crash in between only leaves words unexpanded
+        _write_meta(generation, taxonomy_fingerprint)
+        with contextlib.suppress(OSError):  # derived: without it, a search finds the copies itself
+            copylinks.write(generation, previous, written)
     return True
 
 
@@ -254,8 +259,7 @@ def _helper_start(documents: Iterable[Document], parallel_after: int | None) -> 
 
 
 def _records(document: Document) -> int:
-    """The index records of a document: one per passage, and its own. Segments and the helper's share
-    are counted in records."""
+    """A document's index records (one per passage, and its own): what segments and shares count."""
     return len(document.passages) + 1
 
 
@@ -356,12 +360,8 @@ def _add(writer: IndexWriter, document: Document, vocabulary: Vocabulary) -> Non
 
 
 def _write_meta(generation: Path, taxonomy_fingerprint: str) -> None:
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "taxonomy": taxonomy_fingerprint,
-        "lexicon": lexicon.digest(),
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    meta = {"schema_version": SCHEMA_VERSION, "taxonomy": taxonomy_fingerprint, "lexicon": lexicon.digest()}
+    meta["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     _atomic_write(generation / _META, json.dumps(meta, indent=1))
 
 

@@ -90,13 +90,20 @@ class Arrays(Columns):
     @classmethod
     def load(cls, reader: Any) -> Arrays:
         """The arrays of a Whoosh reader: its passages, their documents, facets, dates and positions."""
-        n = reader.doc_count_all()
-        arrays = cls(reader=reader, doc_count=n, deleted=deleted_mask(reader, n))
-        arrays.index_documents(arrays.term("kind", PASSAGE), arrays.term("kind", DOCUMENT))
+        arrays = cls.bare(reader)
         for name in SINGLE + MULTI:
             found = ((value, arrays.term(name, value)) for value in _terms(reader, name))
             arrays.index_facet(name, found, UNDATED if name == "year" else None)
         arrays.index_dates((value, arrays.term("date", value)) for value in sorted(_terms(reader, "date")))
+        return arrays
+
+    @classmethod
+    def bare(cls, reader: Any) -> Arrays:
+        """The arrays of a Whoosh reader without its facets and dates: its passages, their documents and
+        positions (what finding copies needs, `copylinks.found`)."""
+        n = reader.doc_count_all()
+        arrays = cls(reader=reader, doc_count=n, deleted=deleted_mask(reader, n))
+        arrays.index_documents(arrays.term("kind", PASSAGE), arrays.term("kind", DOCUMENT))
         arrays.position = position_column(reader, n)
         return arrays
 
