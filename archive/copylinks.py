@@ -9,10 +9,13 @@ index (`FILE`): a search of that commit reads a passage's copies from it (`Links
 The file is derived and names the commit it describes: a commit without its own (an index written by an
 older archive, or read in the moment between a commit and its file) is searched as before, copies found
 as hits need them. A full build finds every passage's copies at once, candidates paired in arrays from
-the sorted band columns (a band value held by more than GROUP passages is left to the rule itself, passage
-by passage). An update finds again only the passages its change can touch (its new passages, those
-sharing a band value with one, those with more than LOOKED_AT candidates) and carries the others over,
-by document and position, less the passages it removed.
+the sorted band columns, CHUNK passages at a time (a band value held by more than GROUP passages is left to
+the rule itself, its candidates ranked once for all the passages with the same band values). An update
+finds again only the passages its change can touch (its new passages and those sharing a band value with
+one; a passage with more than LOOKED_AT candidates also when segments were merged or it shares a band
+value with a deleted passage, as which candidates it checks depends on their order) and carries the
+others over, by document and position, less the passages it removed. The file also names the rule's
+settings (`RULE`): another rule's file is not read.
 """
 
 from __future__ import annotations
@@ -20,19 +23,43 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .codec.reader import open_index
-from .duplicates import LOOKED_AT, Bands, Shingles, bands, candidates, checked, is_copy, shingles
+from .codec.reader import open_index, segment_ids
+from .duplicates import (
+    BANDS,
+    LOOKED_AT,
+    MIN_SHINGLES,
+    OVERLAP,
+    ROWS,
+    SHINGLE,
+    Bands,
+    Shingles,
+    bands,
+    checked,
+    is_copy,
+    ranked,
+    shingles,
+)
 from .idsets import Ids
 from .lru import Lru
 from .postings import Arrays
 
 FILE = "copies.npz"
+
+RULE = f"shingle={SHINGLE} overlap={OVERLAP} bands={BANDS}x{ROWS} min={MIN_SHINGLES} looked_at={LOOKED_AT} v1"
+"""What the saved copies depend on: a file naming another rule is not read (and found again)."""
+
+CHUNK = 1 << 16
+"""Passages whose candidate pairs are built at once: at most 31 other passages per band, 16 bytes a pair."""
+
+SIGNATURES_KEPT = 64 * 1024 * 1024
+"""Bytes of ranked candidates kept per band values while a commit's crowded passages are found."""
 
 GROUP = 32
 """Passages holding one band value above which its pairs are not built in arrays (a paragraph repeated in
@@ -48,6 +75,8 @@ _FIELDS = (
     "capped",
     "names",
     "name_ends",
+    "segment_names",
+    "segment_ends",
     "doc",
     "position",
     "target_doc",
@@ -61,7 +90,8 @@ class Links:
     copies (`targets[starts[i]:starts[i + 1]]`, docnums in order) and whether it had more than LOOKED_AT
     candidates (`capped`); every passage not listed has none. Each passage and copy is also named by its
     document (an index into the document ids, `names` in UTF-8 one after the other, each ending at its
-    `name_ends`) and position, which outlive the commit's docnums."""
+    `name_ends`) and position, which outlive the commit's docnums; the commit's segments are named the
+    same way."""
 
     commit: int
     docnums: Ids
@@ -70,6 +100,8 @@ class Links:
     capped: np.ndarray
     names: np.ndarray
     name_ends: Ids
+    segment_names: np.ndarray
+    segment_ends: Ids
     doc: Ids
     position: Ids
     target_doc: Ids
@@ -77,9 +109,11 @@ class Links:
 
     def documents(self) -> list[str]:
         """The document ids, in the order `doc` and `target_doc` number them."""
-        data = self.names.tobytes()
-        starts = [0, *self.name_ends.tolist()]
-        return [data[a:b].decode("utf-8") for a, b in itertools.pairwise(starts)]
+        return _strings(self.names, self.name_ends)
+
+    def segments(self) -> list[str]:
+        """The ids of the commit's segments, in docnum order."""
+        return _strings(self.segment_names, self.segment_ends)
 
     def of(self, docnum: int) -> tuple[int, ...]:
         """The copies of a passage of this commit."""
@@ -90,13 +124,14 @@ class Links:
 
 
 def load(directory: Path, commit: int) -> Links | None:
-    """The links saved in a generation's directory if they describe `commit`, else None."""
+    """The links saved in a generation's directory if they describe `commit` by RULE, else None (also when
+    the file is missing or damaged: it is derived)."""
     try:
-        with np.load(directory / FILE, allow_pickle=False) as saved:
-            if int(saved["commit"]) != commit:
+        with (directory / FILE).open("rb") as file, np.load(file, allow_pickle=False) as saved:
+            if int(saved["commit"]) != commit or str(saved["rule"]) != RULE:
                 return None
             return Links(commit, *(saved[name] for name in _FIELDS))
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
 
 
@@ -104,7 +139,10 @@ def save(directory: Path, links: Links) -> None:
     """Save links in a generation's directory, replacing the previous commit's in one rename."""
     tmp = directory / f".{FILE}.tmp"
     with tmp.open("wb") as out:
-        np.savez(out, commit=np.int64(links.commit), **{name: getattr(links, name) for name in _FIELDS})
+        fields = {name: getattr(links, name) for name in _FIELDS}
+        np.savez(out, commit=np.int64(links.commit), rule=np.array(RULE), **fields)
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, directory / FILE)
 
 
@@ -116,13 +154,20 @@ def write(generation: Path, previous: Links | None = None, changed: Iterable[str
         commit = reader.generation()
         if commit is None:  # no segment at all: nothing to link
             return
-        links = found(Arrays.bare(reader), commit, previous, changed)
+        links = found(Arrays.bare(reader), commit, segment_ids(reader), previous, changed)
     save(generation, links)
 
 
-def found(arrays: Arrays, commit: int, previous: Links | None = None, changed: Iterable[str] = ()) -> Links:
-    """The links of a commit. With `previous` (the links of the commit before, whose documents `changed`
-    were replaced or removed since), only the passages the change can touch are found again."""
+def found(
+    arrays: Arrays,
+    commit: int,
+    segments: list[str],
+    previous: Links | None = None,
+    changed: Iterable[str] = (),
+) -> Links:
+    """The links of a commit, whose segments are `segments`. With `previous` (the links of the commit
+    before, whose documents `changed` were replaced or removed since), only the passages the change can
+    touch are found again."""
     near = bands(arrays)
     text = _Texts(arrays)
     todo = near.shared & arrays.live
@@ -134,23 +179,31 @@ def found(arrays: Arrays, commit: int, previous: Links | None = None, changed: I
             new[arrays.passages(arrays.term("doc", name))] = True
         kept, capped = _carried(arrays, previous, gone)
         touched = near.holding(new) | new
-        touched[capped] = True
+        if segments[: len(previous.segments())] != previous.segments():  # merged: docnums renumbered
+            touched[capped] = True
+        else:  # the deleted passages are still there, with their band values
+            touched[capped[near.holding(arrays.deleted)[capped]]] = True
         carried = {docnum: copies for docnum, copies in kept.items() if not touched[docnum]}
         todo &= touched
-    links = _found(arrays, near, todo, text.shingled)
+    links: dict[int, tuple[int, ...]] = {}
+    for start in range(0, arrays.doc_count, CHUNK):
+        chunk = np.zeros(arrays.doc_count, dtype=np.bool_)
+        chunk[start : start + CHUNK] = todo[start : start + CHUNK]
+        if chunk.any():
+            links.update(_paired(arrays, near, chunk, text.shingled))
     links.update(carried)
-    return _links(arrays, commit, links, text)
+    return _links(arrays, commit, segments, links, text)
 
 
-def _found(
+def _paired(
     arrays: Arrays, near: Bands, todo: np.ndarray, shingled: Callable[[int], Shingles]
 ) -> dict[int, tuple[int, ...]]:
     """The copies of the passages in `todo` (a mask), as `duplicates.find` finds them one by one; each
     passage with more than LOOKED_AT candidates maps to a copies tuple marked `_Capped`."""
     n = arrays.doc_count
     owner = arrays.document_of
-    firsts, seconds, crowded = near.pairs(GROUP)
-    keep = todo[firsts] & ~crowded[firsts] & arrays.live[seconds] & (owner[firsts] != owner[seconds])
+    firsts, seconds, crowded = near.pairs(GROUP, todo)
+    keep = ~crowded[firsts] & arrays.live[seconds] & (owner[firsts] != owner[seconds])
     key, shared = np.unique(firsts[keep] * n + seconds[keep], return_counts=True)
     a, b = key // n, key % n
     order = np.lexsort((b, -shared, a))  # each passage's candidates, most bands shared first, then docnum
@@ -172,10 +225,28 @@ def _found(
         out[first] = (*out.get(first, ()), second)
     for docnum in capped:
         out[docnum] = _Capped(out.get(docnum, ()))
-    for docnum in np.flatnonzero(todo & crowded).tolist():
-        found = candidates(arrays, near, docnum)
-        copies = checked(found[:LOOKED_AT], docnum, shingled)
-        out[docnum] = _Capped(copies) if found.size > LOOKED_AT else copies
+    out.update(_crowded(arrays, near, np.flatnonzero(crowded).tolist(), shingled))
+    return out
+
+
+def _crowded(
+    arrays: Arrays, near: Bands, docnums: list[int], shingled: Callable[[int], Shingles]
+) -> dict[int, tuple[int, ...]]:
+    """The copies of passages holding a band value held by more than GROUP passages, by the rule itself;
+    the candidates are ranked once per band values (a paragraph repeated in thousands of documents: once,
+    not once per copy), then each passage leaves out itself and its own document's."""
+    owner = arrays.document_of
+    kept: Lru[tuple[int, ...], Ids] = Lru(SIGNATURES_KEPT, lambda ids: ids.nbytes + 100)
+    out: dict[int, tuple[int, ...]] = {}
+    for docnum in docnums:
+        signature = near.signature(docnum)
+        ranking = kept.get(signature)
+        if ranking is None:  # its others, and itself once per band value: any passage's with these values
+            found = np.concatenate((near.others(docnum), np.full(sum(map(bool, signature)), docnum)))
+            ranking = kept.put(signature, ranked(found[arrays.live[found]]))
+        mine = ranking[(ranking != docnum) & (owner[ranking] != owner[docnum])]
+        copies = checked(mine[:LOOKED_AT], docnum, shingled)
+        out[docnum] = _Capped(copies) if mine.size > LOOKED_AT else copies
     return out
 
 
@@ -185,7 +256,7 @@ class _Capped(tuple[int, ...]):
 
 def _carried(arrays: Arrays, previous: Links, gone: set[str]) -> tuple[dict[int, tuple[int, ...]], Ids]:
     """The previous links of the passages still there, on this commit's docnums, without the copies in
-    `gone` documents; and the passages that had more than LOOKED_AT candidates (they are found again)."""
+    `gone` documents; and those of them that had more than LOOKED_AT candidates."""
     where: dict[tuple[int, int], int] = {}
     for i, name in enumerate(previous.documents()):
         if name in gone:
@@ -199,18 +270,21 @@ def _carried(arrays: Arrays, previous: Links, gone: set[str]) -> tuple[dict[int,
         docnum = where.get((doc, position))
         if docnum is None:
             continue
-        if previous.capped[i]:
-            capped.append(docnum)
-            continue
         span = slice(previous.starts[i], previous.starts[i + 1])
         targets = zip(
             previous.target_doc[span].tolist(), previous.target_position[span].tolist(), strict=True
         )
-        carried[docnum] = tuple(sorted(where[t] for t in targets if t in where))
+        copies = tuple(sorted(where[t] for t in targets if t in where))
+        if previous.capped[i]:
+            capped.append(docnum)
+            copies = _Capped(copies)
+        carried[docnum] = copies
     return carried, np.asarray(capped, dtype=np.int64)
 
 
-def _links(arrays: Arrays, commit: int, links: dict[int, tuple[int, ...]], text: _Texts) -> Links:
+def _links(
+    arrays: Arrays, commit: int, segments: list[str], links: dict[int, tuple[int, ...]], text: _Texts
+) -> Links:
     """Links from each passage's copies (passages without copies left out, unless capped)."""
     listed = sorted(d for d, copies in links.items() if copies or isinstance(copies, _Capped))
     targets = [t for d in listed for t in links[d]]
@@ -225,15 +299,14 @@ def _links(arrays: Arrays, commit: int, links: dict[int, tuple[int, ...]], text:
 
     doc, position = named(listed)
     target_doc, target_position = named(targets)
-    encoded = [name.encode("utf-8") for name in names]
     return Links(
         commit,
         np.asarray(listed, dtype=np.int64),
         starts,
         np.asarray(targets, dtype=np.int64),
         np.asarray([isinstance(links[d], _Capped) for d in listed], dtype=np.bool_),
-        np.frombuffer(b"".join(encoded), dtype=np.uint8),
-        np.cumsum([len(e) for e in encoded], dtype=np.int64),
+        *_joined(list(names)),
+        *_joined(segments),
         doc,
         position,
         target_doc,
@@ -263,3 +336,17 @@ class _Texts:
         if name is None:
             name = self._documents[record] = str(self._arrays.stored(record)["doc"])
         return name
+
+
+def _joined(strings: list[str]) -> tuple[np.ndarray, Ids]:
+    """Strings as their UTF-8 bytes one after the other, and where each ends (`_strings` reads them)."""
+    encoded = [string.encode("utf-8") for string in strings]
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), np.cumsum(
+        [len(e) for e in encoded], dtype=np.int64
+    )
+
+
+def _strings(data: np.ndarray, ends: Ids) -> list[str]:
+    """The strings `_joined` gave."""
+    raw = data.tobytes()
+    return [raw[a:b].decode("utf-8") for a, b in itertools.pairwise([0, *ends.tolist()])]

@@ -176,29 +176,33 @@ class Bands:
             out[order[np.isin(column, wanted[wanted != 0])]] = True
         return out
 
-    def pairs(self, limit: int) -> tuple[Ids, Ids, npt.NDArray[np.bool_]]:
-        """Every (passage, other passage) sharing a band value, once per band shared, for the values held
-        by `limit` passages at most; and the passages holding a value held by more (no pairs built)."""
+    def pairs(self, limit: int, chosen: npt.NDArray[np.bool_]) -> tuple[Ids, Ids, npt.NDArray[np.bool_]]:
+        """Every (chosen passage, other passage) sharing a band value, once per band shared, for the values
+        held by `limit` passages at most; and the chosen passages holding a value held by more (no pairs
+        built for them)."""
         firsts, seconds = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
         crowded = np.zeros(self._shared.size, dtype=np.bool_)
         for column, order in zip(self._sorted, self._order, strict=True):
             if not column.size:
                 continue
-            change = np.flatnonzero(column[1:] != column[:-1]) + 1
-            starts = np.concatenate(([0], change))
+            starts = np.concatenate(([0], np.flatnonzero(column[1:] != column[:-1]) + 1))
             sizes = np.diff(np.append(starts, column.size))
-            grouped = (sizes > 1) & (column[starts] != 0)
+            wanted = (sizes > 1) & (column[starts] != 0) & (np.add.reduceat(chosen[order], starts) > 0)
             for start, size in zip(
-                starts[grouped & (sizes > limit)], sizes[grouped & (sizes > limit)], strict=True
+                starts[wanted & (sizes > limit)], sizes[wanted & (sizes > limit)], strict=True
             ):
                 crowded[order[start : start + size]] = True
-            for size in np.unique(sizes[grouped & (sizes <= limit)]).tolist():
-                members = order[starts[grouped & (sizes == size)][:, None] + np.arange(size)].astype(np.int64)
+            for size in np.unique(sizes[wanted & (sizes <= limit)]).tolist():
+                members = order[starts[wanted & (sizes == size)][:, None] + np.arange(size)].astype(np.int64)
                 first, second = np.repeat(members, size, axis=1), np.tile(members, (1, size))
-                other = first != second
-                firsts.append(first[other])
-                seconds.append(second[other])
-        return np.concatenate(firsts), np.concatenate(seconds), crowded
+                keep = (first != second) & chosen[first]
+                firsts.append(first[keep])
+                seconds.append(second[keep])
+        return np.concatenate(firsts), np.concatenate(seconds), crowded & chosen
+
+    def signature(self, docnum: int) -> tuple[int, ...]:
+        """A passage's band values: passages with the same have the same candidates, but for themselves."""
+        return tuple(self._values[docnum].tolist())
 
     def others(self, docnum: int) -> Ids:
         """The docnums sharing a band value with `docnum`, once per band shared (itself left out)."""
@@ -256,11 +260,17 @@ def candidates(arrays: Arrays, near: Bands, docnum: int) -> Ids:
     if found.size:  # most passages share none: no text read, no shingle computed
         owner = arrays.document_of
         found = found[arrays.live[found] & (owner[found] != owner[docnum])]
+    return ranked(found)
+
+
+def ranked(found: Ids) -> Ids:
+    """Docnums found once per band they share with a passage, each once: those sharing the most bands
+    first, then in docnum order."""
     if not found.size:
         return found
     unique, shared = np.unique(found, return_counts=True)
-    ranked: Ids = unique[np.argsort(-shared, kind="stable")]
-    return ranked
+    out: Ids = unique[np.argsort(-shared, kind="stable")]
+    return out
 
 
 def checked(among: Ids, docnum: int, shingled: Callable[[int], Shingles]) -> tuple[int, ...]:

@@ -194,8 +194,8 @@ def update(
             return False
         vocabulary.save(generation)  # after the commit: a crash in between only leaves words unexpanded
         _write_meta(generation, taxonomy_fingerprint)
-        with contextlib.suppress(OSError):  # derived: without it, a search finds the copies itself
-            copylinks.write(generation, previous, written)
+        with contextlib.suppress(Exception):  # derived: without it a search finds the copies itself, and
+            copylinks.write(generation, previous, written)  # the commit stands
     return True
 
 

@@ -247,6 +247,12 @@ def position_lists(values: list[bytes]) -> tuple[npt.NDArray[np.uint32], npt.NDA
     return np.frombuffer(b"".join(values), dtype=POSITION), starts // POSITION.itemsize
 
 
+def segment_ids(reader: Any) -> list[str]:
+    """The ids of a reader's segments in docnum order: a commit that keeps the previous one's as its first
+    ones (no merge) keeps every docnum of theirs."""
+    return [leaf.segment().segment_id() for leaf, _ in reader.leaf_readers()]
+
+
 def position_column(reader: Any, n: int) -> npt.NDArray[np.int32]:
     """Each docnum's value in the sortable `position` column (0 for document records), all segments."""
     return numeric_column(reader, n, "position", ">i4").astype(np.int32)
