@@ -345,14 +345,18 @@ class Copies:
     def documents(self, docnum: int) -> list[tuple[str, int, str]]:
         """The other documents holding a copy of a passage: (id, position of the copy, title), the first
         copy of each document, in docnum order."""
-        seen: dict[str, tuple[str, int, str]] = {}
+        arrays = self._gen.arrays
+        seen: dict[int, tuple[str, int, str]] = {}
         for other in self.of(docnum):
-            stored = self.stored(other)
-            document = stored["doc"]
-            if document in seen:
-                continue
-            record = self._gen.record(self._gen.arrays.record_of(other))
-            seen[document] = (document, int(stored["data"]["position"]), record.get("title") or document)
+            record = arrays.record_of(other)
+            if record not in seen:  # the document's record only: not the copy's text
+                stored = self.stored(record)
+                document = stored["doc"]
+                seen[record] = (
+                    document,
+                    int(arrays.position[other]),
+                    stored["data"].get("title") or document,
+                )
         return list(seen.values())
 
 

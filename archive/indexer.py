@@ -172,11 +172,11 @@ def update(
     with contextlib.closing(whoosh_index.open_dir(str(generation))) as ix:
         writer: IndexWriter | None = None
         written: list[str] = []
-        previous = copylinks.load(generation, ix.latest_generation())
         try:
             stream = itertools.chain(((d.id, d) for d in changed), ((i, None) for i in removed))
             for document_id, document in stream:
-                if writer is None:
+                if writer is None:  # the commit before's copies: only what the change touches is found again
+                    previous = copylinks.load(generation, ix.latest_generation())
                     writer, vocabulary = codec_writer.Writer(ix), Vocabulary.load(generation)
                 writer.delete_by_term("doc", document_id)
                 written.append(document_id)

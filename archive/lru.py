@@ -27,7 +27,11 @@ class Lru(Generic[K, V]):
         return found
 
     def put(self, key: K, value: V) -> V:
-        """Keep `value`, dropping the least recently used values past the limit (never the last one)."""
+        """Keep `value` (in place of the key's value if any), dropping the least recently used values past
+        the limit (never the last one)."""
+        previous = self._items.pop(key, None)
+        if previous is not None:
+            self._total -= self._size(previous)
         self._items[key] = value
         self._total += self._size(value)
         while self._total > self._limit and len(self._items) > 1:

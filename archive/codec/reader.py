@@ -212,8 +212,9 @@ class StoredFields:
         part: Any = self._parts[i] if i >= 0 else False
         if part is None:
             part = self._part(i)
-        if part is False:
-            found: dict[str, Any] = self._reader.stored_fields(docnum)
+        if part is False:  # read through Whoosh, whose reads move the reader's shared file position
+            with self._lock:
+                found: dict[str, Any] = self._reader.stored_fields(docnum)
             return found
         offsets, lengths, base, read, inflate = part
         local = docnum - self._starts[i]
