@@ -48,21 +48,18 @@ class Plan:
     relaxed: bool
     complete: int = 0  # passages matching the query in full (with the filters), before any loosening
     corrected: str | None = None  # the query searched instead of the request's, which found nothing
-    scored: tuple[Ids, ranking.Scores] | None = field(default=None, repr=False, compare=False)
-    """The ranking scores of some candidates (`final`, or a narrowing of it in a copy of the plan), once
-    computed: a list that needs a longer ranking (copies left out of a page) costs no second scoring."""
+    scored: ranking.Scores | None = field(default=None, init=False, repr=False, compare=False)
+    """The ranking scores of `final`, once computed: a list that needs a longer ranking (copies left out of
+    a page) costs no second scoring. Not an argument: a copy of the plan narrowed to other passages
+    (`dataclasses.replace`) starts without them."""
 
-    def scores(
-        self, gen: Generation, scoring: query.Query, candidates: Ids, deadline: Deadline
-    ) -> ranking.Scores:
-        """The ranking scores of `candidates` for `scoring` (the plan's, `ranking.scored`), computed once
-        for the same array."""
-        if self.scored is None or self.scored[0] is not candidates:
-            found = ranking.scored(
-                gen.arrays, scoring, candidates, gen.searcher, self.coordination, deadline, self.parsed.near
+    def scores(self, gen: Generation, scoring: query.Query, deadline: Deadline) -> ranking.Scores:
+        """The ranking scores of `final` for `scoring` (the plan's, `ranking.scored`), computed once."""
+        if self.scored is None:
+            self.scored = ranking.scored(
+                gen.arrays, scoring, self.final, gen.searcher, self.coordination, deadline, self.parsed.near
             )
-            self.scored = (candidates, found)
-        return self.scored[1]
+        return self.scored
 
 
 def plan(gen: Generation, parsers: query.Parsers, request: SearchRequest, deadline: Deadline) -> Plan:
@@ -159,7 +156,7 @@ def ranked(
     if not candidates.size:
         return []
     try:
-        scores = plan.scores(gen, plan.scoring, candidates, deadline)
+        scores = plan.scores(gen, plan.scoring, deadline)
         out = gen.arrays.top(
             plan.scoring, candidates, needed, gen.searcher, after=scored, crowd=crowd, scores=scores
         )

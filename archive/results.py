@@ -178,7 +178,8 @@ class DocumentView:
     passages: tuple[Passage, ...]
     size: int
     highlights: tuple[str, ...] = ()  # each passage as escaped HTML, query words in <mark>
-    headed: tuple[tuple[str, str], ...] = ()  # each passage under its section heading: both highlighted
+    # each passage starting a section on the page: its heading and the text under it, highlighted
+    headed: tuple[tuple[str, str] | None, ...] = ()
     matches: tuple[int, ...] = ()  # positions of the passages that match the query, in the whole document
     page: int = 1  # `passages` is this page of the document, DOCUMENT_PAGE passages at most
     per_page: int = DOCUMENT_PAGE

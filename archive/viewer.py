@@ -84,7 +84,10 @@ def view(
         passages=passages,
         size=record.get("size", 0),
         highlights=tuple(render(p.text, s) for p, s in zip(passages, spans, strict=True)),
-        headed=tuple(_headed(p, s) for p, s in zip(passages, spans, strict=True)),
+        headed=tuple(
+            _headed(p, s) if p.section and (i == 0 or passages[i - 1].section != p.section) else None
+            for i, (p, s) in enumerate(zip(passages, spans, strict=True))
+        ),
         matches=matches,
         page=page,
         per_page=per_page,
